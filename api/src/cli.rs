@@ -1,0 +1,118 @@
+//! The `minqing` command line: `serve` (the default), `migrate`, `openapi`, `seed-demo`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use migration::{Migrator, MigratorTrait};
+
+use crate::{config::SettingsArgs, db, seed, startup::Application, telemetry};
+
+/// Minqing: the backend of the 访民情·听民意·解民忧 campaign.
+#[derive(Debug, Parser)]
+#[command(name = "minqing", version, about)]
+pub struct Cli {
+    /// Settings (flags or environment variables; see `.env.example`).
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations and serve the API (the default).
+    Serve,
+    /// Manage the database schema.
+    Migrate {
+        /// What to do with the migrations.
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Print the OpenAPI document (what `openapi/openapi.json` must contain).
+    Openapi,
+    /// Fill the database with a small demo county. Running it twice changes nothing.
+    SeedDemo,
+}
+
+/// Migration actions.
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the latest migrations.
+    Down {
+        /// How many to roll back.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+/// Runs the command and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    telemetry::init(&cli.settings.log, cli.settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("minqing: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("minqing: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+async fn execute(cli: Cli) -> CliResult {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        print!("{}", crate::openapi::spec_json());
+        return Ok(());
+    }
+    let settings = cli.settings.resolve()?;
+    match command {
+        Command::Serve => {
+            let started = std::time::Instant::now();
+            let application = Application::build(settings.clone()).await?;
+            tracing::info!(
+                addr = %settings.addr,
+                port = application.port(),
+                database = ?settings.database.engine(),
+                startup_ms = started.elapsed().as_millis() as u64,
+                "minqing is listening"
+            );
+            application.run_until_stopped().await?;
+        }
+        Command::Migrate { action } => {
+            let db = db::connect(&settings.database).await?;
+            match action {
+                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
+                MigrateAction::Status => {}
+            }
+            for migration in Migrator::get_migration_with_status(&db).await? {
+                println!("{:<8} {}", migration.status().to_string(), migration.name());
+            }
+        }
+        Command::SeedDemo => {
+            let db = db::connect_and_migrate(&settings.database).await?;
+            let report = seed::seed_demo(&db).await?;
+            println!("{report}");
+        }
+        Command::Openapi => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! Minqing's API as a library: configuration, start-up, errors, routes and domain rules.
+//! The `minqing` binary only parses the command line and calls [`cli::run`].
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;
+
+pub use startup::Application;

@@ -1,0 +1,152 @@
+//! The OpenAPI 3.1 document. Paths come from the route registration itself
+//! (utoipa-actix-web), so a route is never listed twice; [`spec`] is the one function the
+//! server, the `openapi` subcommand and the drift test all call.
+
+use actix_web::App;
+use utoipa::{
+    OpenApi,
+    openapi::{
+        self, Content, Ref, RefOr, Response,
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
+};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{FieldError, PROBLEM_JSON, Problem};
+
+/// The parts of the document that are not paths: info, tags, shared schemas.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Minqing API",
+        description = "Backend of the 访民情·听民意·解民忧 campaign: households, visits, the issue \
+ledger (台账) with deadlines and escalation, offline sync for the field app, dashboards and exports.\n\n\
+Conventions: JSON in and out, `snake_case` fields, RFC 3339 UTC times, UUID ids. Every error is \
+RFC 9457 `application/problem+json` with a stable `code`. Lists use cursor pagination \
+(`limit`, `cursor` → `next_cursor`). Authenticate with `Authorization: Bearer <token>`.",
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
+    ),
+    components(schemas(Problem, FieldError)),
+    tags(
+        (name = "health", description = "Liveness and readiness probes for load balancers and operators."),
+    ),
+)]
+struct ApiDoc;
+
+/// The complete document: every registered route, with the standard problem responses
+/// added to each operation.
+pub fn spec() -> openapi::OpenApi {
+    let (_, mut spec) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::routes::configure)
+        .split_for_parts();
+    add_security_scheme(&mut spec);
+    add_problem_responses(&mut spec);
+    spec
+}
+
+/// The document as committed in `openapi/openapi.json` (pretty, with a final newline).
+pub fn spec_json() -> String {
+    let mut json = spec()
+        .to_pretty_json()
+        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+    json.push('\n');
+    json
+}
+
+fn add_security_scheme(spec: &mut openapi::OpenApi) {
+    let components = spec.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT or API token")
+                .description(Some(
+                    "An access token from `POST /api/v1/auth/login`, or an API token created by an admin.",
+                ))
+                .build(),
+        ),
+    );
+}
+
+/// Documents the errors every operation can answer, so that integrators (and schemathesis)
+/// find each status the server really sends: 400 for malformed input, 401/403 where a token
+/// is required, 413/415/422 where there is a body, 500 and 503 everywhere.
+fn add_problem_responses(spec: &mut openapi::OpenApi) {
+    for item in spec.paths.paths.values_mut() {
+        for operation in operations_mut(item) {
+            let secured = operation
+                .security
+                .as_ref()
+                .is_some_and(|requirements| !requirements.is_empty());
+            let has_body = operation.request_body.is_some();
+            let has_parameters = operation
+                .parameters
+                .as_ref()
+                .is_some_and(|parameters| !parameters.is_empty());
+            let mut standard: Vec<(&str, &str)> = Vec::new();
+            if has_body || has_parameters {
+                standard.push(("400", "Malformed request: invalid JSON, or a path or query value of the wrong format."));
+            }
+            if secured {
+                standard.push(("401", "Missing, expired or invalid bearer token."));
+                standard.push((
+                    "403",
+                    "The caller's role may not take this action on a record in its scope.",
+                ));
+            }
+            if has_body {
+                standard.push(("413", "The body is larger than this route's limit."));
+                standard.push(("415", "The body is not `application/json`."));
+                standard.push((
+                    "422",
+                    "The body is well-formed but invalid; `errors` names each field.",
+                ));
+            }
+            standard.push((
+                "500",
+                "An internal error; logged with the request id, never detailed here.",
+            ));
+            standard.push((
+                "503",
+                "The database is unavailable or busy; retry after `Retry-After` seconds.",
+            ));
+            for (status, description) in standard {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| RefOr::T(problem_response(description)));
+            }
+        }
+    }
+}
+
+/// A response whose body is a [`Problem`].
+pub fn problem_response(description: &str) -> Response {
+    let mut response = Response::new(description);
+    response.content.insert(
+        PROBLEM_JSON.to_owned(),
+        RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))),
+    );
+    response
+}
+
+fn operations_mut(
+    item: &mut openapi::PathItem,
+) -> impl Iterator<Item = &mut openapi::path::Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.options.as_mut(),
+        item.head.as_mut(),
+        item.patch.as_mut(),
+        item.trace.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}

@@ -1,0 +1,132 @@
+//! Building and running the application: the one path used by `main` and by every test.
+
+use std::net::TcpListener;
+
+use actix_web::{
+    App, HttpServer,
+    dev::{Server, ServerHandle},
+    middleware::{Compress, from_fn},
+    web,
+};
+use sea_orm::{DatabaseConnection, DbErr};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::{
+    config::{Engine, Settings},
+    db, error,
+    middleware::request_context,
+    openapi,
+    routes::{self, fallback::RouteTable},
+};
+
+/// Body limit for ordinary JSON requests. Routes that take more (sync push, imports) set
+/// their own.
+pub const DEFAULT_JSON_LIMIT: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct AppState {
+    /// The connection pool.
+    pub db: DatabaseConnection,
+    /// Which database engine the pool talks to.
+    pub engine: Engine,
+}
+
+impl AppState {
+    /// `sqlite` or `postgres`.
+    pub fn engine_name(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Connecting or migrating failed.
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    /// Binding the listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A built application: connected, migrated and listening, not yet serving.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = db::connect_and_migrate(&settings.database).await?;
+        let listener = TcpListener::bind(settings.addr)?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            engine: settings.database.engine(),
+        });
+        let spec = openapi::spec();
+        let route_table = web::Data::new(RouteTable::from_spec(&spec));
+        let mut server = HttpServer::new(move || {
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .app_data(state.clone())
+                .app_data(route_table.clone())
+                .app_data(error::json_config(DEFAULT_JSON_LIMIT))
+                .app_data(error::path_config())
+                .app_data(error::query_config())
+                .configure(routes::configure)
+                .split_for_parts();
+            app.service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .url("/api-docs/openapi.json", spec.clone())
+                    // The default validator badge loads from the internet; intranets have none.
+                    .config(Config::default().validator_url("none")),
+            )
+            .service(web::redirect("/docs", "/docs/"))
+            .default_service(web::to(routes::fallback::no_route))
+            .wrap(Compress::default())
+            .wrap(from_fn(request_context))
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .client_request_timeout(std::time::Duration::from_secs(10))
+        .client_disconnect_timeout(std::time::Duration::from_secs(5))
+        .keep_alive(std::time::Duration::from_secs(30));
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers.max(1));
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            db,
+        })
+    }
+
+    /// The port the server listens on (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The connection pool (tests inspect persistence through it).
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM or a stop through the handle; in-flight requests get
+    /// the shutdown timeout to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,17 @@
+//! Minqing's schema, as an ordered list of migrations. The schema is created only here:
+//! the server applies pending migrations at start-up, and `minqing migrate` runs them by hand.
+//! Every migration has a real `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_organisation;
+
+/// The migrator used by the server, the CLI and the tests.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_organisation::Migration)]
+    }
+}

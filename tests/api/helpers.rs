@@ -1,0 +1,251 @@
+//! `spawn_app()`: a real server on port 0 over a database of its own — a fresh SQLite file,
+//! or, when `TEST_DATABASE_URL` is set to a PostgreSQL URL, a fresh PostgreSQL database
+//! created from it and dropped when the test ends.
+
+use std::{path::PathBuf, sync::Once, time::Duration};
+
+use api::{
+    Application,
+    config::{DatabaseSettings, Secret, Settings},
+};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::Value;
+
+/// A running application and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// A client that does not follow redirects.
+    pub client: reqwest::Client,
+    /// The application's own pool, to look at what it stored.
+    pub db: DatabaseConnection,
+    server: actix_web::dev::ServerHandle,
+    _database: TestDatabase,
+}
+
+/// A response read whole: status, headers and body.
+pub struct TestResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body as text.
+    pub text: String,
+}
+
+impl TestResponse {
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|error| panic!("body is not JSON ({error}): {}", self.text))
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Asserts that this is an RFC 9457 problem with this status and code.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "error without problem+json; body: {}",
+            self.text
+        );
+        let body = self.json();
+        assert_eq!(body["status"], status, "problem.status: {body}");
+        assert_eq!(body["code"], code, "problem.code: {body}");
+        assert!(
+            body["type"].is_string() && body["title"].is_string() && body["detail"].is_string()
+        );
+    }
+}
+
+impl TestApp {
+    /// Sends a request built by `build` (given the client and the absolute URL of `path`).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> TestResponse {
+        let request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        let response = build(request).send().await.expect("request failed");
+        TestResponse {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            text: response.text().await.expect("body unreadable"),
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(reqwest::Method::GET, path, |request| request)
+            .await
+    }
+
+    /// `POST path` with a raw body and content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> TestResponse {
+        let (content_type, body) = (content_type.to_owned(), body.to_owned());
+        self.send(reqwest::Method::POST, path, move |request| {
+            request.header("content-type", content_type).body(body)
+        })
+        .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command now; the workers wind down on their own threads.
+        drop(self.server.stop(false));
+    }
+}
+
+/// Which engine the suite runs on.
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|url| url.starts_with("postgres"))
+}
+
+/// Starts the application on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    init_logging();
+    let database = TestDatabase::create().await;
+    let settings = Settings {
+        addr: "127.0.0.1:0".parse().expect("address"),
+        database: DatabaseSettings {
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(3),
+            ..DatabaseSettings::new(database.url.clone())
+        },
+        jwt_secret: Secret::new("test-secret-that-is-long-enough-0123456789"),
+        shutdown_timeout: Duration::from_secs(1),
+        workers: Some(1),
+    };
+    let application = Application::build(settings)
+        .await
+        .expect("application builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let db = application.db().clone();
+    let server = application.handle();
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        db,
+        server,
+        _database: database,
+    }
+}
+
+fn init_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // `TEST_LOG=debug cargo test` shows the server's logs.
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            api::telemetry::init(&filter, api::config::LogFormat::Text);
+        }
+    });
+}
+
+/// A database that exists for one test.
+struct TestDatabase {
+    url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    SqliteFile(PathBuf),
+    PostgresDatabase { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    async fn create() -> Self {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if admin_url.starts_with("postgres") => {
+                let name = format!("minqing_test_{unique}");
+                let admin = Database::connect(admin_url.as_str())
+                    .await
+                    .expect("TEST_DATABASE_URL reachable");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                Self {
+                    url: replace_database_name(&admin_url, &name),
+                    cleanup: Cleanup::PostgresDatabase { admin_url, name },
+                }
+            }
+            _ => {
+                let path = std::env::temp_dir().join(format!("minqing-test-{unique}.db"));
+                Self {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    cleanup: Cleanup::SqliteFile(path),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            Cleanup::PostgresDatabase { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop cannot await; a short-lived runtime on its own thread does the work.
+                let dropped = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
+                    runtime.block_on(async move {
+                        if let Ok(admin) = Database::connect(admin_url.as_str()).await {
+                            let _ = admin
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                                ))
+                                .await;
+                            admin.close().await.ok();
+                        }
+                    });
+                });
+                let _ = dropped.join();
+            }
+        }
+    }
+}
+
+/// `postgres://user@host:port/db?x` with `db` replaced by `name`.
+fn replace_database_name(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(base, query)| (base, Some(query)));
+    let authority_end = base.find("://").map_or(0, |index| index + 3);
+    let base = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}

@@ -1,0 +1,11 @@
+//! The integration tests: one binary, a module per resource. Every test gets its own
+//! database and its own server (see `helpers::spawn_app`).
+
+// Helpers fail loudly: a test harness that cannot start should stop the test.
+#![expect(clippy::expect_used, reason = "test helpers panic with a message on setup failure")]
+
+mod docs;
+mod errors;
+mod health;
+mod helpers;
+mod openapi;
