@@ -34,6 +34,29 @@ pub enum Command {
     Openapi,
     /// Fill the database with a small demo county. Running it twice changes nothing.
     SeedDemo,
+    /// Manage administrator accounts.
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+/// Administrator account actions.
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Create an administrator of the whole deployment (the first account of a new install).
+    Create {
+        /// Login name (3–64 lower-case letters, digits, `_`, `.`, `-`).
+        username: String,
+        /// Name shown to people.
+        #[arg(long, default_value = "系统管理员")]
+        display_name: String,
+        /// The password; when omitted it is read from the first line of standard input
+        /// (so it stays out of the shell history).
+        #[arg(long)]
+        password: Option<String>,
+    },
 }
 
 /// Migration actions.
@@ -112,7 +135,31 @@ async fn execute(cli: Cli) -> CliResult {
             let report = seed::seed_demo(&db).await?;
             println!("{report}");
         }
+        Command::Admin {
+            action:
+                AdminAction::Create {
+                    username,
+                    display_name,
+                    password,
+                },
+        } => {
+            let password = match password {
+                Some(password) => password,
+                None => read_password_from_stdin()?,
+            };
+            let db = db::connect_and_migrate(&settings.database).await?;
+            let created =
+                crate::accounts::create_first_admin(&db, &username, &display_name, &password)
+                    .await?;
+            println!("Created admin `{}` ({}).", created.username, created.id);
+        }
         Command::Openapi => {}
     }
     Ok(())
+}
+
+fn read_password_from_stdin() -> Result<String, Box<dyn std::error::Error>> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

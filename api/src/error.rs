@@ -96,6 +96,12 @@ pub enum ApiError {
     /// 422: the body parsed but its content is invalid.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// 429: too many attempts; carries the seconds to wait (`Retry-After`).
+    #[error("too many requests")]
+    TooManyRequests {
+        /// Seconds until the next attempt may succeed.
+        retry_after: u64,
+    },
     /// 503: the database cannot be reached or has no free connection right now.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -125,6 +131,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -150,6 +157,9 @@ impl ApiError {
             }
             Self::Validation(errors) => {
                 format!("{} field(s) are invalid; see `errors`.", errors.len())
+            }
+            Self::TooManyRequests { retry_after } => {
+                format!("Too many attempts; try again in {retry_after} seconds.")
             }
             Self::Internal(_) => {
                 "An internal error occurred; it has been logged with the request id.".to_owned()
@@ -222,6 +232,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -248,6 +259,11 @@ impl ResponseError for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            }
+            Self::TooManyRequests { retry_after } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after));
             }
             _ => {}
         }
@@ -312,6 +328,27 @@ fn is_unavailable(error: &DbErr) -> bool {
             }
         }
         _ => false,
+    }
+}
+
+impl From<validator::ValidationErrors> for ApiError {
+    fn from(errors: validator::ValidationErrors) -> Self {
+        let mut fields: Vec<FieldError> = errors
+            .field_errors()
+            .into_iter()
+            .flat_map(|(field, errors)| {
+                errors.iter().map(move |error| FieldError {
+                    field: field.to_string(),
+                    code: error.code.to_string(),
+                    message: error.message.as_ref().map_or_else(
+                        || format!("{field} is invalid ({}).", error.code),
+                        ToString::to_string,
+                    ),
+                })
+            })
+            .collect();
+        fields.sort_by(|a, b| a.field.cmp(&b.field));
+        Self::Validation(fields)
     }
 }
 

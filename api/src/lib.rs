@@ -1,12 +1,19 @@
 //! Minqing's API as a library: configuration, start-up, errors, routes and domain rules.
 //! The `minqing` binary only parses the command line and calls [`cli::run`].
 
+pub mod access;
+pub mod accounts;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod middleware;
 pub mod openapi;
+pub mod org;
+pub mod pagination;
+pub mod route_table;
 pub mod routes;
 pub mod seed;
 pub mod startup;

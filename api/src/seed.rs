@@ -4,13 +4,24 @@
 
 use std::fmt;
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use entity::{
     department,
     org_unit::{self, OrgKind},
+    user::{self, Position, Role},
+    village_assignment,
 };
-use sea_orm::{ActiveValue::Set, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, DbErr, EntityTrait};
 use uuid::Uuid;
+
+use crate::{
+    audit::{self, AuditActor, AuditEntry},
+    auth::password,
+    db::begin_write,
+};
+
+/// The password of every demo account. Demo only: never seed a real deployment.
+pub const DEMO_PASSWORD: &str = "demo-password";
 
 /// The namespace of the demo's UUIDv5 ids.
 const DEMO_NAMESPACE: Uuid = Uuid::from_u128(0x6d69_6e71_696e_6764_656d_6f00_0000_0001);
@@ -71,6 +82,84 @@ const DEPARTMENTS: &[(&str, &str, &str)] = &[
     ("dept-371526101-mz", "西河镇民政办", "371526101"),
 ];
 
+/// A demo account: username, Chinese name, position, role, anchor code, department code,
+/// villages it is assigned to (codes).
+struct DemoUser {
+    username: &'static str,
+    display_name: &'static str,
+    position: Position,
+    role: Role,
+    anchor: Option<&'static str>,
+    department: Option<&'static str>,
+    villages: &'static [&'static str],
+}
+
+const DEMO_USERS: &[DemoUser] = &[
+    DemoUser {
+        username: "admin",
+        display_name: "系统管理员",
+        position: Position::Other,
+        role: Role::Admin,
+        anchor: None,
+        department: None,
+        villages: &[],
+    },
+    DemoUser {
+        username: "leader1",
+        display_name: "赵建国",
+        position: Position::PartySecretary,
+        role: Role::Leader,
+        anchor: Some("371526100"),
+        department: None,
+        villages: &[],
+    },
+    DemoUser {
+        username: "cadre1",
+        display_name: "李明",
+        position: Position::VillageContactCadre,
+        role: Role::Cadre,
+        anchor: Some("371526100"),
+        department: None,
+        villages: &["371526100201", "371526100202"],
+    },
+    DemoUser {
+        username: "cadre2",
+        display_name: "王芳",
+        position: Position::VillageContactCadre,
+        role: Role::Cadre,
+        anchor: Some("371526101"),
+        department: None,
+        villages: &["371526101201"],
+    },
+    DemoUser {
+        username: "official1",
+        display_name: "张秀英",
+        position: Position::VillageOfficial,
+        role: Role::VillageOfficial,
+        anchor: Some("371526100201"),
+        department: None,
+        villages: &[],
+    },
+    DemoUser {
+        username: "dept1",
+        display_name: "陈志强",
+        position: Position::DepartmentStaff,
+        role: Role::Department,
+        anchor: Some("371526"),
+        department: Some("dept-371526-jt"),
+        villages: &[],
+    },
+    DemoUser {
+        username: "viewer1",
+        display_name: "刘洋",
+        position: Position::Other,
+        role: Role::Viewer,
+        anchor: Some("371526"),
+        department: None,
+        villages: &[],
+    },
+];
+
 /// What the seeding did.
 #[derive(Debug, Default)]
 pub struct SeedReport {
@@ -78,6 +167,19 @@ pub struct SeedReport {
     pub org_units_inserted: u64,
     /// Departments inserted now (0 on a second run).
     pub departments_inserted: u64,
+    /// Demo accounts inserted now (0 on a second run).
+    pub users_inserted: u64,
+    /// Village assignments inserted now (0 on a second run).
+    pub assignments_inserted: u64,
+}
+
+impl SeedReport {
+    fn total(&self) -> u64 {
+        self.org_units_inserted
+            + self.departments_inserted
+            + self.users_inserted
+            + self.assignments_inserted
+    }
 }
 
 impl fmt::Display for SeedReport {
@@ -85,8 +187,11 @@ impl fmt::Display for SeedReport {
         writeln!(f, "Demo county {} ({}) is in place.", COUNTY.1, COUNTY.0)?;
         writeln!(
             f,
-            "  inserted now: {} organisation units, {} departments",
-            self.org_units_inserted, self.departments_inserted
+            "  inserted now: {} organisation units, {} departments, {} accounts, {} assignments",
+            self.org_units_inserted,
+            self.departments_inserted,
+            self.users_inserted,
+            self.assignments_inserted
         )?;
         for (_, town, districts) in TOWNS {
             let villages: Vec<&str> = districts
@@ -95,13 +200,26 @@ impl fmt::Display for SeedReport {
                 .collect();
             writeln!(f, "  {town}: {}", villages.join("、"))?;
         }
+        writeln!(f, "Demo accounts (password `{DEMO_PASSWORD}`; demo only):")?;
+        for user in DEMO_USERS {
+            writeln!(
+                f,
+                "  {:<10} {:<16} {}",
+                user.username,
+                crate::auth::role_name(user.role),
+                user.display_name
+            )?;
+        }
         Ok(())
     }
 }
 
 /// Seeds the demo county in one transaction.
 pub async fn seed_demo(db: &sea_orm::DatabaseConnection) -> Result<SeedReport, DbErr> {
-    let txn = db.begin().await?;
+    // One hash for all demo accounts: hashing is deliberately slow.
+    let password_hash =
+        password::hash(DEMO_PASSWORD).map_err(|error| DbErr::Custom(error.to_string()))?;
+    let txn = begin_write(db).await?;
     let now = Utc::now();
     let county_id = demo_id(COUNTY.0);
     let mut units = vec![org_unit_row(
@@ -177,6 +295,65 @@ pub async fn seed_demo(db: &sea_orm::DatabaseConnection) -> Result<SeedReport, D
             .exec_without_returning(&txn)
             .await?,
     );
+    let mut users = Vec::new();
+    let mut assignments = Vec::new();
+    for demo in DEMO_USERS {
+        let id = demo_id(&format!("user:{}", demo.username));
+        users.push(user::ActiveModel {
+            id: Set(id),
+            username: Set(demo.username.to_owned()),
+            display_name: Set(demo.display_name.to_owned()),
+            phone: Set(Some(format!("1390000{:04}", users.len() + 1))),
+            position: Set(demo.position),
+            role: Set(demo.role),
+            scope_org_unit_id: Set(demo.anchor.map(demo_id)),
+            department_id: Set(demo.department.map(demo_id)),
+            password_hash: Set(password_hash.clone()),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        for village in demo.villages {
+            assignments.push(village_assignment::ActiveModel {
+                id: Set(demo_id(&format!("assignment:{}:{village}", demo.username))),
+                user_id: Set(id),
+                village_id: Set(demo_id(village)),
+                starts_on: Set(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap_or_default()),
+                ends_on: Set(None),
+                created_at: Set(now),
+            });
+        }
+    }
+    report.users_inserted = inserted(
+        user::Entity::insert_many(users)
+            .on_conflict_do_nothing()
+            .exec_without_returning(&txn)
+            .await?,
+    );
+    report.assignments_inserted = inserted(
+        village_assignment::Entity::insert_many(assignments)
+            .on_conflict_do_nothing()
+            .exec_without_returning(&txn)
+            .await?,
+    );
+    if report.total() > 0 {
+        audit::record(
+            &txn,
+            &AuditActor::system(),
+            AuditEntry {
+                action: "demo.seed",
+                entity_type: "deployment",
+                entity_id: None,
+                changes: Some(serde_json::json!({
+                    "org_units": report.org_units_inserted,
+                    "departments": report.departments_inserted,
+                    "users": report.users_inserted,
+                    "assignments": report.assignments_inserted,
+                })),
+            },
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(report)
 }

@@ -13,11 +13,14 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::{
+    access,
+    auth::token::TokenKeys,
     config::{Engine, Settings},
     db, error,
     middleware::request_context,
     openapi,
-    routes::{self, fallback::RouteTable},
+    route_table::RouteTable,
+    routes,
 };
 
 /// Body limit for ordinary JSON requests. Routes that take more (sync push, imports) set
@@ -31,6 +34,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Which database engine the pool talks to.
     pub engine: Engine,
+    /// Signs and verifies access tokens.
+    pub token_keys: TokenKeys,
 }
 
 impl AppState {
@@ -52,6 +57,9 @@ pub enum StartupError {
     /// Binding the listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// An operation has no entry in the access policy.
+    #[error("operation `{0}` has no access policy (add it to access::requirement)")]
+    UnguardedOperation(String),
 }
 
 /// A built application: connected, migrated and listening, not yet serving.
@@ -70,9 +78,16 @@ impl Application {
         let state = web::Data::new(AppState {
             db: db.clone(),
             engine: settings.database.engine(),
+            token_keys: TokenKeys::new(settings.jwt_secret.expose()),
         });
         let spec = openapi::spec();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));
+        if let Some(unguarded) = route_table
+            .operation_ids()
+            .find(|operation| access::requirement(operation).is_none())
+        {
+            return Err(StartupError::UnguardedOperation(unguarded.to_owned()));
+        }
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
@@ -91,6 +106,7 @@ impl Application {
             )
             .service(web::redirect("/docs", "/docs/"))
             .default_service(web::to(routes::fallback::no_route))
+            .wrap(from_fn(crate::auth::authorize))
             .wrap(Compress::default())
             .wrap(from_fn(request_context))
         })

@@ -1,5 +1,13 @@
 //! SeaORM entities of Minqing: data definitions only — no HTTP types, no business rules.
-//! The schema they describe is created by the `migration` crate.
+//! The schema they describe is created by the `migration` crate. Closed sets of values
+//! (roles, positions, org kinds) are enums here and derive `ToSchema` so that the wire and
+//! the database share one list.
 
+pub mod api_token;
+pub mod audit_log;
 pub mod department;
+pub mod login_throttle;
 pub mod org_unit;
+pub mod refresh_token;
+pub mod user;
+pub mod village_assignment;

@@ -31,3 +31,84 @@ async fn a_wrong_method_on_the_spec_document_is_405() {
 
     response.assert_problem(405, "method_not_allowed");
 }
+
+#[tokio::test]
+async fn malformed_json_is_400_problem_without_parser_details() {
+    let app = spawn_app().await;
+
+    let response = app
+        .post_raw("/api/v1/auth/login", "application/json", "{bad")
+        .await;
+
+    response.assert_problem(400, "malformed_json");
+    for leak in ["line", "column", "expected", "serde"] {
+        assert!(
+            !response.text.contains(leak),
+            "body leaks `{leak}`: {}",
+            response.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_shapes_and_content_types_are_problems() {
+    let app = spawn_app().await;
+
+    let missing = app
+        .post_raw(
+            "/api/v1/auth/login",
+            "application/json",
+            r#"{"username": "a"}"#,
+        )
+        .await;
+    let wrong_type = app
+        .post_raw(
+            "/api/v1/auth/login",
+            "application/json",
+            r#"{"username": 1, "password": "x"}"#,
+        )
+        .await;
+    let not_json = app
+        .post_raw(
+            "/api/v1/auth/login",
+            "text/plain",
+            r#"{"username": "a", "password": "b"}"#,
+        )
+        .await;
+    let too_large = app
+        .post_raw(
+            "/api/v1/auth/login",
+            "application/json",
+            &format!(
+                r#"{{"username": "{}", "password": "x"}}"#,
+                "a".repeat(70_000)
+            ),
+        )
+        .await;
+
+    missing.assert_problem(422, "validation_failed");
+    assert_eq!(missing.json()["errors"][0]["field"], "password");
+    wrong_type.assert_problem(422, "validation_failed");
+    assert!(
+        !wrong_type.text.contains("u32") && !wrong_type.text.contains("String"),
+        "{}",
+        wrong_type.text
+    );
+    not_json.assert_problem(415, "unsupported_media_type");
+    too_large.assert_problem(413, "payload_too_large");
+}
+
+#[tokio::test]
+async fn bad_path_and_query_values_are_400_problems() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+
+    let bad_path = app.get_as(&admin, "/api/v1/users/not-a-uuid").await;
+    let bad_query = app.get_as(&admin, "/api/v1/users?active=perhaps").await;
+    let unknown_query = app.get_as(&admin, "/api/v1/users?staus=open").await;
+
+    bad_path.assert_problem(400, "invalid_path_parameter");
+    bad_query.assert_problem(400, "invalid_query_parameter");
+    unknown_query.assert_problem(400, "invalid_query_parameter");
+}

@@ -109,6 +109,9 @@ impl Drop for TestApp {
     }
 }
 
+/// The JWT secret of every test server (the forgery tests sign with it).
+pub const TEST_JWT_SECRET: &str = "test-secret-that-is-long-enough-0123456789";
+
 /// Which engine the suite runs on.
 pub fn on_postgres() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|url| url.starts_with("postgres"))
@@ -125,7 +128,7 @@ pub async fn spawn_app() -> TestApp {
             acquire_timeout: Duration::from_secs(3),
             ..DatabaseSettings::new(database.url.clone())
         },
-        jwt_secret: Secret::new("test-secret-that-is-long-enough-0123456789"),
+        jwt_secret: Secret::new(TEST_JWT_SECRET),
         shutdown_timeout: Duration::from_secs(1),
         workers: Some(1),
     };
@@ -247,5 +250,127 @@ fn replace_database_name(url: &str, name: &str) -> String {
     match query {
         Some(query) => format!("{base}/{name}?{query}"),
         None => format!("{base}/{name}"),
+    }
+}
+
+/// The password of every seeded demo account.
+pub const DEMO_PASSWORD: &str = "demo-password";
+
+/// The stable id of a seeded record, from its code (`371526100201`, `user:cadre1`, …).
+pub fn demo_id(code: &str) -> uuid::Uuid {
+    api::seed::demo_id(code)
+}
+
+/// Village codes of the demo county.
+pub mod villages {
+    /// 东岭镇 东关村 (cadre1, official1).
+    pub const DONGGUAN: &str = "371526100201";
+    /// 东岭镇 柳树屯村 (cadre1).
+    pub const LIUSHUTUN: &str = "371526100202";
+    /// 东岭镇 石桥村 (nobody assigned).
+    pub const SHIQIAO: &str = "371526100203";
+    /// 西河镇 河湾村 (cadre2).
+    pub const HEWAN: &str = "371526101201";
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Bearer token.
+    pub access_token: String,
+    /// Refresh token.
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    /// Seeds the demo county and its accounts.
+    pub async fn seed(&self) {
+        api::seed::seed_demo(&self.db)
+            .await
+            .expect("seed demo data");
+    }
+
+    /// `POST /api/v1/auth/login` with a JSON body.
+    pub async fn login_raw(&self, username: &str, password: &str) -> TestResponse {
+        self.post_json(
+            None,
+            "/api/v1/auth/login",
+            &serde_json::json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// Signs in a demo account.
+    pub async fn login(&self, username: &str) -> Session {
+        let response = self.login_raw(username, DEMO_PASSWORD).await;
+        assert_eq!(
+            response.status, 200,
+            "login of {username}: {}",
+            response.text
+        );
+        let body = response.json();
+        Session {
+            access_token: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh_token: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+        }
+    }
+
+    /// The access token of a demo account.
+    pub async fn token_for(&self, username: &str) -> String {
+        self.login(username).await.access_token
+    }
+
+    /// A request with an optional bearer token and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<&Value>,
+    ) -> TestResponse {
+        let (token, body) = (token.map(str::to_owned), body.cloned());
+        self.send(method, path, move |mut request| {
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            request
+        })
+        .await
+    }
+
+    /// `GET` with a token.
+    pub async fn get_as(&self, token: &str, path: &str) -> TestResponse {
+        self.call(reqwest::Method::GET, Some(token), path, None)
+            .await
+    }
+
+    /// `POST` JSON, with or without a token.
+    pub async fn post_json(&self, token: Option<&str>, path: &str, body: &Value) -> TestResponse {
+        self.call(reqwest::Method::POST, token, path, Some(body))
+            .await
+    }
+
+    /// `PATCH` JSON with a token.
+    pub async fn patch_json(&self, token: &str, path: &str, body: &Value) -> TestResponse {
+        self.call(reqwest::Method::PATCH, Some(token), path, Some(body))
+            .await
+    }
+
+    /// How many audit rows exist.
+    pub async fn audit_count(&self) -> u64 {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        entity::audit_log::Entity::find()
+            .count(&self.db)
+            .await
+            .expect("count audit rows")
     }
 }

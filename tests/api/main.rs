@@ -2,10 +2,18 @@
 //! database and its own server (see `helpers::spawn_app`).
 
 // Helpers fail loudly: a test harness that cannot start should stop the test.
-#![expect(clippy::expect_used, reason = "test helpers panic with a message on setup failure")]
+#![expect(
+    clippy::expect_used,
+    reason = "test helpers panic with a message on setup failure"
+)]
 
+mod access;
+mod api_tokens;
+mod audit;
+mod auth;
 mod docs;
 mod errors;
 mod health;
 mod helpers;
 mod openapi;
+mod users;

@@ -1,12 +1,27 @@
 //! HTTP routes. Each resource module has `configure`; this module mounts them once, and the
 //! same registration feeds both the server and the OpenAPI document.
 
-use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
+pub mod api_tokens;
+pub mod audit;
+pub mod auth;
 pub mod fallback;
 pub mod health;
+pub mod me;
+pub mod org;
+pub mod users;
 
 /// Registers every documented route.
 pub fn configure(cfg: &mut ServiceConfig) {
     health::configure(cfg);
+    cfg.service(
+        scope::scope("/api/v1")
+            .configure(auth::configure)
+            .configure(me::configure)
+            .configure(org::configure)
+            .configure(users::configure)
+            .configure(api_tokens::configure)
+            .configure(audit::configure),
+    );
 }

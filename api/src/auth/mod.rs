@@ -1,0 +1,327 @@
+//! Who is calling: the [`AuthUser`] extractor turns a bearer token (an access JWT or an API
+//! token) into a [`Principal`] with a role and a [`Scope`]. The scope is read from the
+//! database on every request, so a deactivated user or an ended village assignment takes
+//! effect at once, not when the access token expires.
+
+pub mod password;
+pub mod session;
+pub mod throttle;
+pub mod token;
+
+use actix_web::{
+    FromRequest, HttpMessage, HttpRequest,
+    body::MessageBody,
+    dev::{Payload, ServiceRequest, ServiceResponse},
+    http::header,
+    middleware::Next,
+    web,
+};
+use chrono::{Duration, Utc};
+use entity::{
+    api_token, org_unit,
+    user::{self, Role},
+    village_assignment,
+};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::{
+    access::{Action, Requirement, Scope, requirement, role_may},
+    audit::AuditActor,
+    error::{ApiError, ApiResult},
+    middleware::RequestId,
+    route_table::RouteTable,
+    startup::AppState,
+};
+
+/// Who made the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A person, logged in.
+    User {
+        /// The user's id.
+        id: Uuid,
+    },
+    /// A script or dashboard with an API token.
+    ApiToken {
+        /// The token's id.
+        id: Uuid,
+    },
+}
+
+/// An authenticated caller: who, with what role, reaching where.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Who.
+    pub actor: Actor,
+    /// The role in force now.
+    pub role: Role,
+    /// Where the caller's data reaches.
+    pub scope: Scope,
+}
+
+/// Where a request came from (for the audit trail and throttling).
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// The request id (also in the `X-Request-Id` response header).
+    pub request_id: Option<String>,
+    /// The peer's IP address.
+    pub client_addr: Option<String>,
+}
+
+impl RequestMeta {
+    /// Reads the request id and peer address.
+    pub fn of(req: &HttpRequest) -> Self {
+        Self {
+            request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
+            client_addr: req.peer_addr().map(|addr| addr.ip().to_string()),
+        }
+    }
+}
+
+impl FromRequest for RequestMeta {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Self::of(req)))
+    }
+}
+
+/// The extractor every protected handler takes: a verified caller and the request's origin.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// The caller.
+    pub principal: Principal,
+    /// Where the request came from.
+    pub meta: RequestMeta,
+}
+
+impl AuthUser {
+    /// The caller's scope.
+    pub fn scope(&self) -> &Scope {
+        &self.principal.scope
+    }
+
+    /// The user id, or 403 for an API token (some actions need a person).
+    pub fn user_id(&self) -> ApiResult<Uuid> {
+        match self.principal.actor {
+            Actor::User { id } => Ok(id),
+            Actor::ApiToken { .. } => Err(ApiError::Forbidden(
+                "This action needs a signed-in person, not an API token.".to_owned(),
+            )),
+        }
+    }
+
+    /// The caller as the audit trail records it.
+    pub fn audit_actor(&self) -> AuditActor {
+        let (actor_type, actor_id) = match self.principal.actor {
+            Actor::User { id } => ("user", id),
+            Actor::ApiToken { id } => ("api_token", id),
+        };
+        AuditActor {
+            actor_type,
+            actor_id: Some(actor_id),
+            role: Some(self.principal.role),
+            request_id: self.meta.request_id.clone(),
+            client_addr: self.meta.client_addr.clone(),
+        }
+    }
+}
+
+/// The wire name of a role.
+pub fn role_name(role: Role) -> String {
+    serde_json::to_value(role)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    /// The principal was put in the request by [`authorize`]; a handler that takes
+    /// `AuthUser` on a route the policy lists as public gets 401.
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let principal = req.extensions().get::<Principal>().cloned();
+        std::future::ready(
+            principal
+                .map(|principal| AuthUser {
+                    principal,
+                    meta: RequestMeta::of(req),
+                })
+                .ok_or_else(|| {
+                    ApiError::Unauthorized("Send `Authorization: Bearer <token>`.".to_owned())
+                }),
+        )
+    }
+}
+
+/// The access policy, applied before any handler or body parsing: finds the operation the
+/// request is for, and unless it is public, authenticates the bearer token (401), checks
+/// that the role may take the operation's action (403), and leaves the [`Principal`] in the
+/// request for [`AuthUser`]. Requests for no documented operation pass on to the fallback.
+pub async fn authorize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let requirement = req
+        .app_data::<web::Data<RouteTable>>()
+        .and_then(|table| table.operation(req.method().as_str(), req.path()))
+        .map(|operation| {
+            requirement(operation).unwrap_or(Requirement::Action(Action::ManageUsers))
+        });
+    match requirement {
+        None | Some(Requirement::Public) => {}
+        Some(needed) => {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let token = bearer_token(req.headers()).ok_or_else(|| {
+                ApiError::Unauthorized("Send `Authorization: Bearer <token>`.".to_owned())
+            })?;
+            let principal = authenticate(&state, &token).await?;
+            if let Requirement::Action(action) = needed
+                && !role_may(principal.role, action)
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "The role `{}` may not do this.",
+                    role_name(principal.role)
+                ))
+                .into());
+            }
+            req.extensions_mut().insert(principal);
+        }
+    }
+    next.call(req).await
+}
+
+fn bearer_token(headers: &header::HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .then(|| token.trim().to_owned())
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::Unauthorized("The token is invalid, expired or revoked.".to_owned())
+}
+
+/// Verifies a bearer token and loads the caller's current role and scope.
+async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal> {
+    if token.starts_with(token::API_TOKEN_PREFIX) {
+        return authenticate_api_token(&state.db, token).await;
+    }
+    let claims = state.token_keys.verify(token).map_err(|error| {
+        tracing::debug!(kind = ?error.kind(), "access token rejected");
+        invalid_token()
+    })?;
+    let user_id = Uuid::parse_str(&claims.sub).map_err(|_| invalid_token())?;
+    let user = user::Entity::find_by_id(user_id)
+        .one(&state.db)
+        .await?
+        .filter(|user| user.active && user.role == claims.role)
+        .ok_or_else(invalid_token)?;
+    Ok(Principal {
+        actor: Actor::User { id: user.id },
+        role: user.role,
+        scope: user_scope(&state.db, &user).await?,
+    })
+}
+
+async fn authenticate_api_token(
+    db: &sea_orm::DatabaseConnection,
+    token: &str,
+) -> ApiResult<Principal> {
+    let now = Utc::now();
+    let row = api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(token::secret_hash(token)))
+        .one(db)
+        .await?
+        .filter(|row| {
+            row.revoked_at.is_none() && row.expires_at.is_none_or(|expires| expires > now)
+        })
+        .ok_or_else(invalid_token)?;
+    // Recording every use would turn each read into a write; once a minute is enough.
+    if row
+        .last_used_at
+        .is_none_or(|used| now - used > Duration::minutes(1))
+    {
+        api_token::Entity::update_many()
+            .col_expr(
+                api_token::Column::LastUsedAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(api_token::Column::Id.eq(row.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(Principal {
+        actor: Actor::ApiToken { id: row.id },
+        role: row.role,
+        scope: subtree_scope(db, row.scope_org_unit_id).await?,
+    })
+}
+
+/// The scope of a user as it stands now.
+pub async fn user_scope(db: &impl ConnectionTrait, user: &user::Model) -> Result<Scope, DbErr> {
+    Ok(match user.role {
+        Role::Admin | Role::Leader | Role::Viewer => {
+            subtree_scope(db, user.scope_org_unit_id).await?
+        }
+        Role::VillageOfficial => Scope::Villages(user.scope_org_unit_id.into_iter().collect()),
+        Role::Cadre => Scope::Villages(current_villages(db, user.id).await?),
+        Role::Department => match user.department_id {
+            Some(department) => Scope::Department(department),
+            None => Scope::Villages(Vec::new()),
+        },
+    })
+}
+
+/// `All` when there is no unit; else the unit's subtree. A unit that vanished reaches nothing.
+async fn subtree_scope(db: &impl ConnectionTrait, unit: Option<Uuid>) -> Result<Scope, DbErr> {
+    let Some(unit) = unit else {
+        return Ok(Scope::All);
+    };
+    Ok(match org_unit::Entity::find_by_id(unit).one(db).await? {
+        Some(unit) => Scope::Subtree {
+            kind: unit.kind,
+            id: unit.id,
+        },
+        None => Scope::Villages(Vec::new()),
+    })
+}
+
+/// The villages a cadre is assigned to today.
+pub async fn current_villages(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<Vec<Uuid>, DbErr> {
+    let today = Utc::now().date_naive();
+    village_assignment::Entity::find()
+        .select_only()
+        .column(village_assignment::Column::VillageId)
+        .filter(village_assignment::Column::UserId.eq(user_id))
+        .filter(village_assignment::Column::StartsOn.lte(today))
+        .filter(
+            Condition::any()
+                .add(village_assignment::Column::EndsOn.is_null())
+                .add(village_assignment::Column::EndsOn.gte(today)),
+        )
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// The `scope` claim of a user's access token.
+pub fn scope_claim(user: &user::Model) -> String {
+    match (user.role, user.scope_org_unit_id, user.department_id) {
+        (Role::Department, _, Some(department)) => format!("department:{department}"),
+        (_, Some(unit), _) => unit.to_string(),
+        _ => "*".to_owned(),
+    }
+}

@@ -1,0 +1,137 @@
+//! The table of documented routes, read from the OpenAPI document: which operation a
+//! request is for (so the access policy can be applied before the handler runs), and which
+//! methods a path supports (for 405 with `Allow`).
+
+use utoipa::openapi::{OpenApi, path::Operation};
+
+/// One documented operation.
+#[derive(Debug, Clone)]
+struct Route {
+    segments: Vec<String>,
+    method: &'static str,
+    operation_id: Option<String>,
+}
+
+/// Every documented route, plus the documentation pages.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// Builds the table from the document, plus the routes served outside it (the docs).
+    pub fn from_spec(spec: &OpenApi) -> Self {
+        let mut table = Self::default();
+        for (path, item) in &spec.paths.paths {
+            let operations: [(&'static str, &Option<Operation>); 5] = [
+                ("GET", &item.get),
+                ("POST", &item.post),
+                ("PUT", &item.put),
+                ("PATCH", &item.patch),
+                ("DELETE", &item.delete),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    table.add(path, method, operation.operation_id.clone());
+                }
+            }
+        }
+        table.add("/api-docs/openapi.json", "GET", None);
+        table.add("/docs", "GET", None);
+        table
+    }
+
+    fn add(&mut self, path: &str, method: &'static str, operation_id: Option<String>) {
+        self.routes.push(Route {
+            segments: segments(path).map(str::to_owned).collect(),
+            method,
+            operation_id,
+        });
+    }
+
+    /// Every operation id in the table.
+    pub fn operation_ids(&self) -> impl Iterator<Item = &str> {
+        self.routes
+            .iter()
+            .filter_map(|route| route.operation_id.as_deref())
+    }
+
+    /// The operation a request is for: among the templates that match, the one with the
+    /// most literal segments (as the router prefers `/users/me` over `/users/{id}`).
+    pub fn operation(&self, method: &str, path: &str) -> Option<&str> {
+        let wanted: Vec<&str> = segments(path).collect();
+        self.routes
+            .iter()
+            .filter(|route| route.method == method)
+            .filter_map(|route| {
+                literal_matches(&route.segments, &wanted).map(|score| (score, route))
+            })
+            .max_by_key(|(score, _)| *score)
+            .and_then(|(_, route)| route.operation_id.as_deref())
+    }
+
+    /// The methods `path` supports, or `None` when no route has this path.
+    pub fn allowed_methods(&self, path: &str) -> Option<Vec<String>> {
+        let wanted: Vec<&str> = segments(path).collect();
+        let mut allowed: Vec<String> = self
+            .routes
+            .iter()
+            .filter(|route| literal_matches(&route.segments, &wanted).is_some())
+            .map(|route| route.method.to_owned())
+            .collect();
+        allowed.sort();
+        allowed.dedup();
+        (!allowed.is_empty()).then_some(allowed)
+    }
+}
+
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|segment| !segment.is_empty())
+}
+
+/// `Some(number of literal segments)` when the template matches the path.
+fn literal_matches(template: &[String], path: &[&str]) -> Option<usize> {
+    if template.len() != path.len() {
+        return None;
+    }
+    let mut literals = 0;
+    for (expected, actual) in template.iter().zip(path) {
+        if expected.starts_with('{') && expected.ends_with('}') {
+            continue;
+        }
+        if expected != actual {
+            return None;
+        }
+        literals += 1;
+    }
+    Some(literals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_any_single_segment_and_literals_win() {
+        let mut table = RouteTable::default();
+        table.add(
+            "/api/v1/issues/{id}/close",
+            "POST",
+            Some("close_issue".to_owned()),
+        );
+        table.add("/api/v1/users/{id}", "GET", Some("get_user".to_owned()));
+        table.add("/api/v1/users/me", "GET", Some("get_me".to_owned()));
+        assert_eq!(
+            table.allowed_methods("/api/v1/issues/abc/close"),
+            Some(vec!["POST".to_owned()])
+        );
+        assert_eq!(table.allowed_methods("/api/v1/issues/abc"), None);
+        assert_eq!(
+            table.operation("POST", "/api/v1/issues/a/close"),
+            Some("close_issue")
+        );
+        assert_eq!(table.operation("GET", "/api/v1/issues/a/close"), None);
+        assert_eq!(table.operation("GET", "/api/v1/users/me"), Some("get_me"));
+        assert_eq!(table.operation("GET", "/api/v1/users/42"), Some("get_user"));
+    }
+}

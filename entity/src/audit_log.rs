@@ -1,0 +1,39 @@
+//! The append-only audit trail: one row per successful mutation, written in the same
+//! transaction as the change.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `audit_log`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit_log")]
+pub struct Model {
+    /// Primary key (UUIDv7: time-ordered).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// When.
+    pub occurred_at: DateTimeUtc,
+    /// `user`, `api_token` or `system` (command line).
+    pub actor_type: String,
+    /// The user or token.
+    pub actor_id: Option<Uuid>,
+    /// The actor's role at the time.
+    pub actor_role: Option<String>,
+    /// What was done, e.g. `user.create`.
+    pub action: String,
+    /// The kind of record changed, e.g. `user`.
+    pub entity_type: String,
+    /// The record changed.
+    pub entity_id: Option<Uuid>,
+    /// What changed (JSON; secrets never included).
+    pub changes: Option<Json>,
+    /// The request that did it.
+    pub request_id: Option<String>,
+    /// The client's address.
+    pub client_addr: Option<String>,
+}
+
+/// Relations of `audit_log`.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,349 @@
+//! Who may do what, where: the function access matrix over every operation of the spec,
+//! and scope (out of scope is 404, never 403).
+
+use api::access::{Requirement, requirement, role_may};
+use entity::user::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{demo_id, spawn_app, villages};
+
+const COMMITTED: &str = include_str!("../../openapi/openapi.json");
+
+/// Every (method, path, operationId, has body) of the committed spec.
+fn operations() -> Vec<(reqwest::Method, String, String, bool)> {
+    let spec: Value = serde_json::from_str(COMMITTED).expect("spec");
+    let mut found = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let method =
+                reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let concrete = path
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        uuid::Uuid::new_v4().to_string()
+                    } else {
+                        segment.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let id = operation["operationId"]
+                .as_str()
+                .expect("operationId")
+                .to_owned();
+            found.push((method, concrete, id, operation.get("requestBody").is_some()));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_operation_of_the_spec_has_an_access_policy() {
+    let unguarded: Vec<String> = operations()
+        .into_iter()
+        .filter(|(_, _, id, _)| requirement(id).is_none())
+        .map(|(method, path, id, _)| format!("{method} {path} ({id})"))
+        .collect();
+    assert!(
+        unguarded.is_empty(),
+        "operations without a policy: {unguarded:?}"
+    );
+}
+
+/// The access table as the campaign's rules state it (DOMAIN.md, "Roles and scope"), written
+/// out by hand so that a change to the policy in the code must be a change here too.
+fn expected_roles(operation_id: &str) -> &'static [&'static str] {
+    const EVERYONE: &[&str] = &[
+        "admin",
+        "leader",
+        "cadre",
+        "village_official",
+        "department",
+        "viewer",
+    ];
+    match operation_id {
+        "check_health" | "check_readiness" | "login" | "refresh_session" | "logout" => EVERYONE,
+        "get_me" | "list_org_units" | "get_org_unit" | "list_departments" => EVERYONE,
+        "list_users" | "get_user" | "list_assignments" | "create_assignment"
+        | "update_assignment" => &["admin", "leader"],
+        "create_org_unit" | "create_department" | "create_user" | "update_user" => &["admin"],
+        "create_api_token" | "list_api_tokens" | "revoke_api_token" | "list_audit_entries" => {
+            &["admin"]
+        }
+        other => panic!("operation {other} is missing from the expected access table"),
+    }
+}
+
+#[test]
+fn the_policy_in_the_code_equals_the_expected_table() {
+    let roles = [
+        Role::Admin,
+        Role::Leader,
+        Role::Cadre,
+        Role::VillageOfficial,
+        Role::Department,
+        Role::Viewer,
+    ];
+    for (_, _, id, _) in operations() {
+        let needed = requirement(&id).expect("policy");
+        for role in roles {
+            let name = api::auth::role_name(role);
+            let allowed = match needed {
+                Requirement::Public | Requirement::Authenticated => true,
+                Requirement::Action(action) => role_may(role, action),
+            };
+            assert_eq!(
+                allowed,
+                expected_roles(&id).contains(&name.as_str()),
+                "{name} × {id}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_server_enforces_the_policy_for_every_operation_and_role() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let accounts = [
+        ("admin", Role::Admin),
+        ("leader1", Role::Leader),
+        ("cadre1", Role::Cadre),
+        ("official1", Role::VillageOfficial),
+        ("dept1", Role::Department),
+        ("viewer1", Role::Viewer),
+    ];
+    let mut tokens = Vec::new();
+    for (username, role) in accounts {
+        tokens.push((username, role, app.token_for(username).await));
+    }
+    let mut mismatches = Vec::new();
+
+    for (method, path, id, has_body) in operations() {
+        let needed = requirement(&id).expect("policy");
+        let body = has_body.then(|| json!({}));
+        let anonymous = app.call(method.clone(), None, &path, body.as_ref()).await;
+        let anonymous_ok = match needed {
+            Requirement::Public => !matches!(anonymous.status, 401 | 403),
+            _ => anonymous.status == 401,
+        };
+        if !anonymous_ok {
+            mismatches.push(format!(
+                "anonymous {method} {path} ({id}) → {}",
+                anonymous.status
+            ));
+        }
+        for (username, role, token) in &tokens {
+            let response = app
+                .call(method.clone(), Some(token), &path, body.as_ref())
+                .await;
+            let allowed = match needed {
+                Requirement::Public | Requirement::Authenticated => true,
+                Requirement::Action(action) => role_may(*role, action),
+            };
+            let as_expected = if allowed {
+                !matches!(response.status, 401 | 403)
+            } else {
+                response.status == 403
+            };
+            if !as_expected {
+                mismatches.push(format!(
+                    "{username} {method} {path} ({id}) → {} {}",
+                    response.status, response.text
+                ));
+            }
+        }
+    }
+
+    assert!(
+        mismatches.is_empty(),
+        "policy not enforced as listed:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+async fn codes_listed(app: &crate::helpers::TestApp, token: &str, path: &str) -> Vec<String> {
+    let response = app.get_as(token, path).await;
+    assert_eq!(response.status, 200, "{path}: {}", response.text);
+    let mut codes: Vec<String> = response.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["code"].as_str().expect("code").to_owned())
+        .collect();
+    codes.sort();
+    codes
+}
+
+#[tokio::test]
+async fn each_role_lists_only_the_org_units_its_scope_reaches() {
+    let app = spawn_app().await;
+    app.seed().await;
+
+    let cadre = codes_listed(&app, &app.token_for("cadre1").await, "/api/v1/org-units").await;
+    let official = codes_listed(&app, &app.token_for("official1").await, "/api/v1/org-units").await;
+    let leader = codes_listed(&app, &app.token_for("leader1").await, "/api/v1/org-units").await;
+    let viewer = codes_listed(&app, &app.token_for("viewer1").await, "/api/v1/org-units").await;
+    let department = codes_listed(&app, &app.token_for("dept1").await, "/api/v1/org-units").await;
+
+    assert_eq!(cadre, vec![villages::DONGGUAN, villages::LIUSHUTUN]);
+    assert_eq!(official, vec![villages::DONGGUAN]);
+    assert_eq!(
+        leader,
+        vec![
+            "371526100",
+            "371526100-d1",
+            "371526100-d2",
+            villages::DONGGUAN,
+            villages::LIUSHUTUN,
+            villages::SHIQIAO
+        ]
+    );
+    assert_eq!(viewer.len(), 12, "the whole county: {viewer:?}");
+    assert!(
+        department.is_empty(),
+        "department staff see no roster: {department:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_record_outside_the_scope_is_404_not_403() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let leader = app.token_for("leader1").await;
+
+    let own_village = app
+        .get_as(
+            &cadre,
+            &format!("/api/v1/org-units/{}", demo_id(villages::DONGGUAN)),
+        )
+        .await;
+    let other_town_village = app
+        .get_as(
+            &cadre,
+            &format!("/api/v1/org-units/{}", demo_id(villages::HEWAN)),
+        )
+        .await;
+    let own_cadre = app
+        .get_as(
+            &leader,
+            &format!("/api/v1/users/{}", demo_id("user:cadre1")),
+        )
+        .await;
+    let other_town_cadre = app
+        .get_as(
+            &leader,
+            &format!("/api/v1/users/{}", demo_id("user:cadre2")),
+        )
+        .await;
+
+    assert_eq!(own_village.status, 200);
+    other_town_village.assert_problem(404, "not_found");
+    assert_eq!(own_cadre.status, 200);
+    other_town_cadre.assert_problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_leader_assigns_only_their_own_cadres_to_their_own_villages() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let leader = app.token_for("leader1").await;
+    let assign = |user: &str, village: &str| {
+        (
+            format!(
+                "/api/v1/users/{}/assignments",
+                demo_id(&format!("user:{user}"))
+            ),
+            json!({"village_id": demo_id(village), "starts_on": "2026-05-01"}),
+        )
+    };
+
+    let (path, body) = assign("cadre1", villages::SHIQIAO);
+    let own = app.post_json(Some(&leader), &path, &body).await;
+    let (path, body) = assign("cadre2", villages::SHIQIAO);
+    let foreign_cadre = app.post_json(Some(&leader), &path, &body).await;
+    let (path, body) = assign("cadre1", villages::HEWAN);
+    let foreign_village = app.post_json(Some(&leader), &path, &body).await;
+
+    assert_eq!(own.status, 201, "{}", own.text);
+    assert_eq!(own.json()["village_name"], "石桥村");
+    foreign_cadre.assert_problem(404, "not_found");
+    foreign_village.assert_problem(422, "validation_failed");
+    let cadre_villages = codes_listed(
+        &app,
+        &app.token_for("cadre1").await,
+        "/api/v1/org-units?kind=village",
+    )
+    .await;
+    assert_eq!(
+        cadre_villages.len(),
+        3,
+        "the new village is in the cadre's scope: {cadre_villages:?}"
+    );
+}
+
+#[tokio::test]
+async fn ending_an_assignment_removes_the_village_from_an_old_token_at_once() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let admin = app.token_for("admin").await;
+    let village = format!("/api/v1/org-units/{}", demo_id(villages::LIUSHUTUN));
+    assert_eq!(app.get_as(&cadre, &village).await.status, 200);
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+
+    let ended = app
+        .patch_json(
+            &admin,
+            &format!(
+                "/api/v1/assignments/{}",
+                demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
+            ),
+            &json!({"ends_on": yesterday}),
+        )
+        .await;
+    let after = app.get_as(&cadre, &village).await;
+
+    assert_eq!(ended.status, 200, "{}", ended.text);
+    after.assert_problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn huge_pages_are_refused_and_cursors_page_through_everything_once() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let viewer = app.token_for("viewer1").await;
+
+    let huge = app.get_as(&viewer, "/api/v1/org-units?limit=100000").await;
+    let bad_cursor = app
+        .get_as(
+            &app.token_for("admin").await,
+            "/api/v1/users?cursor=not-a-cursor",
+        )
+        .await;
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/org-units?limit=5".to_owned();
+    loop {
+        let page = app.get_as(&viewer, &path).await.json();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|item| item["code"].clone()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/org-units?limit=5&cursor={cursor}"),
+            None => break,
+        }
+    }
+
+    huge.assert_problem(422, "validation_failed");
+    bad_cursor.assert_problem(422, "validation_failed");
+    assert_eq!(seen.len(), 12);
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 12, "no item twice");
+}

@@ -1,0 +1,389 @@
+//! Signing in, refresh-token rotation, signing out, throttling, and forged tokens.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TEST_JWT_SECRET, demo_id, spawn_app};
+
+#[tokio::test]
+async fn login_returns_a_token_pair_and_the_profile_with_assignments() {
+    let app = spawn_app().await;
+    app.seed().await;
+
+    let response = app.login_raw("cadre1", "demo-password").await;
+
+    assert_eq!(response.status, 200, "{}", response.text);
+    let body = response.json();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert!(
+        body["refresh_token"]
+            .as_str()
+            .is_some_and(|token| token.starts_with("mqr_"))
+    );
+    assert_eq!(body["user"]["role"], "cadre");
+    let villages: Vec<&str> = body["user"]["assignments"]
+        .as_array()
+        .expect("assignments")
+        .iter()
+        .filter_map(|assignment| assignment["village_name"].as_str())
+        .collect();
+    assert_eq!(villages.len(), 2);
+    assert!(
+        villages.contains(&"东关村") && villages.contains(&"柳树屯村"),
+        "{villages:?}"
+    );
+    assert!(
+        !response.text.contains("argon2"),
+        "the password hash never leaves the server"
+    );
+}
+
+#[tokio::test]
+async fn unknown_user_and_wrong_password_get_the_same_answer() {
+    let app = spawn_app().await;
+    app.seed().await;
+
+    let unknown = app.login_raw("nobody", "demo-password").await;
+    let wrong = app.login_raw("cadre1", "wrong-password").await;
+
+    unknown.assert_problem(401, "unauthorized");
+    wrong.assert_problem(401, "unauthorized");
+    assert_eq!(unknown.json()["detail"], wrong.json()["detail"]);
+    assert!(wrong.header("www-authenticate").is_some());
+}
+
+#[tokio::test]
+async fn the_sixth_wrong_password_in_a_row_is_throttled_with_retry_after() {
+    let app = spawn_app().await;
+    app.seed().await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(app.login_raw("cadre1", "wrong-password").await);
+    }
+    let right_password_while_locked = app.login_raw("cadre1", "demo-password").await;
+
+    let codes: Vec<u16> = statuses.iter().map(|response| response.status).collect();
+    assert_eq!(codes, vec![401, 401, 401, 401, 401, 429, 429, 429]);
+    statuses[5].assert_problem(429, "too_many_requests");
+    let retry_after: u64 = statuses[5]
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    right_password_while_locked.assert_problem(429, "too_many_requests");
+    assert_eq!(
+        app.login_raw("cadre2", "demo-password").await.status,
+        200,
+        "other accounts are not locked"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_rotates_and_its_reuse_revokes_the_whole_family() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let first = app.login("cadre1").await;
+
+    let rotated = app
+        .post_json(
+            None,
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": first.refresh_token}),
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let second = rotated.json()["refresh_token"]
+        .as_str()
+        .expect("new refresh token")
+        .to_owned();
+    assert_ne!(second, first.refresh_token);
+
+    let reused = app
+        .post_json(
+            None,
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": first.refresh_token}),
+        )
+        .await;
+    let descendant = app
+        .post_json(
+            None,
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": second}),
+        )
+        .await;
+
+    reused.assert_problem(401, "unauthorized");
+    descendant.assert_problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn logout_revokes_the_refresh_token() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let session = app.login("cadre1").await;
+
+    let logout = app
+        .post_json(
+            None,
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": session.refresh_token}),
+        )
+        .await;
+    let refresh = app
+        .post_json(
+            None,
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": session.refresh_token}),
+        )
+        .await;
+
+    assert_eq!(logout.status, 204);
+    refresh.assert_problem(401, "unauthorized");
+}
+
+fn claims(overrides: Value) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({
+        "sub": demo_id("user:admin").to_string(),
+        "role": "admin",
+        "scope": "*",
+        "iss": "minqing",
+        "aud": "minqing-api",
+        "exp": now + 600,
+        "nbf": now - 10,
+        "iat": now - 10,
+        "jti": "test",
+    });
+    for (key, value) in overrides.as_object().expect("object") {
+        if value.is_null() {
+            claims.as_object_mut().expect("object").remove(key);
+        } else {
+            claims[key] = value.clone();
+        }
+    }
+    claims
+}
+
+fn sign(algorithm: Algorithm, secret: &str, claims: &Value) -> String {
+    encode(
+        &Header::new(algorithm),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}
+
+#[tokio::test]
+async fn a_well_formed_token_signed_with_the_server_secret_is_accepted() {
+    let app = spawn_app().await;
+    app.seed().await;
+
+    let response = app
+        .get_as(
+            &sign(Algorithm::HS256, TEST_JWT_SECRET, &claims(json!({}))),
+            "/api/v1/me",
+        )
+        .await;
+
+    assert_eq!(
+        response.status, 200,
+        "the forgery tests below are meaningful only if this passes: {}",
+        response.text
+    );
+}
+
+#[tokio::test]
+async fn forged_expired_and_misaddressed_tokens_are_all_401_problems() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let now = chrono::Utc::now().timestamp();
+    let valid = sign(Algorithm::HS256, TEST_JWT_SECRET, &claims(json!({})));
+    let (header, payload, _) = {
+        let mut parts = valid.split('.');
+        (
+            parts.next().expect("header"),
+            parts.next().expect("payload"),
+            parts.next().expect("signature"),
+        )
+    };
+    let tampered_payload = URL_SAFE_NO_PAD.encode(
+        claims(json!({"role": "admin", "sub": demo_id("user:cadre1").to_string()})).to_string(),
+    );
+    let alg_none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        payload
+    );
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "expired",
+            sign(
+                Algorithm::HS256,
+                TEST_JWT_SECRET,
+                &claims(json!({"exp": now - 120})),
+            ),
+        ),
+        (
+            "not yet valid",
+            sign(
+                Algorithm::HS256,
+                TEST_JWT_SECRET,
+                &claims(json!({"nbf": now + 600})),
+            ),
+        ),
+        (
+            "wrong audience",
+            sign(
+                Algorithm::HS256,
+                TEST_JWT_SECRET,
+                &claims(json!({"aud": "someone-else"})),
+            ),
+        ),
+        (
+            "missing audience",
+            sign(
+                Algorithm::HS256,
+                TEST_JWT_SECRET,
+                &claims(json!({"aud": null})),
+            ),
+        ),
+        (
+            "wrong issuer",
+            sign(
+                Algorithm::HS256,
+                TEST_JWT_SECRET,
+                &claims(json!({"iss": "evil"})),
+            ),
+        ),
+        (
+            "missing issuer",
+            sign(
+                Algorithm::HS256,
+                TEST_JWT_SECRET,
+                &claims(json!({"iss": null})),
+            ),
+        ),
+        (
+            "missing subject",
+            sign(
+                Algorithm::HS256,
+                TEST_JWT_SECRET,
+                &claims(json!({"sub": null})),
+            ),
+        ),
+        (
+            "missing nbf",
+            sign(
+                Algorithm::HS256,
+                TEST_JWT_SECRET,
+                &claims(json!({"nbf": null})),
+            ),
+        ),
+        (
+            "wrong key",
+            sign(
+                Algorithm::HS256,
+                "another-secret-that-is-long-enough-000000",
+                &claims(json!({})),
+            ),
+        ),
+        (
+            "algorithm switched to HS384",
+            sign(Algorithm::HS384, TEST_JWT_SECRET, &claims(json!({}))),
+        ),
+        (
+            "algorithm switched to HS512",
+            sign(Algorithm::HS512, TEST_JWT_SECRET, &claims(json!({}))),
+        ),
+        ("alg none", alg_none),
+        (
+            "tampered payload",
+            format!(
+                "{header}.{tampered_payload}.{}",
+                valid.rsplit('.').next().expect("sig")
+            ),
+        ),
+        (
+            "role claim differs from the account",
+            sign(
+                Algorithm::HS256,
+                TEST_JWT_SECRET,
+                &claims(json!({"sub": demo_id("user:cadre1").to_string()})),
+            ),
+        ),
+        (
+            "unknown user",
+            sign(
+                Algorithm::HS256,
+                TEST_JWT_SECRET,
+                &claims(json!({"sub": uuid::Uuid::new_v4().to_string()})),
+            ),
+        ),
+        ("not a token", "garbage".to_owned()),
+        (
+            "unknown API token",
+            "mqt_0000000000000000000000000000000000000000000000000000000000000000".to_owned(),
+        ),
+    ];
+
+    for (case, token) in cases {
+        let response = app.get_as(&token, "/api/v1/me").await;
+        assert_eq!(response.status, 401, "{case}: {}", response.text);
+        response.assert_problem(401, "unauthorized");
+        assert!(response.header("www-authenticate").is_some(), "{case}");
+    }
+    let missing = app
+        .call(reqwest::Method::GET, None, "/api/v1/me", None)
+        .await;
+    missing.assert_problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn a_deactivated_account_loses_access_at_once() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let cadre = app.token_for("cadre1").await;
+
+    let deactivate = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/users/{}", demo_id("user:cadre1")),
+            &json!({"active": false}),
+        )
+        .await;
+    let after = app.get_as(&cadre, "/api/v1/me").await;
+
+    assert_eq!(deactivate.status, 200, "{}", deactivate.text);
+    after.assert_problem(401, "unauthorized");
+    app.login_raw("cadre1", "demo-password")
+        .await
+        .assert_problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn stored_passwords_are_argon2id_with_owasp_parameters() {
+    use sea_orm::EntityTrait;
+    let app = spawn_app().await;
+    app.seed().await;
+
+    let users = entity::user::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("users");
+
+    assert!(!users.is_empty());
+    for user in users {
+        assert!(
+            user.password_hash
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            user.username
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! Accounts: creating and changing them, and the rules tying a role to a scope.
+
+use serde_json::json;
+
+use crate::helpers::{demo_id, spawn_app};
+
+fn new_cadre(username: &str) -> serde_json::Value {
+    json!({
+        "username": username,
+        "display_name": "孙丽",
+        "phone": "13912345678",
+        "position": "village_contact_cadre",
+        "role": "cadre",
+        "scope_org_unit_id": demo_id("371526100"),
+        "password": "a-long-password",
+    })
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_cadre_who_can_then_sign_in() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+
+    let created = app
+        .post_json(Some(&admin), "/api/v1/users", &new_cadre("cadre9"))
+        .await;
+    let login = app.login_raw("cadre9", "a-long-password").await;
+
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.json()["role"], "cadre");
+    assert!(
+        !created.text.contains("password"),
+        "no password or hash in the response"
+    );
+    assert_eq!(login.status, 200);
+}
+
+#[tokio::test]
+async fn a_taken_username_is_409_and_writes_no_audit_row() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let before = app.audit_count().await;
+
+    let duplicate = app
+        .post_json(Some(&admin), "/api/v1/users", &new_cadre("cadre1"))
+        .await;
+
+    duplicate.assert_problem(409, "username_taken");
+    assert_eq!(app.audit_count().await, before);
+}
+
+#[tokio::test]
+async fn invalid_accounts_are_refused_naming_each_field() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let mut bad_fields = new_cadre("Bad Name");
+    bad_fields["phone"] = json!("12345");
+    bad_fields["password"] = json!("short");
+    let mut cadre_at_a_village = new_cadre("cadre10");
+    cadre_at_a_village["scope_org_unit_id"] = json!(demo_id("371526100201"));
+    let mut official_without_village = new_cadre("official9");
+    official_without_village["role"] = json!("village_official");
+    let mut staff_without_department = new_cadre("dept9");
+    staff_without_department["role"] = json!("department");
+    let mut unknown_field = new_cadre("cadre11");
+    unknown_field["is_superuser"] = json!(true);
+
+    let cases = [
+        (
+            "bad username, phone and password",
+            bad_fields,
+            vec!["password", "phone", "username"],
+        ),
+        (
+            "cadre anchored at a village",
+            cadre_at_a_village,
+            vec!["scope_org_unit_id"],
+        ),
+        (
+            "village official anchored at a town",
+            official_without_village,
+            vec!["scope_org_unit_id"],
+        ),
+        (
+            "department staff without a department",
+            staff_without_department,
+            vec!["department_id"],
+        ),
+        (
+            "a field the API does not take",
+            unknown_field,
+            vec!["is_superuser"],
+        ),
+    ];
+    for (case, body, fields) in cases {
+        let response = app.post_json(Some(&admin), "/api/v1/users", &body).await;
+        response.assert_problem(422, "validation_failed");
+        let named: Vec<String> = response.json()["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|error| error["field"].as_str().expect("field").to_owned())
+            .collect();
+        assert_eq!(named, fields, "{case}");
+    }
+}
+
+#[tokio::test]
+async fn department_staff_are_anchored_at_their_departments_town_or_county() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let mut staff = new_cadre("dept9");
+    staff["role"] = json!("department");
+    staff["position"] = json!("department_staff");
+    staff["scope_org_unit_id"] = json!(null);
+    staff["department_id"] = json!(demo_id("dept-371526100-mz"));
+
+    let created = app.post_json(Some(&admin), "/api/v1/users", &staff).await;
+
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(
+        created.json()["scope_org_unit_id"],
+        json!(demo_id("371526100"))
+    );
+}
+
+#[tokio::test]
+async fn changing_an_account_is_audited_with_what_changed_and_never_the_password() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let cadre = demo_id("user:cadre1");
+
+    let changed = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/users/{cadre}"),
+            &json!({"display_name": "李明明", "password": "new-password-1"}),
+        )
+        .await;
+    let audit = app
+        .get_as(
+            &admin,
+            &format!("/api/v1/audit?entity_type=user&entity_id={cadre}"),
+        )
+        .await;
+
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    let entry = &audit.json()["items"][0];
+    assert_eq!(entry["action"], "user.update");
+    assert_eq!(
+        entry["changes"]["display_name"],
+        json!({"from": "李明", "to": "李明明"})
+    );
+    assert_eq!(entry["changes"]["password"], "changed");
+    assert!(!audit.text.contains("new-password-1") && !audit.text.contains("argon2"));
+    assert_eq!(app.login_raw("cadre1", "new-password-1").await.status, 200);
+}
