@@ -90,8 +90,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match runtime.block_on(execute(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error}");
-            eprintln!("minqing: {error}");
+            tracing::error!("minqing: {error}");
             ExitCode::FAILURE
         }
     }
