@@ -29,6 +29,12 @@ pub enum Action {
     ManageApiTokens,
     /// Read the audit trail.
     ReadAudit,
+    /// Read households and enterprises in scope.
+    ReadRoster,
+    /// Register and change households and enterprises in scope.
+    WriteRoster,
+    /// Import the roster in bulk.
+    ImportRoster,
 }
 
 /// May a caller with `role` take `action` (on records in its scope)?
@@ -36,10 +42,10 @@ pub fn role_may(role: Role, action: Action) -> bool {
     use Action::*;
     match role {
         Role::Admin => true,
-        Role::Leader => matches!(action, ReadOrg | ReadUsers | AssignVillages),
-        Role::Cadre | Role::VillageOfficial | Role::Department | Role::Viewer => {
-            matches!(action, ReadOrg)
-        }
+        Role::Leader => matches!(action, ReadOrg | ReadUsers | AssignVillages | ReadRoster),
+        Role::Cadre | Role::VillageOfficial => matches!(action, ReadOrg | ReadRoster | WriteRoster),
+        Role::Viewer => matches!(action, ReadOrg | ReadRoster),
+        Role::Department => matches!(action, ReadOrg),
     }
 }
 
@@ -70,6 +76,9 @@ pub fn requirement(operation_id: &str) -> Option<Requirement> {
         "create_assignment" | "update_assignment" => action(AssignVillages),
         "create_api_token" | "list_api_tokens" | "revoke_api_token" => action(ManageApiTokens),
         "list_audit_entries" => action(ReadAudit),
+        "list_households" | "get_household" => action(ReadRoster),
+        "create_household" | "update_household" => action(WriteRoster),
+        "import_households" => action(ImportRoster),
         _ => return None,
     })
 }
@@ -118,6 +127,32 @@ impl Scope {
                 )
             }
             Self::Villages(ids) => Condition::all().add(column.is_in(ids.iter().copied())),
+            Self::Department(_) => nothing(),
+        }
+    }
+
+    /// A condition on a record that carries county, town and village ids (households,
+    /// visits, issues): true when the record's village is in scope.
+    pub fn village_condition<C: ColumnTrait>(&self, county: C, town: C, village: C) -> Condition {
+        match self {
+            Self::All => Condition::all(),
+            Self::Subtree {
+                kind: OrgKind::County,
+                id,
+            } => Condition::all().add(county.eq(*id)),
+            Self::Subtree {
+                kind: OrgKind::Town,
+                id,
+            } => Condition::all().add(town.eq(*id)),
+            Self::Subtree {
+                kind: OrgKind::Village,
+                id,
+            } => Condition::all().add(village.eq(*id)),
+            Self::Subtree {
+                kind: OrgKind::District,
+                ..
+            } => self.org_unit_condition(village),
+            Self::Villages(ids) => Condition::all().add(village.is_in(ids.iter().copied())),
             Self::Department(_) => nothing(),
         }
     }

@@ -61,15 +61,24 @@ pub async fn resolve_anchor(
         ),
         None => None,
     };
+    if unit.is_none() && *caller != Scope::All && role != Role::Department {
+        // Without an anchor an account reaches the whole deployment: only an admin whose
+        // own scope is the whole deployment may create such an account.
+        return Err(ApiError::invalid_field(
+            "scope_org_unit_id",
+            "required",
+            "Your own scope is limited: anchor the account at an org unit inside it.",
+        ));
+    }
     let kind = unit.as_ref().map(|unit| unit.kind);
     let problem = match (role, kind) {
         (Role::Admin, _) => None,
-        (Role::Leader, Some(OrgKind::County | OrgKind::Town | OrgKind::District)) => None,
+        (Role::Leader, Some(OrgKind::County | OrgKind::Town)) => None,
         (Role::Viewer, Some(_)) => None,
         (Role::Cadre, Some(OrgKind::Town)) => None,
         (Role::VillageOfficial, Some(OrgKind::Village)) => None,
         (Role::Department, _) => None,
-        (Role::Leader, _) => Some("A leader is anchored at a county, town or district."),
+        (Role::Leader, _) => Some("A leader is anchored at a county or a town."),
         (Role::Viewer, None) => Some("A viewer needs an org unit to read."),
         (Role::Cadre, _) => {
             Some("A cadre is anchored at their town; villages come from assignments.")

@@ -1,8 +1,14 @@
 //! Typed settings. They are read from the command line and the environment by `main`
 //! (through [`crate::cli::Cli`]) and passed down; no other code reads the environment.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
 
+use chrono::FixedOffset;
 use clap::{Args, ValueEnum};
 
 /// Every setting the server needs, resolved (defaults applied, secret loaded).
@@ -18,6 +24,10 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// The deployment's offset from UTC: local dates (assignments, deadlines) are read in it.
+    pub utc_offset: FixedOffset,
+    /// Reverse proxies whose `X-Forwarded-For` is believed; empty: the peer is the client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// How to reach the database.
@@ -166,6 +176,17 @@ pub struct SettingsArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "MINQING_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// The deployment's offset from UTC, for local dates (China: +08:00).
+    #[arg(long, env = "MINQING_UTC_OFFSET", default_value = "+08:00", value_parser = crate::clock::parse_offset, global = true)]
+    pub utc_offset: FixedOffset,
+    /// Comma-separated addresses of reverse proxies whose `X-Forwarded-For` is trusted.
+    #[arg(
+        long,
+        env = "MINQING_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// Why the settings could not be resolved.
@@ -216,6 +237,8 @@ impl SettingsArgs {
             jwt_secret,
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             workers: self.workers,
+            utc_offset: self.utc_offset,
+            trusted_proxies: self.trusted_proxies.clone(),
         })
     }
 }

@@ -48,6 +48,13 @@ pub struct Problem {
     /// The fields that failed validation (only for `422 validation_failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// The record's current version (only for `412 version_mismatch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
+    /// Problem-specific data: the per-row report of a refused import, the records a sync
+    /// push conflicts with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 /// Every way a request can fail. Each variant's doc names the status it becomes.
@@ -84,15 +91,35 @@ pub enum ApiError {
         /// Human detail.
         detail: String,
     },
+    /// 412: `If-Match` (or the body's `version`) names a version that is no longer current.
+    #[error("precondition failed")]
+    PreconditionFailed {
+        /// The record's current version.
+        current_version: i64,
+    },
+    /// 422 with data: the request was understood but refused as a whole (a CSV import with
+    /// invalid rows); `details` says why, item by item.
+    #[error("unprocessable: {detail}")]
+    Unprocessable {
+        /// Stable code.
+        code: &'static str,
+        /// Human detail.
+        detail: String,
+        /// The item-by-item report.
+        details: serde_json::Value,
+    },
     /// 413: the body is larger than the route's limit.
     #[error("payload too large")]
     PayloadTooLarge {
         /// The limit in bytes.
         limit: usize,
     },
-    /// 415: the body is not `application/json`.
+    /// 415: the body is not of the media type the operation takes.
     #[error("unsupported media type")]
-    UnsupportedMediaType,
+    UnsupportedMediaType {
+        /// What the operation takes, e.g. `application/json`.
+        expected: &'static str,
+    },
     /// 422: the body parsed but its content is invalid.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
@@ -123,13 +150,16 @@ impl ApiError {
     /// The stable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. } => code,
+            Self::PreconditionFailed { .. } => "version_mismatch",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable(_) => "service_unavailable",
@@ -141,7 +171,12 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let status = self.status_code();
         let detail = match self {
-            Self::BadRequest { detail, .. } | Self::Conflict { detail, .. } => detail.clone(),
+            Self::BadRequest { detail, .. }
+            | Self::Conflict { detail, .. }
+            | Self::Unprocessable { detail, .. } => detail.clone(),
+            Self::PreconditionFailed { current_version } => format!(
+                "The record has changed since you read it; its current version is {current_version}. Read it again and retry."
+            ),
             Self::Unauthorized(detail)
             | Self::Forbidden(detail)
             | Self::NotFound(detail)
@@ -152,8 +187,8 @@ impl ApiError {
             Self::PayloadTooLarge { limit } => {
                 format!("The request body is larger than this route's limit of {limit} bytes.")
             }
-            Self::UnsupportedMediaType => {
-                "The request body must be sent as `Content-Type: application/json`.".to_owned()
+            Self::UnsupportedMediaType { expected } => {
+                format!("The request body must be sent as `Content-Type: {expected}`.")
             }
             Self::Validation(errors) => {
                 format!("{} field(s) are invalid; see `errors`.", errors.len())
@@ -165,10 +200,16 @@ impl ApiError {
                 "An internal error occurred; it has been logged with the request id.".to_owned()
             }
         };
-        Problem::new(status, self.code(), detail).with_errors(match self {
-            Self::Validation(errors) => Some(errors.clone()),
-            _ => None,
-        })
+        let mut problem = Problem::new(status, self.code(), detail);
+        match self {
+            Self::Validation(errors) => problem.errors = Some(errors.clone()),
+            Self::PreconditionFailed { current_version } => {
+                problem.current_version = Some(*current_version)
+            }
+            Self::Unprocessable { details, .. } => problem.details = Some(details.clone()),
+            _ => {}
+        }
+        problem
     }
 }
 
@@ -182,12 +223,9 @@ impl Problem {
             detail: detail.into(),
             code: code.to_owned(),
             errors: None,
+            current_version: None,
+            details: None,
         }
-    }
-
-    fn with_errors(mut self, errors: Option<Vec<FieldError>>) -> Self {
-        self.errors = errors;
-        self
     }
 
     /// The HTTP response carrying this problem.
@@ -229,8 +267,10 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -358,7 +398,9 @@ fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let api_error = match &error {
         JsonPayloadError::OverflowKnownLength { limit, .. }
         | JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge { limit: *limit },
-        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType {
+            expected: "application/json",
+        },
         JsonPayloadError::Deserialize(source) if source.is_data() => {
             ApiError::Validation(vec![field_error_from_serde(source)])
         }
@@ -371,8 +413,21 @@ fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
             detail: "The request body could not be read.".to_owned(),
         },
     };
-    tracing::debug!(error = %error, "rejected JSON body");
+    // Never the error's text: serde quotes the offending value, which may be a password.
+    tracing::debug!(kind = json_error_kind(&error), "rejected JSON body");
     api_error.into()
+}
+
+fn json_error_kind(error: &JsonPayloadError) -> &'static str {
+    match error {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            "too_large"
+        }
+        JsonPayloadError::ContentType => "content_type",
+        JsonPayloadError::Deserialize(source) if source.is_data() => "shape",
+        JsonPayloadError::Deserialize(_) => "syntax",
+        _ => "payload",
+    }
 }
 
 /// Turns serde's data error into a field error without leaking its wording.
@@ -406,8 +461,8 @@ fn field_error_from_serde(error: &serde_json::Error) -> FieldError {
     }
 }
 
-fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
-    tracing::debug!(error = %error, "rejected path");
+fn path_error(_error: PathError, _req: &HttpRequest) -> actix_web::Error {
+    tracing::debug!("rejected path parameter");
     ApiError::BadRequest {
         code: "invalid_path_parameter",
         detail: "A path segment has the wrong format (IDs are UUIDs).".to_owned(),
@@ -415,8 +470,8 @@ fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
     .into()
 }
 
-fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    tracing::debug!(error = %error, "rejected query");
+fn query_error(_error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    tracing::debug!("rejected query string");
     ApiError::BadRequest {
         code: "invalid_query_parameter",
         detail: "A query parameter has an unknown name or a value of the wrong format.".to_owned(),

@@ -43,17 +43,16 @@ pub async fn request_context(
         path = %req.path(),
     );
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
-    let mut response = match result {
-        Ok(response) => ensure_problem_body(response.map_into_boxed_body()),
+    // Inner middlewares answer with responses, not errors (the access policy renders its
+    // 401/403 itself), so every answer passes through here and gets its id and log line.
+    let response = match next.call(req).instrument(span.clone()).await {
+        Ok(response) => response.map_into_boxed_body(),
         Err(error) => {
-            // An error that escaped the handler chain: render it here so it is logged and
-            // still carries the request id.
-            let _entered = span.enter();
-            tracing::warn!(error = %error, "unhandled error from the service chain");
+            span.in_scope(|| tracing::warn!(error = %error, "error escaped the service chain"));
             return Err(error);
         }
     };
+    let mut response = ensure_problem_body(response);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }

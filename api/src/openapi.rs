@@ -99,7 +99,10 @@ fn add_problem_responses(spec: &mut openapi::OpenApi) {
             }
             if has_body {
                 standard.push(("413", "The body is larger than this route's limit."));
-                standard.push(("415", "The body is not `application/json`."));
+                standard.push((
+                    "415",
+                    "The body is not of the media type this operation takes.",
+                ));
                 standard.push((
                     "422",
                     "The body is well-formed but invalid; `errors` names each field.",

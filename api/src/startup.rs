@@ -15,6 +15,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::{
     access,
     auth::token::TokenKeys,
+    clock::LocalClock,
     config::{Engine, Settings},
     db, error,
     middleware::request_context,
@@ -36,6 +37,10 @@ pub struct AppState {
     pub engine: Engine,
     /// Signs and verifies access tokens.
     pub token_keys: TokenKeys,
+    /// The deployment's local calendar.
+    pub clock: LocalClock,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl AppState {
@@ -79,6 +84,8 @@ impl Application {
             db: db.clone(),
             engine: settings.database.engine(),
             token_keys: TokenKeys::new(settings.jwt_secret.expose()),
+            clock: LocalClock::new(settings.utc_offset),
+            trusted_proxies: settings.trusted_proxies.clone(),
         });
         let spec = openapi::spec();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));

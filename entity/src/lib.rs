@@ -6,8 +6,11 @@
 pub mod api_token;
 pub mod audit_log;
 pub mod department;
+pub mod enterprise;
+pub mod household;
 pub mod login_throttle;
 pub mod org_unit;
+pub mod pairing;
 pub mod refresh_token;
 pub mod user;
 pub mod village_assignment;

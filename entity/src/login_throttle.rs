@@ -10,8 +10,8 @@ pub struct Model {
     /// `account:<username>` or `address:<ip>`.
     #[sea_orm(primary_key, auto_increment = false)]
     pub key: String,
-    /// Failures in the current window.
-    pub failures: i32,
+    /// Attempts (account keys) or failures (address keys) in the current window.
+    pub attempts: i32,
     /// When the current window began.
     pub window_started_at: DateTimeUtc,
 }

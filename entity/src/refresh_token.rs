@@ -12,6 +12,8 @@ pub struct Model {
     pub id: Uuid,
     /// The login this token descends from.
     pub family_id: Uuid,
+    /// The token this one replaced (none for the first of a sign-in).
+    pub parent_id: Option<Uuid>,
     /// Whose token.
     pub user_id: Uuid,
     /// SHA-256 of the token, hex.

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_organisation;
 mod m20261127_000002_identity;
+mod m20261127_000003_roster;
 
 /// The migrator used by the server, the CLI and the tests.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_organisation::Migration),
             Box::new(m20261127_000002_identity::Migration),
+            Box::new(m20261127_000003_roster::Migration),
         ]
     }
 }

@@ -94,6 +94,7 @@ impl MigrationTrait for Migration {
                     .table(RefreshTokens::Table)
                     .col(pk_uuid(RefreshTokens::Id))
                     .col(uuid(RefreshTokens::FamilyId))
+                    .col(uuid_null(RefreshTokens::ParentId))
                     .col(uuid(RefreshTokens::UserId))
                     .col(string_len_uniq(RefreshTokens::TokenHash, 64))
                     .col(timestamp_with_time_zone(RefreshTokens::IssuedAt))
@@ -159,7 +160,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(LoginThrottles::Table)
                     .col(string_len(LoginThrottles::Key, 160).primary_key())
-                    .col(integer(LoginThrottles::Failures))
+                    .col(integer(LoginThrottles::Attempts))
                     .col(timestamp_with_time_zone(LoginThrottles::WindowStartedAt))
                     .to_owned(),
             )
@@ -282,6 +283,7 @@ enum RefreshTokens {
     Table,
     Id,
     FamilyId,
+    ParentId,
     UserId,
     TokenHash,
     IssuedAt,
@@ -309,7 +311,7 @@ enum ApiTokens {
 enum LoginThrottles {
     Table,
     Key,
-    Failures,
+    Attempts,
     WindowStartedAt,
 }
 

@@ -125,3 +125,75 @@ async fn a_scoped_admin_token_cannot_read_the_deployment_wide_trail() {
         .await
         .assert_problem(403, "forbidden");
 }
+
+#[tokio::test]
+async fn changes_revocations_and_sign_ins_each_write_one_audit_row() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let token = app
+        .post_json(
+            Some(&admin),
+            "/api/v1/api-tokens",
+            &json!({"name": "脚本", "role": "viewer", "scope_org_unit_id": demo_id("371526")}),
+        )
+        .await
+        .json()["api_token"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let user_path = format!("/api/v1/users/{}", demo_id("user:cadre2"));
+    let assignment_path = format!(
+        "/api/v1/assignments/{}",
+        demo_id("assignment:cadre2:371526101201")
+    );
+
+    let mut before = app.audit_count().await;
+    let steps: Vec<(&str, reqwest::Method, String, Option<serde_json::Value>)> = vec![
+        (
+            "change a user",
+            reqwest::Method::PATCH,
+            user_path.clone(),
+            Some(json!({"display_name": "王芳芳"})),
+        ),
+        (
+            "end an assignment",
+            reqwest::Method::PATCH,
+            assignment_path,
+            Some(json!({"ends_on": "2026-12-31"})),
+        ),
+        (
+            "revoke a token",
+            reqwest::Method::DELETE,
+            format!("/api/v1/api-tokens/{token}"),
+            None,
+        ),
+        (
+            "sign in",
+            reqwest::Method::POST,
+            "/api/v1/auth/login".to_owned(),
+            Some(json!({"username": "cadre2", "password": "demo-password"})),
+        ),
+    ];
+    for (case, method, path, body) in steps {
+        let response = app.call(method, Some(&admin), &path, body.as_ref()).await;
+        assert!(response.status < 300, "{case}: {}", response.text);
+        let after = app.audit_count().await;
+        assert_eq!(after - before, 1, "{case}");
+        before = after;
+    }
+    let unchanged = app
+        .call(
+            reqwest::Method::DELETE,
+            Some(&admin),
+            &format!("/api/v1/api-tokens/{token}"),
+            None,
+        )
+        .await;
+    assert_eq!(unchanged.status, 204);
+    assert_eq!(
+        app.audit_count().await,
+        before,
+        "revoking twice changes nothing and records nothing"
+    );
+}

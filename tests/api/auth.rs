@@ -83,42 +83,122 @@ async fn the_sixth_wrong_password_in_a_row_is_throttled_with_retry_after() {
 }
 
 #[tokio::test]
+async fn parallel_wrong_passwords_cannot_slip_past_the_limit() {
+    let app = spawn_app().await;
+    app.seed().await;
+
+    let attempts = (0..12).map(|_| app.login_raw("cadre1", "wrong-password"));
+    let responses = futures_util::future::join_all(attempts).await;
+
+    let checked = responses
+        .iter()
+        .filter(|response| response.status == 401)
+        .count();
+    let throttled = responses
+        .iter()
+        .filter(|response| response.status == 429)
+        .count();
+    assert_eq!(checked + throttled, 12);
+    assert!(
+        checked <= 5,
+        "only five attempts may reach the password check, {checked} did"
+    );
+}
+
+#[tokio::test]
 async fn a_refresh_token_rotates_and_its_reuse_revokes_the_whole_family() {
     let app = spawn_app().await;
     app.seed().await;
     let first = app.login("cadre1").await;
+    let app = &app;
+    let refresh = |token: &str| {
+        let body = json!({"refresh_token": token});
+        async move { app.post_json(None, "/api/v1/auth/refresh", &body).await }
+    };
 
-    let rotated = app
-        .post_json(
-            None,
-            "/api/v1/auth/refresh",
-            &json!({"refresh_token": first.refresh_token}),
-        )
-        .await;
+    let rotated = refresh(&first.refresh_token).await;
     assert_eq!(rotated.status, 200, "{}", rotated.text);
     let second = rotated.json()["refresh_token"]
         .as_str()
         .expect("new refresh token")
         .to_owned();
     assert_ne!(second, first.refresh_token);
+    let third = refresh(&second).await;
+    assert_eq!(third.status, 200, "{}", third.text);
+    let newest = third.json()["refresh_token"]
+        .as_str()
+        .expect("newest")
+        .to_owned();
 
-    let reused = app
-        .post_json(
-            None,
-            "/api/v1/auth/refresh",
-            &json!({"refresh_token": first.refresh_token}),
-        )
-        .await;
-    let descendant = app
-        .post_json(
-            None,
-            "/api/v1/auth/refresh",
-            &json!({"refresh_token": second}),
-        )
-        .await;
+    // The first token is spent and its child already used: this is a stolen copy.
+    let reused = refresh(&first.refresh_token).await;
+    let descendant = refresh(&newest).await;
 
     reused.assert_problem(401, "unauthorized");
     descendant.assert_problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn a_phone_that_lost_the_refresh_answer_may_retry_while_the_child_is_unused() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let first = app.login("cadre1").await;
+    let app = &app;
+    let refresh = |token: &str| {
+        let body = json!({"refresh_token": token});
+        async move { app.post_json(None, "/api/v1/auth/refresh", &body).await }
+    };
+    let lost = refresh(&first.refresh_token).await;
+    let lost_child = lost.json()["refresh_token"]
+        .as_str()
+        .expect("child")
+        .to_owned();
+
+    let retry = refresh(&first.refresh_token).await;
+    let lost_child_later = refresh(&lost_child).await;
+
+    assert_eq!(
+        retry.status, 200,
+        "a retry within the grace period: {}",
+        retry.text
+    );
+    let retried_child = retry.json()["refresh_token"]
+        .as_str()
+        .expect("child")
+        .to_owned();
+    assert_ne!(retried_child, lost_child);
+    lost_child_later.assert_problem(401, "unauthorized");
+    assert_eq!(
+        refresh(&retried_child).await.status,
+        200,
+        "the sign-in lives on"
+    );
+}
+
+#[tokio::test]
+async fn a_new_password_ends_every_sign_in_of_the_account() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let phone = app.login("cadre1").await;
+
+    let reset = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/users/{}", demo_id("user:cadre1")),
+            &json!({"password": "brand-new-password"}),
+        )
+        .await;
+    let refresh = app
+        .post_json(
+            None,
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": phone.refresh_token}),
+        )
+        .await;
+
+    assert_eq!(reset.status, 200, "{}", reset.text);
+    refresh.assert_problem(401, "unauthorized");
 }
 
 #[tokio::test]
@@ -211,9 +291,10 @@ async fn forged_expired_and_misaddressed_tokens_are_all_401_problems() {
             parts.next().expect("signature"),
         )
     };
-    let tampered_payload = URL_SAFE_NO_PAD.encode(
-        claims(json!({"role": "admin", "sub": demo_id("user:cadre1").to_string()})).to_string(),
-    );
+    // A claim the server does not cross-check with the database: only the signature can
+    // catch this change.
+    let tampered_payload =
+        URL_SAFE_NO_PAD.encode(claims(json!({"exp": now + 86_400 * 365})).to_string());
     let alg_none = format!(
         "{}.{}.",
         URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),

@@ -89,11 +89,13 @@ async fn wrong_shapes_and_content_types_are_problems() {
     missing.assert_problem(422, "validation_failed");
     assert_eq!(missing.json()["errors"][0]["field"], "password");
     wrong_type.assert_problem(422, "validation_failed");
-    assert!(
-        !wrong_type.text.contains("u32") && !wrong_type.text.contains("String"),
-        "{}",
-        wrong_type.text
-    );
+    for leak in ["invalid type", "expected", "integer", "line", "column"] {
+        assert!(
+            !wrong_type.text.contains(leak),
+            "body leaks `{leak}`: {}",
+            wrong_type.text
+        );
+    }
     not_json.assert_problem(415, "unsupported_media_type");
     too_large.assert_problem(413, "payload_too_large");
 }

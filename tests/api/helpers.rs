@@ -131,6 +131,8 @@ pub async fn spawn_app() -> TestApp {
         jwt_secret: Secret::new(TEST_JWT_SECRET),
         shutdown_timeout: Duration::from_secs(1),
         workers: Some(1),
+        utc_offset: api::clock::CHINA_STANDARD_TIME,
+        trusted_proxies: Vec::new(),
     };
     let application = Application::build(settings)
         .await

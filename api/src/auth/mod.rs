@@ -10,13 +10,15 @@ pub mod token;
 
 use actix_web::{
     FromRequest, HttpMessage, HttpRequest,
-    body::MessageBody,
+    body::{EitherBody, MessageBody},
     dev::{Payload, ServiceRequest, ServiceResponse},
     http::header,
     middleware::Next,
     web,
 };
-use chrono::{Duration, Utc};
+use std::net::IpAddr;
+
+use chrono::{Duration, NaiveDate, Utc};
 use entity::{
     api_token, org_unit,
     user::{self, Role},
@@ -72,13 +74,40 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
-    /// Reads the request id and peer address.
+    /// Reads the request id and the client's address: the peer, or — when the peer is a
+    /// trusted reverse proxy — the last address in `X-Forwarded-For` that is not a trusted
+    /// proxy (addresses further left could be forged by the client).
     pub fn of(req: &HttpRequest) -> Self {
+        let trusted: &[IpAddr] = req
+            .app_data::<web::Data<AppState>>()
+            .map(|state| state.trusted_proxies.as_slice())
+            .unwrap_or_default();
         Self {
             request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
-            client_addr: req.peer_addr().map(|addr| addr.ip().to_string()),
+            client_addr: client_address(req, trusted).map(|addr| addr.to_string()),
         }
     }
+}
+
+fn client_address(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|addr| !trusted.contains(addr))
+            .unwrap_or(peer),
+    )
 }
 
 impl FromRequest for RequestMeta {
@@ -167,37 +196,45 @@ impl FromRequest for AuthUser {
 pub async fn authorize(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    let requirement = req
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    match admit(&req).await {
+        Ok(Some(principal)) => {
+            req.extensions_mut().insert(principal);
+        }
+        Ok(None) => {}
+        Err(error) => return Ok(req.error_response(error).map_into_right_body()),
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The policy decision for one request: `Ok(None)` for public operations and paths that
+/// are not operations, `Ok(Some(principal))` when admitted, an error when refused.
+async fn admit(req: &ServiceRequest) -> ApiResult<Option<Principal>> {
+    let needed = req
         .app_data::<web::Data<RouteTable>>()
         .and_then(|table| table.operation(req.method().as_str(), req.path()))
         .map(|operation| {
             requirement(operation).unwrap_or(Requirement::Action(Action::ManageUsers))
         });
-    match requirement {
-        None | Some(Requirement::Public) => {}
-        Some(needed) => {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            let token = bearer_token(req.headers()).ok_or_else(|| {
-                ApiError::Unauthorized("Send `Authorization: Bearer <token>`.".to_owned())
-            })?;
-            let principal = authenticate(&state, &token).await?;
-            if let Requirement::Action(action) = needed
-                && !role_may(principal.role, action)
-            {
-                return Err(ApiError::Forbidden(format!(
-                    "The role `{}` may not do this.",
-                    role_name(principal.role)
-                ))
-                .into());
-            }
-            req.extensions_mut().insert(principal);
-        }
+    let Some(needed) = needed.filter(|needed| *needed != Requirement::Public) else {
+        return Ok(None);
+    };
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let token = bearer_token(req.headers()).ok_or_else(|| {
+        ApiError::Unauthorized("Send `Authorization: Bearer <token>`.".to_owned())
+    })?;
+    let principal = authenticate(state, &token).await?;
+    if let Requirement::Action(action) = needed
+        && !role_may(principal.role, action)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "The role `{}` may not do this.",
+            role_name(principal.role)
+        )));
     }
-    next.call(req).await
+    Ok(Some(principal))
 }
 
 fn bearer_token(headers: &header::HeaderMap) -> Option<String> {
@@ -229,7 +266,7 @@ async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal> {
     Ok(Principal {
         actor: Actor::User { id: user.id },
         role: user.role,
-        scope: user_scope(&state.db, &user).await?,
+        scope: user_scope(&state.db, &user, state.clock.today()).await?,
     })
 }
 
@@ -267,14 +304,18 @@ async fn authenticate_api_token(
     })
 }
 
-/// The scope of a user as it stands now.
-pub async fn user_scope(db: &impl ConnectionTrait, user: &user::Model) -> Result<Scope, DbErr> {
+/// The scope of a user as it stands on `today` (the local date).
+pub async fn user_scope(
+    db: &impl ConnectionTrait,
+    user: &user::Model,
+    today: NaiveDate,
+) -> Result<Scope, DbErr> {
     Ok(match user.role {
         Role::Admin | Role::Leader | Role::Viewer => {
             subtree_scope(db, user.scope_org_unit_id).await?
         }
         Role::VillageOfficial => Scope::Villages(user.scope_org_unit_id.into_iter().collect()),
-        Role::Cadre => Scope::Villages(current_villages(db, user.id).await?),
+        Role::Cadre => Scope::Villages(current_villages(db, user.id, today).await?),
         Role::Department => match user.department_id {
             Some(department) => Scope::Department(department),
             None => Scope::Villages(Vec::new()),
@@ -296,12 +337,12 @@ async fn subtree_scope(db: &impl ConnectionTrait, unit: Option<Uuid>) -> Result<
     })
 }
 
-/// The villages a cadre is assigned to today.
+/// The villages a cadre is assigned to on `today`.
 pub async fn current_villages(
     db: &impl ConnectionTrait,
     user_id: Uuid,
+    today: NaiveDate,
 ) -> Result<Vec<Uuid>, DbErr> {
-    let today = Utc::now().date_naive();
     village_assignment::Entity::find()
         .select_only()
         .column(village_assignment::Column::VillageId)

@@ -1,10 +1,16 @@
-//! Sessions: login, refresh-token rotation with reuse detection, logout.
+//! Sessions: sign-in, refresh-token rotation with reuse detection, sign-out.
+//!
+//! The refresh tokens of one sign-in form a family. Each refresh spends the presented token
+//! and issues its child. Presenting a spent token again means it was copied: the whole
+//! family is revoked — except within [`RETRY_GRACE_SECONDS`] of the spend while its child
+//! is still unused, which is a phone retrying after losing the answer on a poor connection;
+//! then the unused child is revoked and a new one issued.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{refresh_token, user};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, sea_query::Expr,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -14,6 +20,9 @@ use crate::{
     db::begin_write,
     error::{ApiError, ApiResult},
 };
+
+/// How long after a refresh the same token may be presented again by a retrying phone.
+pub const RETRY_GRACE_SECONDS: i64 = 60;
 
 /// A signed-in session, as handed to the client.
 #[derive(Debug)]
@@ -47,8 +56,12 @@ pub async fn login(
 ) -> ApiResult<Session> {
     let now = Utc::now();
     let username = username.trim().to_lowercase();
-    let throttle_keys = throttle::keys(&username, meta.client_addr.as_deref());
-    throttle::check(db, &throttle_keys, now).await?;
+    // The attempt is counted and committed before the (slow) password check, so that
+    // parallel guesses all see each other.
+    let reservation = begin_write(db).await?;
+    throttle::reserve_attempt(&reservation, &username, meta.client_addr.as_deref(), now).await?;
+    reservation.commit().await?;
+
     let user = user::Entity::find()
         .filter(user::Column::Username.eq(username.clone()))
         .one(db)
@@ -58,18 +71,17 @@ pub async fn login(
         || password::DUMMY_HASH.clone(),
         |user| user.password_hash.clone(),
     );
-    let password_given = password_given.to_owned();
-    let matches = actix_web::web::block(move || password::verify(&password_given, &stored_hash))
-        .await
-        .map_err(|error| ApiError::Internal(Box::new(error)))?;
+    let matches = password::verify_async(password_given.to_owned(), stored_hash).await?;
     let Some(user) = user.filter(|_| matches) else {
-        throttle::record_failure(db, &throttle_keys, now).await?;
-        tracing::info!(client_addr = meta.client_addr.as_deref(), "login failed");
+        let txn = begin_write(db).await?;
+        throttle::record_failure(&txn, meta.client_addr.as_deref(), now).await?;
+        txn.commit().await?;
+        tracing::info!(client_addr = meta.client_addr.as_deref(), "sign-in failed");
         return Err(rejected());
     };
     let txn = begin_write(db).await?;
     throttle::reset_account(&txn, &username).await?;
-    let refresh = insert_refresh_token(&txn, user.id, Uuid::now_v7(), now).await?;
+    let refresh = insert_refresh_token(&txn, user.id, Uuid::now_v7(), None, now).await?;
     audit::record(
         &txn,
         &AuditActor::user(user.id, user.role, meta),
@@ -80,8 +92,7 @@ pub async fn login(
     session(keys, user, refresh, now)
 }
 
-/// Exchanges a refresh token for a new pair. A token that was already exchanged is a sign
-/// of theft: the whole family (every token descended from that login) is revoked.
+/// Exchanges a refresh token for a new pair (see the module documentation for reuse).
 pub async fn refresh(
     db: &DatabaseConnection,
     keys: &token::TokenKeys,
@@ -90,42 +101,64 @@ pub async fn refresh(
 ) -> ApiResult<Session> {
     let now = Utc::now();
     let txn = begin_write(db).await?;
-    let row = refresh_token::Entity::find()
+    let found = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(token::secret_hash(presented)))
+        .one(&txn)
+        .await?
+        .ok_or_else(refresh_rejected)?;
+    lock_family(&txn, found.family_id).await?;
+    // Read again under the lock: a concurrent refresh or sign-out may have changed it.
+    let row = refresh_token::Entity::find_by_id(found.id)
         .one(&txn)
         .await?
         .ok_or_else(refresh_rejected)?;
     if row.revoked_at.is_some() || row.expires_at <= now {
         return Err(refresh_rejected());
     }
-    // Claim the token atomically: of two concurrent uses, only one sees `rotated_at` empty.
-    let claimed = refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
-        .filter(refresh_token::Column::Id.eq(row.id))
-        .filter(refresh_token::Column::RotatedAt.is_null())
-        .exec(&txn)
-        .await?
-        .rows_affected
-        == 1;
     let user = user::Entity::find_by_id(row.user_id)
         .one(&txn)
         .await?
         .filter(|user| user.active);
-    let Some(user) = user.filter(|_| claimed) else {
+    let Some(user) = user else {
         revoke_family(&txn, row.family_id, now).await?;
-        if !claimed {
-            tracing::warn!(family = %row.family_id, "refresh token reused: family revoked");
-            audit::record(
-                &txn,
-                &AuditActor::user(row.user_id, user_role(&txn, row.user_id).await?, meta),
-                AuditEntry::new("session.reuse_detected", "user", row.user_id),
-            )
-            .await?;
-        }
         txn.commit().await?;
         return Err(refresh_rejected());
     };
-    let refresh = insert_refresh_token(&txn, user.id, row.family_id, now).await?;
+    if let Some(spent_at) = row.rotated_at {
+        let child = refresh_token::Entity::find()
+            .filter(refresh_token::Column::ParentId.eq(row.id))
+            .order_by_desc(refresh_token::Column::IssuedAt)
+            .one(&txn)
+            .await?;
+        let retry = now - spent_at <= Duration::seconds(RETRY_GRACE_SECONDS)
+            && child
+                .as_ref()
+                .is_some_and(|child| child.rotated_at.is_none() && child.revoked_at.is_none());
+        match child.filter(|_| retry) {
+            Some(unused_child) => {
+                revoke_token(&txn, unused_child.id, now).await?;
+            }
+            None => {
+                revoke_family(&txn, row.family_id, now).await?;
+                tracing::warn!(family = %row.family_id, "refresh token reused: sign-in revoked");
+                audit::record(
+                    &txn,
+                    &AuditActor::user(user.id, user.role, meta),
+                    AuditEntry::new("session.reuse_detected", "user", user.id),
+                )
+                .await?;
+                txn.commit().await?;
+                return Err(refresh_rejected());
+            }
+        }
+    } else {
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+            .filter(refresh_token::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await?;
+    }
+    let refresh = insert_refresh_token(&txn, user.id, row.family_id, Some(row.id), now).await?;
     audit::record(
         &txn,
         &AuditActor::user(user.id, user.role, meta),
@@ -136,7 +169,7 @@ pub async fn refresh(
     session(keys, user, refresh, now)
 }
 
-/// Revokes the session the refresh token belongs to. Unknown tokens are ignored (RFC 7009):
+/// Revokes the sign-in the refresh token belongs to. Unknown tokens are ignored (RFC 7009):
 /// the answer does not tell whether a token existed.
 pub async fn logout(db: &DatabaseConnection, presented: &str, meta: &RequestMeta) -> ApiResult<()> {
     let now = Utc::now();
@@ -146,11 +179,15 @@ pub async fn logout(db: &DatabaseConnection, presented: &str, meta: &RequestMeta
         .one(&txn)
         .await?;
     if let Some(row) = row.filter(|row| row.revoked_at.is_none()) {
+        lock_family(&txn, row.family_id).await?;
         revoke_family(&txn, row.family_id, now).await?;
-        let actor = AuditActor::user(row.user_id, user_role(&txn, row.user_id).await?, meta);
+        let role = user::Entity::find_by_id(row.user_id)
+            .one(&txn)
+            .await?
+            .map(|user| user.role);
         audit::record(
             &txn,
-            &actor,
+            &AuditActor::user(row.user_id, role, meta),
             AuditEntry::new("session.revoke", "user", row.user_id),
         )
         .await?;
@@ -159,11 +196,42 @@ pub async fn logout(db: &DatabaseConnection, presented: &str, meta: &RequestMeta
     Ok(())
 }
 
-async fn user_role(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Option<user::Role>, DbErr> {
-    Ok(user::Entity::find_by_id(user_id)
-        .one(db)
+/// Revokes every live refresh token of a user (password changed, account deactivated).
+/// Returns how many sign-ins' tokens were revoked.
+pub async fn revoke_all_for_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<u64, DbErr> {
+    Ok(refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
         .await?
-        .map(|user| user.role))
+        .rows_affected)
+}
+
+/// Serialises the changes to one sign-in's tokens. On PostgreSQL it locks the family's
+/// first token (`FOR UPDATE`); on SQLite the `IMMEDIATE` transaction already serialises.
+async fn lock_family(db: &impl ConnectionTrait, family_id: Uuid) -> Result<(), DbErr> {
+    refresh_token::Entity::find()
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .order_by_asc(refresh_token::Column::Id)
+        .limit(1)
+        .lock_exclusive()
+        .one(db)
+        .await?;
+    Ok(())
+}
+
+async fn revoke_token(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_token::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 async fn revoke_family(
@@ -184,6 +252,7 @@ async fn insert_refresh_token(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     family_id: Uuid,
+    parent_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> ApiResult<String> {
     let secret = token::new_secret(token::REFRESH_PREFIX)
@@ -191,6 +260,7 @@ async fn insert_refresh_token(
     refresh_token::Entity::insert(refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         family_id: Set(family_id),
+        parent_id: Set(parent_id),
         user_id: Set(user_id),
         token_hash: Set(token::secret_hash(&secret)),
         issued_at: Set(now),

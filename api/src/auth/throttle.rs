@@ -1,7 +1,11 @@
-//! Failed-login throttling, per account and per client address. The account key stops
-//! guessing one password from many addresses; the address key stops one address trying many
-//! accounts. Keys live in the database, so several API processes share them. An address
-//! limit alone would lock out a whole township behind one proxy, hence both.
+//! Sign-in throttling, per account and per client address, kept in the database so that
+//! several API processes agree.
+//!
+//! - The account key counts *attempts*, reserved atomically before the password is checked,
+//!   so parallel guesses cannot slip past the limit; a successful sign-in clears it.
+//! - The address key counts *failures*: it stops one address trying many accounts, while a
+//!   township behind one proxy (many users, one address) is not locked out by its own
+//!   successful sign-ins.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::login_throttle;
@@ -13,100 +17,118 @@ use sea_orm::{
 
 use crate::error::ApiError;
 
-/// Failures allowed per account in a window; the next attempt is refused.
+/// Attempts allowed per account in a window; the next is refused until the window ends.
 pub const ACCOUNT_LIMIT: i32 = 5;
 /// Failures allowed per client address in a window.
-pub const ADDRESS_LIMIT: i32 = 50;
+pub const ADDRESS_LIMIT: i32 = 100;
 /// The window.
 pub const WINDOW_MINUTES: i64 = 15;
 
-/// The throttle keys of a login attempt.
-pub fn keys(username: &str, client_addr: Option<&str>) -> Vec<(String, i32)> {
-    let mut keys = vec![(
-        format!("account:{}", username.to_lowercase()),
-        ACCOUNT_LIMIT,
-    )];
-    if let Some(addr) = client_addr {
-        keys.push((format!("address:{addr}"), ADDRESS_LIMIT));
-    }
-    keys
+fn account_key(username: &str) -> String {
+    format!("account:{}", username.to_lowercase())
 }
 
-/// 429 with the seconds to wait when any key has used up its failures.
-pub async fn check(
-    db: &impl ConnectionTrait,
-    keys: &[(String, i32)],
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let rows = login_throttle::Entity::find()
-        .filter(login_throttle::Column::Key.is_in(keys.iter().map(|(key, _)| key.clone())))
-        .all(db)
-        .await?;
-    let window = Duration::minutes(WINDOW_MINUTES);
-    let wait = rows
-        .iter()
-        .filter(|row| {
-            let limit = keys
-                .iter()
-                .find(|(key, _)| *key == row.key)
-                .map_or(ACCOUNT_LIMIT, |(_, limit)| *limit);
-            row.failures >= limit && row.window_started_at + window > now
-        })
-        .map(|row| Ord::max((row.window_started_at + window - now).num_seconds(), 1))
-        .max();
-    match wait {
-        Some(seconds) => Err(ApiError::TooManyRequests {
-            retry_after: u64::try_from(seconds).unwrap_or(1),
-        }),
-        None => Ok(()),
+fn address_key(address: &str) -> String {
+    format!("address:{address}")
+}
+
+fn retry_after(window_started_at: DateTime<Utc>, now: DateTime<Utc>) -> ApiError {
+    let seconds = (window_started_at + Duration::minutes(WINDOW_MINUTES) - now).num_seconds();
+    ApiError::TooManyRequests {
+        retry_after: Ord::max(u64::try_from(seconds).unwrap_or(1), 1),
     }
 }
 
-/// Counts a failure against every key (one upsert each; a stale window starts over).
-pub async fn record_failure(
+/// Adds one to a key's count (starting a new window when the old one is over) and returns
+/// the row as it now stands. Run inside the sign-in's write transaction.
+async fn bump(
     db: &impl ConnectionTrait,
-    keys: &[(String, i32)],
+    key: String,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<login_throttle::Model, DbErr> {
     let stale = Expr::col((
         login_throttle::Entity,
         login_throttle::Column::WindowStartedAt,
     ))
     .lt(now - Duration::minutes(WINDOW_MINUTES));
-    for (key, _) in keys {
-        login_throttle::Entity::insert(login_throttle::ActiveModel {
-            key: Set(key.clone()),
-            failures: Set(1),
-            window_started_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(login_throttle::Column::Key)
-                .value(
-                    login_throttle::Column::Failures,
-                    Expr::case(stale.clone(), 1).finally(
-                        Expr::col((login_throttle::Entity, login_throttle::Column::Failures))
-                            .add(1),
-                    ),
-                )
-                .value(
+    login_throttle::Entity::insert(login_throttle::ActiveModel {
+        key: Set(key.clone()),
+        attempts: Set(1),
+        window_started_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(login_throttle::Column::Key)
+            .value(
+                login_throttle::Column::Attempts,
+                Expr::case(stale.clone(), 1).finally(
+                    Expr::col((login_throttle::Entity, login_throttle::Column::Attempts)).add(1),
+                ),
+            )
+            .value(
+                login_throttle::Column::WindowStartedAt,
+                Expr::case(stale, now).finally(Expr::col((
+                    login_throttle::Entity,
                     login_throttle::Column::WindowStartedAt,
-                    Expr::case(stale.clone(), now).finally(Expr::col((
-                        login_throttle::Entity,
-                        login_throttle::Column::WindowStartedAt,
-                    ))),
-                )
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+                ))),
+            )
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    login_throttle::Entity::find_by_id(key)
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("login throttle row".to_owned()))
+}
+
+/// Reserves one sign-in attempt for the account, or refuses with 429 when the account has
+/// used its attempts or the address its failures. Commit the transaction before checking
+/// the password, so that concurrent attempts see each other.
+pub async fn reserve_attempt(
+    db: &impl ConnectionTrait,
+    username: &str,
+    client_addr: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if let Some(address) = client_addr {
+        let row = login_throttle::Entity::find_by_id(address_key(address))
+            .one(db)
+            .await?;
+        if let Some(row) = row.filter(|row| {
+            row.attempts >= ADDRESS_LIMIT
+                && row.window_started_at + Duration::minutes(WINDOW_MINUTES) > now
+        }) {
+            return Err(retry_after(row.window_started_at, now));
+        }
+    }
+    let account = bump(db, account_key(username), now).await?;
+    if account.attempts > ACCOUNT_LIMIT {
+        return Err(retry_after(account.window_started_at, now));
     }
     Ok(())
 }
 
-/// Forgets the account's failures after a successful login (the address keeps its count).
+/// Counts a failure against the address, and forgets windows that are over (so the table
+/// does not grow with every mistyped name).
+pub async fn record_failure(
+    db: &impl ConnectionTrait,
+    client_addr: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if let Some(address) = client_addr {
+        bump(db, address_key(address), now).await?;
+    }
+    login_throttle::Entity::delete_many()
+        .filter(login_throttle::Column::WindowStartedAt.lt(now - Duration::minutes(WINDOW_MINUTES)))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets the account's attempts after a successful sign-in.
 pub async fn reset_account(db: &impl ConnectionTrait, username: &str) -> Result<(), DbErr> {
     login_throttle::Entity::delete_many()
-        .filter(login_throttle::Column::Key.eq(format!("account:{}", username.to_lowercase())))
+        .filter(login_throttle::Column::Key.eq(account_key(username)))
         .exec(db)
         .await?;
     Ok(())

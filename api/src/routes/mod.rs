@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod fallback;
 pub mod health;
+pub mod households;
 pub mod me;
 pub mod org;
 pub mod users;
@@ -21,6 +22,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(me::configure)
             .configure(org::configure)
             .configure(users::configure)
+            .configure(households::configure)
             .configure(api_tokens::configure)
             .configure(audit::configure),
     );

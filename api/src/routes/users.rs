@@ -15,7 +15,7 @@ use validator::Validate;
 use crate::{
     accounts::{self, Anchor},
     audit::{self, AuditEntry},
-    auth::{AuthUser, password},
+    auth::{AuthUser, password, session},
     db::begin_write,
     error::{ApiError, ApiResult, Problem},
     pagination::{self, Page},
@@ -202,11 +202,7 @@ async fn create_user(
 ) -> ApiResult<HttpResponse> {
     body.validate()?;
     let body = body.into_inner();
-    let password = body.password;
-    let password_hash = web::block(move || password::hash(&password))
-        .await
-        .map_err(|error| ApiError::Internal(Box::new(error)))?
-        .map_err(|error| ApiError::Internal(error.to_string().into()))?;
+    let password_hash = password::hash_async(body.password).await?;
     let txn = begin_write(&state.db).await?;
     let anchor = accounts::resolve_anchor(
         &txn,
@@ -263,7 +259,8 @@ async fn get_user(
     Ok(web::Json(found.into()))
 }
 
-/// Changes an account (admins). Deactivating it or changing its role ends its access at once.
+/// Changes an account (admins). Deactivating it or changing its role ends its access at once;
+/// a new password or a deactivation also revokes every refresh token of the account.
 #[utoipa::path(
     tag = "users",
     params(("id" = Uuid, Path, description = "User id.")),
@@ -284,12 +281,7 @@ async fn update_user(
     body.validate()?;
     let body = body.into_inner();
     let password_hash = match body.password {
-        Some(password) => Some(
-            web::block(move || password::hash(&password))
-                .await
-                .map_err(|error| ApiError::Internal(Box::new(error)))?
-                .map_err(|error| ApiError::Internal(error.to_string().into()))?,
-        ),
+        Some(password) => Some(password::hash_async(password).await?),
         None => None,
     };
     let txn = begin_write(&state.db).await?;
@@ -316,7 +308,11 @@ async fn update_user(
         changed.role,
         Anchor {
             org_unit_id: body.scope_org_unit_id.or(before.scope_org_unit_id),
-            department_id: body.department_id.or(before.department_id),
+            // A department is kept only while the account stays department staff.
+            department_id: match changed.role {
+                Role::Department => body.department_id.or(before.department_id),
+                _ => body.department_id,
+            },
         },
     )
     .await?;
@@ -328,8 +324,23 @@ async fn update_user(
     }
     let saved = accounts::save_user(&txn, changed).await?;
     let mut changes = audit::diff(&audit_view(&before), &audit_view(&saved));
-    if let (true, Some(object)) = (password_changed, changes.as_object_mut()) {
-        object.insert("password".to_owned(), serde_json::json!("changed"));
+    // A new password or a deactivation ends every sign-in of the account, in the same
+    // transaction: a stolen refresh token must not outlive the reset.
+    let sessions_revoked = if password_changed || (before.active && !saved.active) {
+        session::revoke_all_for_user(&txn, saved.id).await?
+    } else {
+        0
+    };
+    if let Some(object) = changes.as_object_mut() {
+        if password_changed {
+            object.insert("password".to_owned(), serde_json::json!("changed"));
+        }
+        if sessions_revoked > 0 {
+            object.insert(
+                "sessions_revoked".to_owned(),
+                serde_json::json!(sessions_revoked),
+            );
+        }
     }
     audit::record(
         &txn,

@@ -1,0 +1,46 @@
+//! The township's calendar. Dates that people write — assignment start and end days,
+//! deadlines — are local dates in the deployment's time zone (China: UTC+8, no daylight
+//! saving), not UTC dates: between midnight and 08:00 the two differ.
+
+use chrono::{FixedOffset, NaiveDate, Utc};
+
+/// China Standard Time, the default offset.
+pub const CHINA_STANDARD_TIME: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("UTC+8 is a valid offset"),
+};
+
+/// The deployment's local calendar.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalClock {
+    offset: FixedOffset,
+}
+
+impl LocalClock {
+    /// A clock at this offset from UTC.
+    pub fn new(offset: FixedOffset) -> Self {
+        Self { offset }
+    }
+
+    /// Today's local date.
+    pub fn today(&self) -> NaiveDate {
+        Utc::now().with_timezone(&self.offset).date_naive()
+    }
+}
+
+/// Parses `+08:00` (the form `MINQING_UTC_OFFSET` takes).
+pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
+    text.parse::<FixedOffset>()
+        .map_err(|_| format!("`{text}` is not a UTC offset like +08:00"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_parse_in_the_documented_form() {
+        assert_eq!(parse_offset("+08:00"), Ok(CHINA_STANDARD_TIME));
+        assert!(parse_offset("Asia/Shanghai").is_err());
+    }
+}

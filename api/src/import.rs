@@ -1,0 +1,756 @@
+//! Bulk import of the household roster from the CSV an office keeps: UTF-8 or GBK, Chinese
+//! or English headers, a per-row report, all or nothing, and no duplicates on re-import.
+//!
+//! The body is held once, as bytes; GBK is decoded as a stream while the CSV is read, so the
+//! file is never held a second time as text.
+
+use std::collections::HashMap;
+
+use actix_web::web;
+use chrono::Utc;
+use entity::{
+    household,
+    org_unit::{self, OrgKind},
+};
+use futures_util::StreamExt;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    audit::{self, AuditEntry},
+    auth::AuthUser,
+    db::begin_write,
+    error::{ApiError, ApiResult},
+    households::{HouseholdTag, VillagePlace},
+    privacy,
+};
+
+/// The largest CSV accepted (about 300,000 rows of a typical roster).
+pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+/// Rows per INSERT statement (18 columns: well under both engines' parameter limits).
+const INSERT_CHUNK: usize = 500;
+
+/// How to run an import.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    /// Check and report only.
+    pub dry_run: bool,
+    /// Import the valid rows even if some are invalid.
+    pub skip_invalid: bool,
+}
+
+/// What an import found and did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportReport {
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// The encoding detected: `utf-8` or `gbk`.
+    #[schema(example = "gbk")]
+    pub encoding: &'static str,
+    /// Data rows read (the header and empty rows not counted).
+    pub rows: u64,
+    /// Households created (with `dry_run`: that would be created).
+    pub created: u64,
+    /// Rows naming a household that already exists; left unchanged.
+    pub existing: Vec<ExistingRow>,
+    /// Rows repeating an earlier row of the same file; left out.
+    pub duplicates_in_file: Vec<DuplicateRow>,
+    /// Problems, one per invalid field; invalid rows are not imported.
+    pub invalid: Vec<RowProblem>,
+    /// Columns not recognised, ignored (e.g. 序号).
+    pub ignored_columns: Vec<String>,
+    /// True when the households were written.
+    pub imported: bool,
+}
+
+/// A row that names an existing household.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExistingRow {
+    /// Row number as in a spreadsheet (the header is row 1).
+    pub row: u64,
+    /// The household it names.
+    pub household_id: Uuid,
+    /// `id_card_number`, or `village_head_phone` (same village, head and phone).
+    pub matched_by: &'static str,
+}
+
+/// A row that repeats an earlier row of the file.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DuplicateRow {
+    /// Row number.
+    pub row: u64,
+    /// The earlier row it repeats.
+    pub same_as_row: u64,
+}
+
+/// One problem of one row.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct RowProblem {
+    /// Row number (1: the header).
+    pub row: u64,
+    /// The field, by its API name (`head_name`, `phone`, …).
+    pub field: String,
+    /// Stable code: `required`, `invalid_phone`, `invalid_id_card`, `unknown_village`, …
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
+/// Reads the request body, refusing more than `limit` bytes with 413 as soon as it is
+/// exceeded.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> ApiResult<web::Bytes> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::BadRequest {
+            code: "unreadable_body",
+            detail: "The request body could not be read.".to_owned(),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The columns an import understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Field {
+    Village,
+    Town,
+    HeadName,
+    Phone,
+    Address,
+    MembersCount,
+    IdCardNumber,
+    Tags,
+    Notes,
+    Latitude,
+    Longitude,
+}
+
+impl Field {
+    fn of_header(header: &str) -> Option<Self> {
+        let header = header.trim().trim_start_matches('\u{feff}').to_lowercase();
+        Some(match header.as_str() {
+            "村" | "村名" | "村庄" | "所属村" | "行政村" | "village" | "village_name"
+            | "village_code" => Self::Village,
+            "镇" | "乡镇" | "所属镇" | "乡镇名称" | "town" => Self::Town,
+            "户主姓名" | "户主" | "姓名" | "head_name" | "head" | "name" => Self::HeadName,
+            "联系电话" | "电话" | "手机" | "手机号" | "手机号码" | "phone" => {
+                Self::Phone
+            }
+            "住址" | "地址" | "家庭住址" | "address" => Self::Address,
+            "家庭人口" | "人口" | "家庭人口数" | "人口数" | "人数" | "members_count"
+            | "members" => Self::MembersCount,
+            "身份证号" | "身份证号码" | "身份证" | "id_card_number" | "id_card" => {
+                Self::IdCardNumber
+            }
+            "标签" | "走访重点" | "类别" | "户类别" | "tags" => Self::Tags,
+            "备注" | "notes" => Self::Notes,
+            "纬度" | "latitude" | "lat" => Self::Latitude,
+            "经度" | "longitude" | "lng" | "lon" => Self::Longitude,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Village => "village",
+            Self::Town => "town",
+            Self::HeadName => "head_name",
+            Self::Phone => "phone",
+            Self::Address => "address",
+            Self::MembersCount => "members_count",
+            Self::IdCardNumber => "id_card_number",
+            Self::Tags => "tags",
+            Self::Notes => "notes",
+            Self::Latitude => "latitude",
+            Self::Longitude => "longitude",
+        }
+    }
+}
+
+/// Finds villages in the caller's scope by code, by name, or by town and name.
+#[derive(Debug, Default)]
+struct VillageDirectory {
+    by_code: HashMap<String, VillagePlace>,
+    by_name: HashMap<String, Vec<(String, VillagePlace)>>,
+}
+
+impl VillageDirectory {
+    async fn load(db: &DatabaseConnection, user: &AuthUser) -> ApiResult<Self> {
+        let villages = org_unit::Entity::find()
+            .filter(org_unit::Column::Kind.eq(OrgKind::Village))
+            .filter(user.scope().org_unit_condition(org_unit::Column::Id))
+            .all(db)
+            .await?;
+        let town_ids: Vec<Uuid> = villages
+            .iter()
+            .filter_map(|village| village.town_id)
+            .collect();
+        let town_names: HashMap<Uuid, String> = org_unit::Entity::find()
+            .filter(org_unit::Column::Id.is_in(town_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|town| (town.id, town.name))
+            .collect();
+        let mut directory = Self::default();
+        for village in villages {
+            let place = VillagePlace {
+                county_id: village.county_id,
+                town_id: village.town_id.unwrap_or(village.county_id),
+                village_id: village.id,
+            };
+            let town_name = village
+                .town_id
+                .and_then(|id| town_names.get(&id).cloned())
+                .unwrap_or_default();
+            directory.by_code.insert(village.code.clone(), place);
+            directory
+                .by_name
+                .entry(village.name.clone())
+                .or_default()
+                .push((town_name, place));
+        }
+        Ok(directory)
+    }
+
+    fn find(
+        &self,
+        village: &str,
+        town: Option<&str>,
+    ) -> Result<VillagePlace, (&'static str, String)> {
+        if let Some(place) = self.by_code.get(village) {
+            return Ok(*place);
+        }
+        let candidates = self
+            .by_name
+            .get(village)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let matching: Vec<&VillagePlace> = candidates
+            .iter()
+            .filter(|(town_name, _)| town.is_none_or(|town| town_name == town))
+            .map(|(_, place)| place)
+            .collect();
+        match matching.as_slice() {
+            [place] => Ok(**place),
+            [] => Err((
+                "unknown_village",
+                format!("No village `{village}` in your scope."),
+            )),
+            _ => Err((
+                "ambiguous_village",
+                format!(
+                    "Several villages are called `{village}`: add a 镇 column or use the village code."
+                ),
+            )),
+        }
+    }
+}
+
+/// A valid row, ready to insert.
+#[derive(Debug, Clone)]
+struct Candidate {
+    row: u64,
+    place: VillagePlace,
+    head_name: String,
+    phone: Option<String>,
+    address: Option<String>,
+    members_count: Option<i32>,
+    id_card_number: Option<String>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    tags: i32,
+    notes: Option<String>,
+}
+
+impl Candidate {
+    fn identity(&self) -> (Uuid, String, String) {
+        (
+            self.place.village_id,
+            self.head_name.clone(),
+            self.phone.clone().unwrap_or_default(),
+        )
+    }
+}
+
+/// What parsing the file produced.
+#[derive(Debug, Default)]
+struct Parsed {
+    encoding: &'static str,
+    rows: u64,
+    candidates: Vec<Candidate>,
+    invalid: Vec<RowProblem>,
+    ignored_columns: Vec<String>,
+}
+
+fn problem(row: u64, field: &str, code: &str, message: impl Into<String>) -> RowProblem {
+    RowProblem {
+        row,
+        field: field.to_owned(),
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Parses and checks every row (CPU only; run on the blocking pool).
+fn parse(body: &[u8], directory: &VillageDirectory) -> Parsed {
+    let mut parsed = Parsed::default();
+    let body = body
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(body);
+    let reader: Box<dyn std::io::Read + '_> = if std::str::from_utf8(body).is_ok() {
+        parsed.encoding = "utf-8";
+        Box::new(body)
+    } else {
+        parsed.encoding = "gbk";
+        Box::new(
+            encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(encoding_rs::GBK))
+                .build(body),
+        )
+    };
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(reader);
+    let headers = match csv.headers() {
+        Ok(headers) => headers.clone(),
+        Err(_) => {
+            parsed.invalid.push(problem(
+                1,
+                "header",
+                "unreadable",
+                "The first row could not be read as CSV.",
+            ));
+            return parsed;
+        }
+    };
+    let mut columns: Vec<Option<Field>> = Vec::with_capacity(headers.len());
+    for header in &headers {
+        let field = Field::of_header(header);
+        if field.is_none() && !header.trim().is_empty() {
+            parsed.ignored_columns.push(header.trim().to_owned());
+        }
+        columns.push(field);
+    }
+    for required in [Field::Village, Field::HeadName] {
+        if !columns.contains(&Some(required)) {
+            parsed.invalid.push(problem(
+                1,
+                required.name(),
+                "missing_column",
+                format!(
+                    "The header has no `{}` column (e.g. 村, 户主姓名).",
+                    required.name()
+                ),
+            ));
+        }
+    }
+    if !parsed.invalid.is_empty() {
+        return parsed;
+    }
+    for (index, record) in csv.records().enumerate() {
+        let row = index as u64 + 2;
+        let record = match record {
+            Ok(record) => record,
+            Err(_) => {
+                parsed.rows += 1;
+                parsed.invalid.push(problem(
+                    row,
+                    "row",
+                    "unreadable",
+                    "This row is not valid CSV.",
+                ));
+                continue;
+            }
+        };
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        parsed.rows += 1;
+        let cell = |wanted: Field| {
+            columns
+                .iter()
+                .zip(record.iter())
+                .find(|(field, _)| **field == Some(wanted))
+                .map(|(_, value)| value)
+                .filter(|value| !value.is_empty())
+        };
+        match check_row(row, &cell, directory) {
+            Ok(candidate) => parsed.candidates.push(candidate),
+            Err(problems) => parsed.invalid.extend(problems),
+        }
+    }
+    parsed
+}
+
+/// Checks one row; every problem of the row is reported, not only the first.
+fn check_row<'a>(
+    row: u64,
+    cell: &dyn Fn(Field) -> Option<&'a str>,
+    directory: &VillageDirectory,
+) -> Result<Candidate, Vec<RowProblem>> {
+    let mut problems = Vec::new();
+    let place = match cell(Field::Village) {
+        None => {
+            problems.push(problem(
+                row,
+                "village",
+                "required",
+                "The village is missing.",
+            ));
+            None
+        }
+        Some(village) => match directory.find(village, cell(Field::Town)) {
+            Ok(place) => Some(place),
+            Err((code, message)) => {
+                problems.push(problem(row, "village", code, message));
+                None
+            }
+        },
+    };
+    let head_name = match cell(Field::HeadName) {
+        None => {
+            problems.push(problem(
+                row,
+                "head_name",
+                "required",
+                "The head of household is missing.",
+            ));
+            String::new()
+        }
+        Some(name) if name.chars().count() > 50 => {
+            problems.push(problem(
+                row,
+                "head_name",
+                "too_long",
+                "At most 50 characters.",
+            ));
+            String::new()
+        }
+        Some(name) => name.to_owned(),
+    };
+    let phone = cell(Field::Phone).map(|phone| phone.replace(' ', ""));
+    if phone
+        .as_deref()
+        .is_some_and(|phone| !privacy::valid_phone(phone))
+    {
+        problems.push(problem(
+            row,
+            "phone",
+            "invalid_phone",
+            "Not a mobile (11 digits) or a landline (0531-88886666).",
+        ));
+    }
+    let address = cell(Field::Address).map(str::to_owned);
+    if address
+        .as_deref()
+        .is_some_and(|address| address.chars().count() > 200)
+    {
+        problems.push(problem(
+            row,
+            "address",
+            "too_long",
+            "At most 200 characters.",
+        ));
+    }
+    let members_count = match cell(Field::MembersCount) {
+        None => None,
+        Some(text) => match text.trim_end_matches('人').parse::<i32>() {
+            Ok(count) if (1..=99).contains(&count) => Some(count),
+            _ => {
+                problems.push(problem(
+                    row,
+                    "members_count",
+                    "invalid_number",
+                    "A whole number from 1 to 99.",
+                ));
+                None
+            }
+        },
+    };
+    let id_card_number = cell(Field::IdCardNumber).map(privacy::normalise_id_card);
+    if id_card_number
+        .as_deref()
+        .is_some_and(|number| !privacy::valid_id_card(number))
+    {
+        problems.push(problem(
+            row,
+            "id_card_number",
+            "invalid_id_card",
+            "Not an 18-character resident ID number with a valid date and check character.",
+        ));
+    }
+    let mut tags = 0;
+    for text in cell(Field::Tags)
+        .unwrap_or_default()
+        .split(['、', ',', '，', ';', '；', '/', '|', ' '])
+        .filter(|text| !text.is_empty() && *text != "群众")
+    {
+        match HouseholdTag::parse(text) {
+            Some(tag) => tags |= tag.bit(),
+            None => problems.push(problem(
+                row,
+                "tags",
+                "unknown_tag",
+                format!(
+                    "Unknown tag `{text}`; use 致富能手, 离任村干部, 党员, 有不同意见 or 困难."
+                ),
+            )),
+        }
+    }
+    let notes = cell(Field::Notes).map(str::to_owned);
+    if notes
+        .as_deref()
+        .is_some_and(|notes| notes.chars().count() > 2000)
+    {
+        problems.push(problem(
+            row,
+            "notes",
+            "too_long",
+            "At most 2000 characters.",
+        ));
+    }
+    let mut coordinate = |field: Field, bound: f64| match cell(field) {
+        None => None,
+        Some(text) => match text.parse::<f64>() {
+            Ok(value) if value.abs() <= bound => Some(value),
+            _ => {
+                problems.push(problem(
+                    row,
+                    field.name(),
+                    "invalid_number",
+                    format!("A number from -{bound} to {bound}."),
+                ));
+                None
+            }
+        },
+    };
+    let latitude = coordinate(Field::Latitude, 90.0);
+    let longitude = coordinate(Field::Longitude, 180.0);
+    match place {
+        Some(place) if problems.is_empty() => Ok(Candidate {
+            row,
+            place,
+            head_name,
+            phone,
+            address,
+            members_count,
+            id_card_number,
+            latitude,
+            longitude,
+            tags,
+            notes,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Runs an import: parse and check, find duplicates in the file and in the database, then
+/// (unless a dry run, or invalid rows without `skip_invalid`) insert in one transaction.
+pub async fn import_households(
+    db: &DatabaseConnection,
+    user: &AuthUser,
+    body: web::Bytes,
+    options: ImportOptions,
+) -> ApiResult<ImportReport> {
+    let directory = VillageDirectory::load(db, user).await?;
+    let parsed = web::block(move || parse(&body, &directory))
+        .await
+        .map_err(|error| ApiError::Internal(Box::new(error)))?;
+    let mut report = ImportReport {
+        dry_run: options.dry_run,
+        encoding: parsed.encoding,
+        rows: parsed.rows,
+        created: 0,
+        existing: Vec::new(),
+        duplicates_in_file: Vec::new(),
+        invalid: parsed.invalid,
+        ignored_columns: parsed.ignored_columns,
+        imported: false,
+    };
+
+    // Repeats within the file: the first occurrence wins.
+    let mut first_by_identity: HashMap<(Uuid, String, String), u64> = HashMap::new();
+    let mut first_by_id_card: HashMap<String, u64> = HashMap::new();
+    let mut unique = Vec::with_capacity(parsed.candidates.len());
+    for candidate in parsed.candidates {
+        let earlier = candidate
+            .id_card_number
+            .as_ref()
+            .and_then(|number| first_by_id_card.get(number).copied())
+            .or_else(|| first_by_identity.get(&candidate.identity()).copied());
+        if let Some(same_as_row) = earlier {
+            report.duplicates_in_file.push(DuplicateRow {
+                row: candidate.row,
+                same_as_row,
+            });
+            continue;
+        }
+        if let Some(number) = &candidate.id_card_number {
+            first_by_id_card.insert(number.clone(), candidate.row);
+        }
+        first_by_identity.insert(candidate.identity(), candidate.row);
+        unique.push(candidate);
+    }
+
+    // Households already stored: by identity in the villages the file names, and by ID
+    // number anywhere (ID numbers are unique across the deployment).
+    let mut villages: Vec<Uuid> = unique
+        .iter()
+        .map(|candidate| candidate.place.village_id)
+        .collect();
+    villages.sort();
+    villages.dedup();
+    let mut stored_by_identity: HashMap<(Uuid, String, String), Uuid> = HashMap::new();
+    for chunk in villages.chunks(INSERT_CHUNK) {
+        let rows: Vec<(Uuid, Uuid, String, Option<String>)> = household::Entity::find()
+            .select_only()
+            .columns([
+                household::Column::Id,
+                household::Column::VillageId,
+                household::Column::HeadName,
+                household::Column::Phone,
+            ])
+            .filter(household::Column::VillageId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, village_id, head_name, phone) in rows {
+            stored_by_identity.insert((village_id, head_name, phone.unwrap_or_default()), id);
+        }
+    }
+    let id_cards: Vec<String> = unique
+        .iter()
+        .filter_map(|candidate| candidate.id_card_number.clone())
+        .collect();
+    let mut stored_by_id_card: HashMap<String, (Uuid, Uuid, String)> = HashMap::new();
+    for chunk in id_cards.chunks(INSERT_CHUNK) {
+        let rows: Vec<(Uuid, Uuid, String, Option<String>)> = household::Entity::find()
+            .select_only()
+            .columns([
+                household::Column::Id,
+                household::Column::VillageId,
+                household::Column::HeadName,
+                household::Column::IdCardNumber,
+            ])
+            .filter(household::Column::IdCardNumber.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, village_id, head_name, number) in rows {
+            if let Some(number) = number {
+                stored_by_id_card.insert(number, (id, village_id, head_name));
+            }
+        }
+    }
+    let mut to_create = Vec::with_capacity(unique.len());
+    for candidate in unique {
+        if let Some((id, village_id, head_name)) = candidate
+            .id_card_number
+            .as_ref()
+            .and_then(|number| stored_by_id_card.get(number))
+        {
+            if *village_id == candidate.place.village_id && *head_name == candidate.head_name {
+                report.existing.push(ExistingRow {
+                    row: candidate.row,
+                    household_id: *id,
+                    matched_by: "id_card_number",
+                });
+            } else {
+                // Do not say where: the other household may be outside the caller's scope.
+                report.invalid.push(problem(
+                    candidate.row,
+                    "id_card_number",
+                    "id_card_taken",
+                    "Another household already has this ID number.",
+                ));
+            }
+            continue;
+        }
+        if let Some(id) = stored_by_identity.get(&candidate.identity()) {
+            report.existing.push(ExistingRow {
+                row: candidate.row,
+                household_id: *id,
+                matched_by: "village_head_phone",
+            });
+            continue;
+        }
+        to_create.push(candidate);
+    }
+    report.invalid.sort_by_key(|problem| problem.row);
+    report.created = to_create.len() as u64;
+
+    if !report.invalid.is_empty() && !options.skip_invalid {
+        report.created = 0;
+        return Err(ApiError::Unprocessable {
+            code: "import_rejected",
+            detail: format!(
+                "{} problem(s) in the file; nothing was imported. Fix the rows listed in `details.invalid`, or send `skip_invalid=true`.",
+                report.invalid.len()
+            ),
+            details: serde_json::to_value(&report).unwrap_or_default(),
+        });
+    }
+    if options.dry_run || to_create.is_empty() {
+        return Ok(report);
+    }
+
+    let now = Utc::now();
+    let created_by = user.user_id().ok();
+    let txn = begin_write(db).await?;
+    for chunk in to_create.chunks(INSERT_CHUNK) {
+        let models = chunk.iter().map(|candidate| {
+            household::ActiveModel::from(household::Model {
+                id: Uuid::now_v7(),
+                county_id: candidate.place.county_id,
+                town_id: candidate.place.town_id,
+                village_id: candidate.place.village_id,
+                head_name: candidate.head_name.clone(),
+                phone: candidate.phone.clone(),
+                address: candidate.address.clone(),
+                members_count: candidate.members_count,
+                id_card_number: candidate.id_card_number.clone(),
+                latitude: candidate.latitude,
+                longitude: candidate.longitude,
+                tags: candidate.tags,
+                notes: candidate.notes.clone(),
+                last_visited_at: None,
+                version: 1,
+                created_by,
+                created_at: now,
+                updated_at: now,
+            })
+        });
+        household::Entity::insert_many(models)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    audit::record(
+        &txn,
+        &user.audit_actor(),
+        AuditEntry {
+            action: "household.import",
+            entity_type: "household",
+            entity_id: None,
+            changes: Some(serde_json::json!({
+                "encoding": report.encoding,
+                "rows": report.rows,
+                "created": report.created,
+                "existing": report.existing.len(),
+                "duplicates_in_file": report.duplicates_in_file.len(),
+                "skipped_invalid_rows": report.invalid.iter().map(|problem| problem.row).collect::<std::collections::BTreeSet<_>>().len(),
+            })),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    report.imported = true;
+    Ok(report)
+}

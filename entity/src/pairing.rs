@@ -1,0 +1,30 @@
+//! A 123 pairing (结对): a cadre paired with a household.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `pairings`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "pairings")]
+pub struct Model {
+    /// Primary key.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// The cadre.
+    pub cadre_id: Uuid,
+    /// The household paired with.
+    pub household_id: Uuid,
+    /// County of the household.
+    pub county_id: Uuid,
+    /// Town of the household.
+    pub town_id: Uuid,
+    /// Village of the household.
+    pub village_id: Uuid,
+    /// Created.
+    pub created_at: DateTimeUtc,
+}
+
+/// Relations of `pairings`.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
