@@ -35,6 +35,10 @@ pub enum Action {
     WriteRoster,
     /// Import the roster in bulk.
     ImportRoster,
+    /// Pair cadres with households (a cadre: only themself).
+    ManagePairings,
+    /// Read who is paired with whom, and whose pairing is incomplete.
+    ReadPairings,
 }
 
 /// May a caller with `role` take `action` (on records in its scope)?
@@ -42,9 +46,18 @@ pub fn role_may(role: Role, action: Action) -> bool {
     use Action::*;
     match role {
         Role::Admin => true,
-        Role::Leader => matches!(action, ReadOrg | ReadUsers | AssignVillages | ReadRoster),
-        Role::Cadre | Role::VillageOfficial => matches!(action, ReadOrg | ReadRoster | WriteRoster),
-        Role::Viewer => matches!(action, ReadOrg | ReadRoster),
+        Role::Leader => matches!(
+            action,
+            ReadOrg | ReadUsers | AssignVillages | ReadRoster | ManagePairings | ReadPairings
+        ),
+        Role::Cadre => matches!(
+            action,
+            ReadOrg | ReadRoster | WriteRoster | ManagePairings | ReadPairings
+        ),
+        Role::VillageOfficial => {
+            matches!(action, ReadOrg | ReadRoster | WriteRoster | ReadPairings)
+        }
+        Role::Viewer => matches!(action, ReadOrg | ReadRoster | ReadPairings),
         Role::Department => matches!(action, ReadOrg),
     }
 }
@@ -79,6 +92,10 @@ pub fn requirement(operation_id: &str) -> Option<Requirement> {
         "list_households" | "get_household" => action(ReadRoster),
         "create_household" | "update_household" => action(WriteRoster),
         "import_households" => action(ImportRoster),
+        "list_enterprises" | "get_enterprise" => action(ReadRoster),
+        "create_enterprise" => action(WriteRoster),
+        "create_pairing" | "delete_pairing" => action(ManagePairings),
+        "list_pairings" | "get_pairing_status" => action(ReadPairings),
         _ => return None,
     })
 }

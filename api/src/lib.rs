@@ -17,6 +17,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod org;
 pub mod pagination;
+pub mod pairings;
 pub mod privacy;
 pub mod route_table;
 pub mod routes;

@@ -52,15 +52,24 @@ pub fn valid_id_card(number: &str) -> bool {
     if chrono::NaiveDate::parse_from_str(birth, "%Y%m%d").is_err() {
         return false;
     }
+    id_card_check_character(&number[..17])
+        .is_some_and(|expected| bytes[17].to_ascii_uppercase() == expected as u8)
+}
+
+/// The check character (GB 11643-1999) of the first 17 digits of an ID number.
+pub fn id_card_check_character(first_seventeen: &str) -> Option<char> {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const CHECK: &[u8; 11] = b"10X98765432";
-    let sum: u32 = bytes[..17]
+    let bytes = first_seventeen.as_bytes();
+    if bytes.len() != 17 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let sum: u32 = bytes
         .iter()
         .zip(WEIGHTS)
         .map(|(digit, weight)| u32::from(digit - b'0') * weight)
         .sum();
-    let expected = CHECK[(sum % 11) as usize];
-    bytes[17].to_ascii_uppercase() == expected
+    Some(char::from(CHECK[(sum % 11) as usize]))
 }
 
 /// The stored form of an ID number: upper-case `X`.

@@ -171,6 +171,12 @@ pub struct SeedReport {
     pub users_inserted: u64,
     /// Village assignments inserted now (0 on a second run).
     pub assignments_inserted: u64,
+    /// Households inserted now (0 on a second run).
+    pub households_inserted: u64,
+    /// Enterprises inserted now (0 on a second run).
+    pub enterprises_inserted: u64,
+    /// Pairings inserted now (0 on a second run).
+    pub pairings_inserted: u64,
 }
 
 impl SeedReport {
@@ -336,6 +342,7 @@ pub async fn seed_demo(db: &sea_orm::DatabaseConnection) -> Result<SeedReport, D
             .exec_without_returning(&txn)
             .await?,
     );
+    seed_roster(&txn, &mut report, now).await?;
     if report.total() > 0 {
         audit::record(
             &txn,
@@ -349,6 +356,9 @@ pub async fn seed_demo(db: &sea_orm::DatabaseConnection) -> Result<SeedReport, D
                     "departments": report.departments_inserted,
                     "users": report.users_inserted,
                     "assignments": report.assignments_inserted,
+                    "households": report.households_inserted,
+                    "enterprises": report.enterprises_inserted,
+                    "pairings": report.pairings_inserted,
                 })),
             },
         )
@@ -390,4 +400,185 @@ fn org_unit_row(
         district_id: Set(district_id),
         created_at: Set(now),
     }
+}
+
+/// Households per demo village.
+pub const HOUSEHOLDS_PER_VILLAGE: usize = 50;
+
+const SURNAMES: [&str; 20] = [
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "高", "林", "罗",
+];
+const GIVEN_NAMES: [&str; 20] = [
+    "建国", "秀英", "志强", "桂兰", "玉梅", "海军", "春生", "金花", "德明", "丽华", "永福", "淑珍",
+    "国华", "红梅", "文斌", "凤英", "卫东", "翠兰", "长青", "小燕",
+];
+
+/// The tags of the `index`-th demo household of a village. The first three of every village
+/// are a party member in hardship, a party member, and a resident in hardship, so that a
+/// complete 123 pairing can be made in any village.
+fn demo_tags(index: usize) -> i32 {
+    use crate::households::HouseholdTag::*;
+    let mut tags = Vec::new();
+    match index {
+        0 => tags.extend([PartyMember, Hardship]),
+        1 => tags.push(PartyMember),
+        2 => tags.push(Hardship),
+        _ => {
+            if index.is_multiple_of(7) {
+                tags.push(PartyMember);
+            }
+            if index.is_multiple_of(5) {
+                tags.push(Hardship);
+            }
+            if index.is_multiple_of(11) {
+                tags.push(WealthLeader);
+            }
+            if index.is_multiple_of(13) {
+                tags.push(FormerCadre);
+            }
+            if index.is_multiple_of(17) {
+                tags.push(Dissenting);
+            }
+        }
+    }
+    crate::households::HouseholdTag::bits(&tags)
+}
+
+/// A valid ID number for a demo household (every third household has one).
+fn demo_id_card(village_number: usize, index: usize) -> Option<String> {
+    if !index.is_multiple_of(3) {
+        return None;
+    }
+    let birth = NaiveDate::from_ymd_opt(1950, 1, 1)?
+        + chrono::Days::new((village_number * 977 + index * 331) as u64 % 20_000);
+    let first = format!(
+        "371526{}{:03}",
+        birth.format("%Y%m%d"),
+        (village_number * 100 + index) % 1000
+    );
+    let check = crate::privacy::id_card_check_character(&first)?;
+    Some(format!("{first}{check}"))
+}
+
+async fn seed_roster(
+    txn: &sea_orm::DatabaseTransaction,
+    report: &mut SeedReport,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use entity::{enterprise, household, pairing};
+    let county_id = demo_id(COUNTY.0);
+    let mut households = Vec::new();
+    let mut village_number = 0;
+    for (town_code, _, districts) in TOWNS {
+        for (_, _, villages) in *districts {
+            for (village_code, village_name) in *villages {
+                village_number += 1;
+                for index in 0..HOUSEHOLDS_PER_VILLAGE {
+                    let name = format!(
+                        "{}{}",
+                        SURNAMES[(index + village_number) % SURNAMES.len()],
+                        GIVEN_NAMES[(index * 7 + village_number) % GIVEN_NAMES.len()]
+                    );
+                    households.push(household::ActiveModel::from(household::Model {
+                        id: demo_id(&format!("household:{village_code}:{index}")),
+                        county_id,
+                        town_id: demo_id(town_code),
+                        village_id: demo_id(village_code),
+                        head_name: name,
+                        phone: Some(format!(
+                            "13{}{:08}",
+                            5 + village_number % 4,
+                            village_number * 1_000_000 + index * 7919
+                        )),
+                        address: Some(format!("{village_name}{}组{}号", index % 6 + 1, index + 1)),
+                        members_count: i32::try_from(index % 6 + 1).ok(),
+                        id_card_number: demo_id_card(village_number, index),
+                        latitude: Some(
+                            36.20 + village_number as f64 * 0.01 + index as f64 * 0.0001,
+                        ),
+                        longitude: Some(117.10 + village_number as f64 * 0.01),
+                        tags: demo_tags(index),
+                        notes: None,
+                        last_visited_at: None,
+                        version: 1,
+                        created_by: None,
+                        created_at: now,
+                        updated_at: now,
+                    }));
+                }
+            }
+        }
+    }
+    for chunk in households.chunks(200) {
+        report.households_inserted += inserted(
+            household::Entity::insert_many(chunk.to_vec())
+                .on_conflict_do_nothing()
+                .exec_without_returning(txn)
+                .await?,
+        );
+    }
+    let enterprises = [
+        (
+            "371526100",
+            Some("371526100201"),
+            "东岭镇宏达物流有限公司",
+            "周海",
+        ),
+        ("371526100", None, "东岭镇农机合作社", "吴德明"),
+        (
+            "371526101",
+            Some("371526101201"),
+            "河湾村果品加工厂",
+            "郭春生",
+        ),
+    ]
+    .map(|(town, village, name, contact)| {
+        enterprise::ActiveModel::from(enterprise::Model {
+            id: demo_id(&format!("enterprise:{name}")),
+            county_id,
+            town_id: demo_id(town),
+            village_id: village.map(demo_id),
+            name: name.to_owned(),
+            contact_name: Some(contact.to_owned()),
+            contact_phone: Some("0531-88886666".to_owned()),
+            address: None,
+            notes: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        })
+    });
+    report.enterprises_inserted = inserted(
+        enterprise::Entity::insert_many(enterprises)
+            .on_conflict_do_nothing()
+            .exec_without_returning(txn)
+            .await?,
+    );
+    // cadre1's pairing is complete (households 0–4 of 东关村); cadre2's is not (two of 河湾村).
+    let pairings = [
+        ("cadre1", "371526100", "371526100201", 0..5),
+        ("cadre2", "371526101", "371526101201", 0..2),
+    ]
+    .into_iter()
+    .flat_map(|(cadre, town, village, indexes)| {
+        indexes.map(move |index| {
+            pairing::ActiveModel::from(pairing::Model {
+                id: demo_id(&format!("pairing:{cadre}:{village}:{index}")),
+                cadre_id: demo_id(&format!("user:{cadre}")),
+                household_id: demo_id(&format!("household:{village}:{index}")),
+                county_id,
+                town_id: demo_id(town),
+                village_id: demo_id(village),
+                created_at: now,
+            })
+        })
+    });
+    report.pairings_inserted = inserted(
+        pairing::Entity::insert_many(pairings)
+            .on_conflict_do_nothing()
+            .exec_without_returning(txn)
+            .await?,
+    );
+    Ok(())
 }

@@ -76,6 +76,14 @@ fn expected_roles(operation_id: &str) -> &'static [&'static str] {
         }
         "create_household" | "update_household" => &["admin", "cadre", "village_official"],
         "import_households" => &["admin"],
+        "list_enterprises" | "get_enterprise" => {
+            &["admin", "leader", "cadre", "village_official", "viewer"]
+        }
+        "create_enterprise" => &["admin", "cadre", "village_official"],
+        "create_pairing" | "delete_pairing" => &["admin", "leader", "cadre"],
+        "list_pairings" | "get_pairing_status" => {
+            &["admin", "leader", "cadre", "village_official", "viewer"]
+        }
         other => panic!("operation {other} is missing from the expected access table"),
     }
 }

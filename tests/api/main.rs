@@ -15,5 +15,8 @@ mod docs;
 mod errors;
 mod health;
 mod helpers;
+mod households;
+mod import;
 mod openapi;
+mod pairings;
 mod users;

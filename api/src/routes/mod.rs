@@ -6,11 +6,13 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 pub mod api_tokens;
 pub mod audit;
 pub mod auth;
+pub mod enterprises;
 pub mod fallback;
 pub mod health;
 pub mod households;
 pub mod me;
 pub mod org;
+pub mod pairings;
 pub mod users;
 
 /// Registers every documented route.
@@ -23,6 +25,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(org::configure)
             .configure(users::configure)
             .configure(households::configure)
+            .configure(enterprises::configure)
+            .configure(pairings::configure)
             .configure(api_tokens::configure)
             .configure(audit::configure),
     );

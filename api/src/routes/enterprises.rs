@@ -1,0 +1,263 @@
+//! `/api/v1/enterprises`: enterprises as visit targets (走访企业).
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use entity::{
+    enterprise,
+    org_unit::{self, OrgKind},
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::{
+    audit::{self, AuditEntry},
+    auth::AuthUser,
+    db::begin_write,
+    error::{ApiError, ApiResult, Problem},
+    pagination::{self, Page},
+    privacy,
+    startup::AppState,
+};
+
+/// Registers the enterprise routes.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_enterprises)
+        .service(create_enterprise)
+        .service(get_enterprise);
+}
+
+/// An enterprise. The contact phone is masked like a household's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnterpriseResponse {
+    /// Id.
+    pub id: Uuid,
+    /// Town.
+    pub town_id: Uuid,
+    /// Village, if the enterprise sits in one.
+    pub village_id: Option<Uuid>,
+    /// Name.
+    #[schema(example = "东岭镇宏达物流有限公司")]
+    pub name: String,
+    /// Contact person.
+    pub contact_name: Option<String>,
+    /// Contact phone, masked per role.
+    pub contact_phone: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Version.
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl EnterpriseResponse {
+    fn for_caller(row: enterprise::Model, user: &AuthUser) -> Self {
+        let unmasked = privacy::sees_contact_details(user.principal.role);
+        Self {
+            id: row.id,
+            town_id: row.town_id,
+            village_id: row.village_id,
+            name: row.name,
+            contact_name: row.contact_name,
+            contact_phone: row.contact_phone.map(|phone| {
+                if unmasked {
+                    phone
+                } else {
+                    privacy::mask_phone(&phone)
+                }
+            }),
+            address: row.address,
+            notes: row.notes,
+            version: row.version,
+            created_at: row.created_at,
+        }
+    }
+}
+
+fn valid_phone(phone: &str) -> Result<(), validator::ValidationError> {
+    if privacy::valid_phone(phone) {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("invalid_phone")
+            .with_message("A mobile or a landline.".into()))
+    }
+}
+
+/// A new enterprise, in a village or (with `town_id` only) at town level.
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEnterpriseRequest {
+    /// Client-chosen id; generated when omitted.
+    pub id: Option<Uuid>,
+    /// The village it sits in; or give `town_id`.
+    pub village_id: Option<Uuid>,
+    /// The town, for an enterprise outside any village.
+    pub town_id: Option<Uuid>,
+    /// Name.
+    #[validate(length(min = 1, max = 100))]
+    pub name: String,
+    /// Contact person.
+    #[validate(length(max = 50))]
+    pub contact_name: Option<String>,
+    /// Contact phone.
+    #[validate(custom(function = "valid_phone"))]
+    pub contact_phone: Option<String>,
+    /// Address.
+    #[validate(length(max = 200))]
+    pub address: Option<String>,
+    /// Notes.
+    #[validate(length(max = 2000))]
+    pub notes: Option<String>,
+}
+
+/// Filters of the enterprise list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EnterpriseQuery {
+    /// Only this village.
+    pub village_id: Option<Uuid>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn scope_condition(user: &AuthUser) -> sea_orm::Condition {
+    user.scope().village_condition(
+        enterprise::Column::CountyId,
+        enterprise::Column::TownId,
+        enterprise::Column::VillageId,
+    )
+}
+
+/// Lists enterprises in scope.
+#[utoipa::path(
+    tag = "roster",
+    params(EnterpriseQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of enterprises.", body = Page<EnterpriseResponse>)),
+)]
+#[get("/enterprises")]
+async fn list_enterprises(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    query: web::Query<EnterpriseQuery>,
+) -> ApiResult<web::Json<Page<EnterpriseResponse>>> {
+    let limit = pagination::limit(query.limit)?;
+    let mut select = enterprise::Entity::find().filter(scope_condition(&user));
+    if let Some(village_id) = query.village_id {
+        select = select.filter(enterprise::Column::VillageId.eq(village_id));
+    }
+    if let Some(after) = pagination::uuid_cursor(query.cursor.as_deref())? {
+        select = select.filter(enterprise::Column::Id.gt(after));
+    }
+    let rows = select
+        .order_by_asc(enterprise::Column::Id)
+        .limit(limit + 1)
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(Page::from_rows(
+        rows,
+        limit,
+        |row| row.id.to_string(),
+        |row| EnterpriseResponse::for_caller(row, &user),
+    )))
+}
+
+/// One enterprise in scope.
+#[utoipa::path(
+    tag = "roster",
+    params(("id" = Uuid, Path, description = "Enterprise id.")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The enterprise.", body = EnterpriseResponse),
+        (status = 404, description = "No such enterprise in your scope.", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/enterprises/{id}")]
+async fn get_enterprise(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<EnterpriseResponse>> {
+    let row = enterprise::Entity::find_by_id(*id)
+        .filter(scope_condition(&user))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such enterprise.".to_owned()))?;
+    Ok(web::Json(EnterpriseResponse::for_caller(row, &user)))
+}
+
+/// Registers an enterprise in a village or town in scope.
+#[utoipa::path(
+    tag = "roster",
+    request_body = CreateEnterpriseRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created.", body = EnterpriseResponse),
+        (status = 409, description = "The id is taken.", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/enterprises")]
+async fn create_enterprise(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<CreateEnterpriseRequest>,
+) -> ApiResult<HttpResponse> {
+    body.validate()?;
+    let body = body.into_inner();
+    let (unit_id, field, wanted) = match (body.village_id, body.town_id) {
+        (Some(village), _) => (village, "village_id", OrgKind::Village),
+        (None, Some(town)) => (town, "town_id", OrgKind::Town),
+        (None, None) => {
+            return Err(ApiError::invalid_field(
+                "village_id",
+                "required",
+                "Give village_id or town_id.",
+            ));
+        }
+    };
+    let txn = begin_write(&state.db).await?;
+    let unit = org_unit::Entity::find_by_id(unit_id)
+        .filter(user.scope().org_unit_condition(org_unit::Column::Id))
+        .one(&txn)
+        .await?
+        .filter(|unit| unit.kind == wanted)
+        .ok_or_else(|| {
+            ApiError::invalid_field(field, "not_found", "No such place in your scope.")
+        })?;
+    let now = Utc::now();
+    let row = enterprise::Model {
+        id: body.id.unwrap_or_else(Uuid::now_v7),
+        county_id: unit.county_id,
+        town_id: unit.town_id.unwrap_or(unit.id),
+        village_id: (wanted == OrgKind::Village).then_some(unit.id),
+        name: body.name,
+        contact_name: body.contact_name,
+        contact_phone: body.contact_phone,
+        address: body.address,
+        notes: body.notes,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    enterprise::Entity::insert(enterprise::ActiveModel::from(row.clone()))
+        .exec_without_returning(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        &user.audit_actor(),
+        AuditEntry::new("enterprise.create", "enterprise", row.id)
+            .with_changes(serde_json::json!({"name": row.name, "town_id": row.town_id, "village_id": row.village_id})),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(EnterpriseResponse::for_caller(row, &user)))
+}
