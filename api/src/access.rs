@@ -39,6 +39,22 @@ pub enum Action {
     ManagePairings,
     /// Read who is paired with whom, and whose pairing is incomplete.
     ReadPairings,
+    /// Record visits and the issues raised in them.
+    RecordVisits,
+    /// Read visits in scope.
+    ReadVisits,
+    /// Read the ledger (issues visible to the caller).
+    ReadLedger,
+    /// Progress, resolve, feedback — finer rules in `ledger::lifecycle::may_take`.
+    HandleIssues,
+    /// Strike off, urge, extend deadlines (leaders).
+    SuperviseIssues,
+    /// Reopen an issue whose applicant is unsatisfied.
+    ReopenIssues,
+    /// Escalate an issue (its lead responsible person).
+    EscalateIssues,
+    /// Accept an escalation sent to one's department.
+    AcceptEscalations,
 }
 
 /// May a caller with `role` take `action` (on records in its scope)?
@@ -48,17 +64,53 @@ pub fn role_may(role: Role, action: Action) -> bool {
         Role::Admin => true,
         Role::Leader => matches!(
             action,
-            ReadOrg | ReadUsers | AssignVillages | ReadRoster | ManagePairings | ReadPairings
+            ReadOrg
+                | ReadUsers
+                | AssignVillages
+                | ReadRoster
+                | ManagePairings
+                | ReadPairings
+                | RecordVisits
+                | ReadVisits
+                | ReadLedger
+                | SuperviseIssues
+                | ReopenIssues
         ),
         Role::Cadre => matches!(
             action,
-            ReadOrg | ReadRoster | WriteRoster | ManagePairings | ReadPairings
+            ReadOrg
+                | ReadRoster
+                | WriteRoster
+                | ManagePairings
+                | ReadPairings
+                | RecordVisits
+                | ReadVisits
+                | ReadLedger
+                | HandleIssues
+                | ReopenIssues
+                | EscalateIssues
         ),
-        Role::VillageOfficial => {
-            matches!(action, ReadOrg | ReadRoster | WriteRoster | ReadPairings)
-        }
-        Role::Viewer => matches!(action, ReadOrg | ReadRoster | ReadPairings),
-        Role::Department => matches!(action, ReadOrg),
+        Role::VillageOfficial => matches!(
+            action,
+            ReadOrg
+                | ReadRoster
+                | WriteRoster
+                | ReadPairings
+                | RecordVisits
+                | ReadVisits
+                | ReadLedger
+                | HandleIssues
+                | ReopenIssues
+                | EscalateIssues
+        ),
+        Role::Viewer => matches!(
+            action,
+            ReadOrg | ReadRoster | ReadPairings | ReadVisits | ReadLedger
+        ),
+        Role::Department => matches!(
+            action,
+            ReadOrg | ReadLedger | HandleIssues | AcceptEscalations
+        ),
     }
 }
 
@@ -96,6 +148,14 @@ pub fn requirement(operation_id: &str) -> Option<Requirement> {
         "create_enterprise" => action(WriteRoster),
         "create_pairing" | "delete_pairing" => action(ManagePairings),
         "list_pairings" | "get_pairing_status" => action(ReadPairings),
+        "create_visit" | "create_issue" => action(RecordVisits),
+        "list_visits" | "get_visit" => action(ReadVisits),
+        "list_issues" | "get_issue" => action(ReadLedger),
+        "add_issue_progress" | "resolve_issue" | "record_issue_feedback" => action(HandleIssues),
+        "close_issue" | "urge_issue" | "extend_issue_deadline" => action(SuperviseIssues),
+        "reopen_issue" => action(ReopenIssues),
+        "escalate_issue" => action(EscalateIssues),
+        "accept_escalation" => action(AcceptEscalations),
         _ => return None,
     })
 }

@@ -2,7 +2,7 @@
 //! deadlines — are local dates in the deployment's time zone (China: UTC+8, no daylight
 //! saving), not UTC dates: between midnight and 08:00 the two differ.
 
-use chrono::{FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 /// China Standard Time, the default offset.
 pub const CHINA_STANDARD_TIME: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
@@ -24,7 +24,12 @@ impl LocalClock {
 
     /// Today's local date.
     pub fn today(&self) -> NaiveDate {
-        Utc::now().with_timezone(&self.offset).date_naive()
+        self.date_of(Utc::now())
+    }
+
+    /// The local date of an instant.
+    pub fn date_of(&self, instant: DateTime<Utc>) -> NaiveDate {
+        instant.with_timezone(&self.offset).date_naive()
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Settings {
     pub utc_offset: FixedOffset,
     /// Reverse proxies whose `X-Forwarded-For` is believed; empty: the peer is the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// How many days ahead an open issue counts as "due soon".
+    pub due_soon_days: u32,
 }
 
 /// How to reach the database.
@@ -187,6 +189,14 @@ pub struct SettingsArgs {
         global = true
     )]
     pub trusted_proxies: Vec<IpAddr>,
+    /// How many days ahead an open issue counts as "due soon" on dashboards and filters.
+    #[arg(
+        long,
+        env = "MINQING_DUE_SOON_DAYS",
+        default_value_t = 3,
+        global = true
+    )]
+    pub due_soon_days: u32,
 }
 
 /// Why the settings could not be resolved.
@@ -239,6 +249,7 @@ impl SettingsArgs {
             workers: self.workers,
             utc_offset: self.utc_offset,
             trusted_proxies: self.trusted_proxies.clone(),
+            due_soon_days: self.due_soon_days,
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod households;
 pub mod import;
+pub mod ledger;
 pub mod middleware;
 pub mod openapi;
 pub mod org;
@@ -24,5 +25,6 @@ pub mod routes;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;
+pub mod visits;
 
 pub use startup::Application;

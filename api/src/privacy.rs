@@ -11,6 +11,18 @@ pub fn sees_contact_details(role: Role) -> bool {
     matches!(role, Role::Admin | Role::Cadre | Role::VillageOfficial)
 }
 
+/// May a caller with this role see an applicant's full name? (Viewers — dashboards,
+/// auditors — see `张**`.)
+pub fn sees_names(role: Role) -> bool {
+    role != Role::Viewer
+}
+
+/// May a caller with this role see an applicant's phone? Department staff handling an issue
+/// must be able to call the applicant back.
+pub fn sees_applicant_contact(role: Role) -> bool {
+    sees_contact_details(role) || role == Role::Department
+}
+
 /// `138****1234`: the first three and the last four digits.
 pub fn mask_phone(phone: &str) -> String {
     mask_middle(phone, 3, 4)

@@ -41,9 +41,19 @@ pub struct AppState {
     pub clock: LocalClock,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Days ahead that count as "due soon".
+    pub due_soon_days: u32,
 }
 
 impl AppState {
+    /// Deadline questions as of today (local date).
+    pub fn deadlines(&self) -> crate::ledger::Deadlines {
+        crate::ledger::Deadlines {
+            today: self.clock.today(),
+            due_soon_days: self.due_soon_days,
+        }
+    }
+
     /// `sqlite` or `postgres`.
     pub fn engine_name(&self) -> &'static str {
         match self.engine {
@@ -86,6 +96,7 @@ impl Application {
             token_keys: TokenKeys::new(settings.jwt_secret.expose()),
             clock: LocalClock::new(settings.utc_offset),
             trusted_proxies: settings.trusted_proxies.clone(),
+            due_soon_days: settings.due_soon_days,
         });
         let spec = openapi::spec();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));

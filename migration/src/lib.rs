@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_organisation;
 mod m20261127_000002_identity;
 mod m20261127_000003_roster;
+mod m20261128_000004_ledger;
 
 /// The migrator used by the server, the CLI and the tests.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_organisation::Migration),
             Box::new(m20261127_000002_identity::Migration),
             Box::new(m20261127_000003_roster::Migration),
+            Box::new(m20261128_000004_ledger::Migration),
         ]
     }
 }

@@ -84,6 +84,23 @@ fn expected_roles(operation_id: &str) -> &'static [&'static str] {
         "list_pairings" | "get_pairing_status" => {
             &["admin", "leader", "cadre", "village_official", "viewer"]
         }
+        "create_visit" | "create_issue" => &["admin", "leader", "cadre", "village_official"],
+        "list_visits" | "get_visit" => &["admin", "leader", "cadre", "village_official", "viewer"],
+        "list_issues" | "get_issue" => &[
+            "admin",
+            "leader",
+            "cadre",
+            "village_official",
+            "department",
+            "viewer",
+        ],
+        "add_issue_progress" | "resolve_issue" | "record_issue_feedback" => {
+            &["admin", "cadre", "village_official", "department"]
+        }
+        "close_issue" | "urge_issue" | "extend_issue_deadline" => &["admin", "leader"],
+        "reopen_issue" => &["admin", "leader", "cadre", "village_official"],
+        "escalate_issue" => &["admin", "cadre", "village_official"],
+        "accept_escalation" => &["admin", "department"],
         other => panic!("operation {other} is missing from the expected access table"),
     }
 }
@@ -155,6 +172,12 @@ async fn the_server_enforces_the_policy_for_every_operation_and_role() {
                 Requirement::Public | Requirement::Authenticated => true,
                 Requirement::Action(action) => role_may(*role, action),
             };
+            if response.status >= 500 {
+                mismatches.push(format!(
+                    "{username} {method} {path} ({id}) → {} {}",
+                    response.status, response.text
+                ));
+            }
             let as_expected = if allowed {
                 !matches!(response.status, 401 | 403)
             } else {

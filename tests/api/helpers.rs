@@ -133,6 +133,7 @@ pub async fn spawn_app() -> TestApp {
         workers: Some(1),
         utc_offset: api::clock::CHINA_STANDARD_TIME,
         trusted_proxies: Vec::new(),
+        due_soon_days: 3,
     };
     let application = Application::build(settings)
         .await

@@ -17,6 +17,7 @@ mod health;
 mod helpers;
 mod households;
 mod import;
+mod ledger;
 mod openapi;
 mod pairings;
 mod users;

@@ -10,10 +10,12 @@ pub mod enterprises;
 pub mod fallback;
 pub mod health;
 pub mod households;
+pub mod issues;
 pub mod me;
 pub mod org;
 pub mod pairings;
 pub mod users;
+pub mod visits;
 
 /// Registers every documented route.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -27,6 +29,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(households::configure)
             .configure(enterprises::configure)
             .configure(pairings::configure)
+            .configure(visits::configure)
+            .configure(issues::configure)
             .configure(api_tokens::configure)
             .configure(audit::configure),
     );

@@ -1,0 +1,541 @@
+//! The issue ledger (台账): who may see an issue, the list with its filters, creating issues,
+//! and applying lifecycle steps with their timeline events.
+
+pub mod lifecycle;
+pub mod steps;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use entity::{
+    department, escalation,
+    issue::{self, Category, Level, Status},
+    issue_event::{self, EventKind},
+    org_unit, user,
+    visit::Channel,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+    sea_query::{Expr, Query},
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{
+    access::Scope,
+    auth::{Actor, Principal, role_name},
+    error::{ApiError, ApiResult},
+};
+
+/// The open part of the ledger, written literally so that the partial indexes of the
+/// migration (which carry the same condition) are used by both engines.
+pub const OPEN_LEDGER_SQL: &str =
+    "issues.status IN ('open', 'in_progress') AND issues.answered_on_spot = FALSE";
+
+/// Issues the caller may see: those of villages in scope (department staff: those sent to
+/// their department), plus those the caller leads — and never a cadre-conduct complaint that
+/// names the caller.
+pub fn visible_condition(caller: &Principal) -> Condition {
+    let in_scope = match &caller.scope {
+        Scope::Department(department) => Condition::any()
+            .add(issue::Column::HandlerDepartmentId.eq(*department))
+            .add(
+                issue::Column::Id.in_subquery(
+                    Query::select()
+                        .column(escalation::Column::IssueId)
+                        .from(escalation::Entity)
+                        .and_where(escalation::Column::DepartmentId.eq(*department))
+                        .to_owned(),
+                ),
+            ),
+        scope => scope.village_condition(
+            issue::Column::CountyId,
+            issue::Column::TownId,
+            issue::Column::VillageId,
+        ),
+    };
+    match caller.actor {
+        Actor::User { id } => Condition::all()
+            .add(
+                Condition::any()
+                    .add(in_scope)
+                    .add(issue::Column::LeadResponsibleId.eq(id)),
+            )
+            .add(
+                Condition::any()
+                    .add(issue::Column::NamedCadreId.is_null())
+                    .add(issue::Column::NamedCadreId.ne(id)),
+            ),
+        Actor::ApiToken { .. } => in_scope,
+    }
+}
+
+/// One issue the caller may see.
+pub async fn find_issue(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    id: Uuid,
+) -> Result<Option<issue::Model>, DbErr> {
+    issue::Entity::find_by_id(id)
+        .filter(visible_condition(caller))
+        .one(db)
+        .await
+}
+
+/// The timeline of an issue, oldest first.
+pub async fn events_of(
+    db: &impl ConnectionTrait,
+    issue_id: Uuid,
+) -> Result<Vec<issue_event::Model>, DbErr> {
+    issue_event::Entity::find()
+        .filter(issue_event::Column::IssueId.eq(issue_id))
+        .order_by_asc(issue_event::Column::Id)
+        .all(db)
+        .await
+}
+
+/// The escalations of an issue, oldest first.
+pub async fn escalations_of(
+    db: &impl ConnectionTrait,
+    issue_id: Uuid,
+) -> Result<Vec<escalation::Model>, DbErr> {
+    escalation::Entity::find()
+        .filter(escalation::Column::IssueId.eq(issue_id))
+        .order_by_asc(escalation::Column::EscalatedAt)
+        .all(db)
+        .await
+}
+
+/// Deadline questions are asked against the local date.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// Today (local).
+    pub today: NaiveDate,
+    /// How many days ahead "due soon" looks.
+    pub due_soon_days: u32,
+}
+
+impl Deadlines {
+    /// Overdue: still open and past its deadline.
+    pub fn is_overdue(&self, issue: &issue::Model) -> bool {
+        is_open(issue.status)
+            && !issue.answered_on_spot
+            && issue.deadline.is_some_and(|deadline| deadline < self.today)
+    }
+
+    /// Due soon: still open, not overdue, and due within the window.
+    pub fn is_due_soon(&self, issue: &issue::Model) -> bool {
+        is_open(issue.status)
+            && !issue.answered_on_spot
+            && issue
+                .deadline
+                .is_some_and(|deadline| deadline >= self.today && deadline <= self.soon_limit())
+    }
+
+    /// The last day that counts as "due soon".
+    pub fn soon_limit(&self) -> NaiveDate {
+        self.today + Days::new(u64::from(self.due_soon_days))
+    }
+}
+
+/// Open or in progress.
+pub fn is_open(status: Status) -> bool {
+    matches!(status, Status::Open | Status::InProgress)
+}
+
+/// Filters of the ledger list (API.md).
+#[derive(Debug, Clone, Default)]
+pub struct LedgerFilter {
+    /// Only these statuses.
+    pub statuses: Vec<Status>,
+    /// Only this category.
+    pub category: Option<Category>,
+    /// Only this level.
+    pub level: Option<Level>,
+    /// Only this village.
+    pub village_id: Option<Uuid>,
+    /// Only this town.
+    pub town_id: Option<Uuid>,
+    /// Only this lead responsible person.
+    pub responsible_id: Option<Uuid>,
+    /// Only issues handled by this department.
+    pub department_id: Option<Uuid>,
+    /// Only overdue issues.
+    pub overdue: bool,
+    /// Only open issues due within the due-soon window (and not overdue).
+    pub due_soon: bool,
+    /// Only issues due on or before this day.
+    pub due_before: Option<NaiveDate>,
+    /// Only deeds.
+    pub is_deed: Option<bool>,
+}
+
+/// A position in the ledger's order (deadline, then id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerCursor {
+    /// The deadline of the last issue of the previous page.
+    pub deadline: NaiveDate,
+    /// Its id.
+    pub id: Uuid,
+}
+
+impl LedgerCursor {
+    /// `2026-05-01~<uuid>`.
+    pub fn encode(&self) -> String {
+        format!("{}~{}", self.deadline, self.id)
+    }
+
+    /// Reads a cursor this list handed out.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (deadline, id) = text.split_once('~')?;
+        Some(Self {
+            deadline: deadline.parse().ok()?,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// The ledger the caller may see: issues not answered on the spot, by deadline then id.
+pub async fn list_ledger(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    filter: &LedgerFilter,
+    deadlines: Deadlines,
+    after: Option<LedgerCursor>,
+    limit: u64,
+) -> Result<Vec<issue::Model>, DbErr> {
+    let mut query = issue::Entity::find()
+        .filter(visible_condition(caller))
+        .filter(issue::Column::AnsweredOnSpot.eq(false));
+    if filter.overdue || filter.due_soon {
+        query = query.filter(Expr::cust(OPEN_LEDGER_SQL));
+    }
+    if filter.overdue {
+        query = query.filter(issue::Column::Deadline.lt(deadlines.today));
+    }
+    if filter.due_soon {
+        query = query
+            .filter(issue::Column::Deadline.gte(deadlines.today))
+            .filter(issue::Column::Deadline.lte(deadlines.soon_limit()));
+    }
+    if !filter.statuses.is_empty() {
+        query = query.filter(issue::Column::Status.is_in(filter.statuses.clone()));
+    }
+    if let Some(category) = filter.category {
+        query = query.filter(issue::Column::Category.eq(category));
+    }
+    if let Some(level) = filter.level {
+        query = query.filter(issue::Column::Level.eq(level));
+    }
+    if let Some(village_id) = filter.village_id {
+        query = query.filter(issue::Column::VillageId.eq(village_id));
+    }
+    if let Some(town_id) = filter.town_id {
+        query = query.filter(issue::Column::TownId.eq(town_id));
+    }
+    if let Some(responsible_id) = filter.responsible_id {
+        query = query.filter(issue::Column::LeadResponsibleId.eq(responsible_id));
+    }
+    if let Some(department_id) = filter.department_id {
+        query = query.filter(issue::Column::HandlerDepartmentId.eq(department_id));
+    }
+    if let Some(due_before) = filter.due_before {
+        query = query.filter(issue::Column::Deadline.lte(due_before));
+    }
+    if let Some(is_deed) = filter.is_deed {
+        query = query.filter(issue::Column::IsDeed.eq(is_deed));
+    }
+    if let Some(after) = after {
+        query = query.filter(
+            Condition::any()
+                .add(issue::Column::Deadline.gt(after.deadline))
+                .add(
+                    Condition::all()
+                        .add(issue::Column::Deadline.eq(after.deadline))
+                        .add(issue::Column::Id.gt(after.id)),
+                ),
+        );
+    }
+    query
+        .order_by_asc(issue::Column::Deadline)
+        .order_by_asc(issue::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// What a new issue needs, whatever brought it in (a visit, the hotline, the mailbox, sync).
+#[derive(Debug, Clone)]
+pub struct NewIssue {
+    /// The client's UUID.
+    pub id: Uuid,
+    /// The visit it came from.
+    pub visit_id: Option<Uuid>,
+    /// How it came in.
+    pub channel: Channel,
+    /// The village (already checked to be in scope), with its town and county.
+    pub place: crate::households::VillagePlace,
+    /// The applicant's household.
+    pub applicant_household_id: Option<Uuid>,
+    /// The applicant's name.
+    pub applicant_name: String,
+    /// The applicant's phone.
+    pub applicant_phone: Option<String>,
+    /// Category.
+    pub category: Category,
+    /// What is asked.
+    pub matter: String,
+    /// Answered on the spot.
+    pub answered_on_spot: bool,
+    /// The answer given on the spot.
+    pub spot_answer: Option<String>,
+    /// The level that can solve it.
+    pub level: Level,
+    /// The department handling it, for town or county issues.
+    pub handler_department_id: Option<Uuid>,
+    /// The cadre a conduct complaint names.
+    pub named_cadre_id: Option<Uuid>,
+    /// 办结时限.
+    pub deadline: Option<NaiveDate>,
+    /// A practical deed.
+    pub is_deed: bool,
+    /// The day the matter was raised (deadlines cannot be before it).
+    pub raised_on: NaiveDate,
+}
+
+/// Checks a new issue and inserts it with its `created` event. The caller becomes its lead
+/// responsible person for its whole life (首访负责制). `field` prefixes the error fields
+/// (`issues[2].deadline`).
+pub async fn create_issue(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    new: NewIssue,
+    field: &str,
+) -> ApiResult<issue::Model> {
+    let Actor::User { id: lead } = caller.actor else {
+        return Err(ApiError::Forbidden(
+            "Issues are recorded by a person, not an API token.".to_owned(),
+        ));
+    };
+    let named = |name: &str| {
+        if field.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{field}.{name}")
+        }
+    };
+    if new.answered_on_spot && new.spot_answer.as_deref().is_none_or(str::is_empty) {
+        return Err(ApiError::invalid_field(
+            &named("spot_answer"),
+            "required",
+            "An issue answered on the spot needs the answer.",
+        ));
+    }
+    if !new.answered_on_spot {
+        match new.deadline {
+            None => {
+                return Err(ApiError::invalid_field(
+                    &named("deadline"),
+                    "required",
+                    "Every ledger issue has a deadline (办结时限).",
+                ));
+            }
+            Some(deadline) if deadline < new.raised_on => {
+                return Err(ApiError::invalid_field(
+                    &named("deadline"),
+                    "before_raised",
+                    "The deadline is before the day it was raised.",
+                ));
+            }
+            _ => {}
+        }
+    }
+    if new.named_cadre_id.is_some() && new.category != Category::CadreConduct {
+        return Err(ApiError::invalid_field(
+            &named("named_cadre_id"),
+            "not_allowed",
+            "Only a cadre-conduct complaint names a cadre.",
+        ));
+    }
+    if let Some(named_cadre) = new.named_cadre_id
+        && user::Entity::find_by_id(named_cadre)
+            .one(db)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::invalid_field(
+            &named("named_cadre_id"),
+            "not_found",
+            "No such cadre.",
+        ));
+    }
+    let handler_org_unit_id = match new.level {
+        Level::Village => new.place.village_id,
+        Level::Town => new.place.town_id,
+        Level::County => new.place.county_id,
+    };
+    if let Some(department_id) = new.handler_department_id {
+        check_department(
+            db,
+            department_id,
+            new.level,
+            handler_org_unit_id,
+            &named("handler_department_id"),
+        )
+        .await?;
+    }
+    if issue::Entity::find_by_id(new.id).one(db).await?.is_some() {
+        return Err(ApiError::Conflict {
+            code: "id_taken",
+            detail: format!("An issue with id {} already exists.", new.id),
+        });
+    }
+    let now = Utc::now();
+    let row = issue::Model {
+        id: new.id,
+        county_id: new.place.county_id,
+        town_id: new.place.town_id,
+        village_id: new.place.village_id,
+        visit_id: new.visit_id,
+        channel: new.channel,
+        applicant_household_id: new.applicant_household_id,
+        applicant_name: new.applicant_name,
+        applicant_phone: new.applicant_phone,
+        category: new.category,
+        matter: new.matter,
+        answered_on_spot: new.answered_on_spot,
+        spot_answer: new.spot_answer,
+        level: new.level,
+        lead_responsible_id: lead,
+        handler_org_unit_id,
+        handler_department_id: new.handler_department_id,
+        named_cadre_id: new.named_cadre_id,
+        deadline: if new.answered_on_spot {
+            None
+        } else {
+            new.deadline
+        },
+        // Answered on the spot: recorded and counted, but finished and not in the ledger.
+        status: if new.answered_on_spot {
+            Status::Closed
+        } else {
+            Status::Open
+        },
+        is_deed: new.is_deed,
+        latest_progress: None,
+        resolution: None,
+        feedback_given: new.answered_on_spot,
+        applicant_satisfied: None,
+        resolved_at: new.answered_on_spot.then_some(now),
+        closed_at: new.answered_on_spot.then_some(now),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    issue::Entity::insert(issue::ActiveModel::from(row.clone()))
+        .exec_without_returning(db)
+        .await?;
+    record_event(db, caller, row.id, EventKind::Created, None, None).await?;
+    Ok(row)
+}
+
+/// A department that can handle an issue at `level`: a town's department for town level,
+/// the county's for county level.
+pub async fn check_department(
+    db: &impl ConnectionTrait,
+    department_id: Uuid,
+    level: Level,
+    handler_org_unit_id: Uuid,
+    field: &str,
+) -> ApiResult<department::Model> {
+    let department = department::Entity::find_by_id(department_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::invalid_field(field, "not_found", "No such department."))?;
+    let owner = org_unit::Entity::find_by_id(department.org_unit_id)
+        .one(db)
+        .await?;
+    if level == Level::Village || owner.is_none_or(|owner| owner.id != handler_org_unit_id) {
+        return Err(ApiError::invalid_field(
+            field,
+            "wrong_level",
+            "The department must belong to the town (town level) or county (county level) that handles the issue.",
+        ));
+    }
+    Ok(department)
+}
+
+/// Appends an event to an issue's timeline.
+pub async fn record_event(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    issue_id: Uuid,
+    kind: EventKind,
+    note: Option<String>,
+    data: Option<Value>,
+) -> Result<issue_event::Model, DbErr> {
+    let actor_id = match caller.actor {
+        Actor::User { id } | Actor::ApiToken { id } => id,
+    };
+    let event = issue_event::Model {
+        id: Uuid::now_v7(),
+        issue_id,
+        kind,
+        actor_id: Some(actor_id),
+        actor_role: Some(role_name(caller.role)),
+        note,
+        data,
+        occurred_at: Utc::now(),
+    };
+    issue_event::Entity::insert(issue_event::ActiveModel::from(event.clone()))
+        .exec_without_returning(db)
+        .await?;
+    Ok(event)
+}
+
+/// Saves a changed issue if nobody changed it since it was read (version in the `WHERE`),
+/// bumping the version; otherwise 412 with the current version.
+pub async fn save_issue(
+    db: &impl ConnectionTrait,
+    mut changed: issue::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<issue::Model> {
+    let expected = changed.version;
+    changed.version += 1;
+    changed.updated_at = now;
+    let updated = issue::Entity::update_many()
+        .set(issue::ActiveModel::from(changed.clone()).reset_all())
+        .filter(issue::Column::Id.eq(changed.id))
+        .filter(issue::Column::Version.eq(expected))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        let current = issue::Entity::find_by_id(changed.id)
+            .one(db)
+            .await?
+            .map_or(expected, |row| row.version);
+        return Err(ApiError::PreconditionFailed {
+            current_version: i64::from(current),
+        });
+    }
+    Ok(changed)
+}
+
+/// The departments of a set of issues, by id (for names in lists).
+pub async fn department_names(
+    db: &impl ConnectionTrait,
+    ids: Vec<Uuid>,
+) -> Result<std::collections::HashMap<Uuid, String>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(department::Entity::find()
+        .filter(department::Column::Id.is_in(ids))
+        .select_only()
+        .column(department::Column::Id)
+        .column(department::Column::Name)
+        .into_tuple::<(Uuid, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}

@@ -1,0 +1,420 @@
+//! Taking a lifecycle step: check visibility (404), permission (403), version (412) and the
+//! state machine (409), change the issue, append the timeline event and the audit row — all
+//! in the caller's transaction.
+
+use chrono::{NaiveDate, Utc};
+use entity::{
+    escalation,
+    issue::{self, Status},
+    issue_event::EventKind,
+    user::Role,
+};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    check_department, find_issue,
+    lifecycle::{Step, level_above, may_take, next_status, status_name},
+    record_event, save_issue,
+};
+use crate::{
+    access::Scope,
+    audit::{self, AuditActor, AuditEntry},
+    auth::{Actor, Principal},
+    error::{ApiError, ApiResult},
+};
+
+/// What a step carries.
+#[derive(Debug, Clone, Default)]
+pub struct StepInput {
+    /// The note: progress, what was done, a reason.
+    pub note: Option<String>,
+    /// Feedback: was the applicant satisfied?
+    pub satisfied: Option<bool>,
+    /// Extension: the new deadline.
+    pub new_deadline: Option<NaiveDate>,
+    /// Resolution: mark the issue a practical deed (实事).
+    pub is_deed: Option<bool>,
+}
+
+fn required(value: Option<String>, field: &str, message: &str) -> ApiResult<String> {
+    value
+        .filter(|text| !text.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid_field(field, "required", message))
+}
+
+fn refused(step: Step, status: Status) -> ApiError {
+    ApiError::Conflict {
+        code: "invalid_transition",
+        detail: format!(
+            "The issue is `{}`: the step `{}` is not possible from there.",
+            status_name(status),
+            serde_json::to_value(step)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+fn forbidden(step: Step) -> ApiError {
+    let who = match step {
+        Step::Close | Step::Urge | Step::ExtendDeadline => "a leader",
+        Step::Escalate => "the lead responsible person (the first visitor)",
+        Step::AcceptEscalation => "the department it was sent to",
+        Step::Reopen => "a leader or the lead responsible person",
+        _ => "the lead responsible person or the current handler",
+    };
+    ApiError::Forbidden(format!("Only {who} may take this step."))
+}
+
+/// Loads the issue for a step: visible (404), allowed (403), at the expected version (412),
+/// and in a status the step may leave (409).
+async fn load_for(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    issue_id: Uuid,
+    step: Step,
+    precondition: &dyn Fn(i32) -> ApiResult<()>,
+) -> ApiResult<(issue::Model, Status)> {
+    let issue = find_issue(db, caller, issue_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such issue.".to_owned()))?;
+    if issue.answered_on_spot {
+        return Err(ApiError::Conflict {
+            code: "answered_on_spot",
+            detail: "This matter was answered on the spot; it is not in the ledger.".to_owned(),
+        });
+    }
+    if !may_take(step, caller, &issue) {
+        return Err(forbidden(step));
+    }
+    precondition(issue.version)?;
+    let next = next_status(step, issue.status).ok_or_else(|| refused(step, issue.status))?;
+    Ok((issue, next))
+}
+
+fn audit_actor(caller: &Principal, meta: &crate::auth::RequestMeta) -> AuditActor {
+    let (actor_type, id) = match caller.actor {
+        Actor::User { id } => ("user", id),
+        Actor::ApiToken { id } => ("api_token", id),
+    };
+    AuditActor {
+        actor_type,
+        actor_id: Some(id),
+        role: Some(caller.role),
+        request_id: meta.request_id.clone(),
+        client_addr: meta.client_addr.clone(),
+    }
+}
+
+/// Takes a step that changes only the issue itself (everything but escalation).
+pub async fn take_step(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    meta: &crate::auth::RequestMeta,
+    issue_id: Uuid,
+    step: Step,
+    input: StepInput,
+    precondition: &dyn Fn(i32) -> ApiResult<()>,
+) -> ApiResult<issue::Model> {
+    let (issue, next) = load_for(db, caller, issue_id, step, precondition).await?;
+    let now = Utc::now();
+    let mut changed = issue.clone();
+    let (kind, note, data) = match step {
+        Step::Progress => {
+            let note = required(input.note, "note", "Say what was done (办理情况).")?;
+            changed.latest_progress = Some(note.clone());
+            (EventKind::Progress, Some(note), None)
+        }
+        Step::Resolve => {
+            let note = required(input.note, "note", "Say how it was resolved.")?;
+            changed.resolution = Some(note.clone());
+            changed.latest_progress = Some(note.clone());
+            changed.resolved_at = Some(now);
+            if let Some(is_deed) = input.is_deed {
+                changed.is_deed = is_deed;
+            }
+            (
+                EventKind::Resolved,
+                Some(note),
+                Some(json!({"is_deed": changed.is_deed})),
+            )
+        }
+        Step::Feedback => {
+            let satisfied = input.satisfied.ok_or_else(|| {
+                ApiError::invalid_field("satisfied", "required", "Was the applicant satisfied?")
+            })?;
+            changed.feedback_given = true;
+            changed.applicant_satisfied = Some(satisfied);
+            (
+                EventKind::Feedback,
+                input.note,
+                Some(json!({"satisfied": satisfied})),
+            )
+        }
+        Step::Close => {
+            match issue.applicant_satisfied {
+                _ if !issue.feedback_given => {
+                    return Err(ApiError::Conflict {
+                        code: "feedback_missing",
+                        detail: "The applicant has not been told the result yet (反馈): record the feedback first.".to_owned(),
+                    });
+                }
+                Some(false) => {
+                    return Err(ApiError::Conflict {
+                        code: "applicant_unsatisfied",
+                        detail: "The applicant is not satisfied: reopen the issue instead of striking it off.".to_owned(),
+                    });
+                }
+                _ => {}
+            }
+            changed.closed_at = Some(now);
+            (EventKind::Closed, input.note, None)
+        }
+        Step::Reopen => {
+            let reason = required(input.note, "note", "Say why it is reopened.")?;
+            changed.resolved_at = None;
+            changed.closed_at = None;
+            changed.feedback_given = false;
+            changed.applicant_satisfied = None;
+            (
+                EventKind::Reopened,
+                Some(reason),
+                Some(json!({"from": status_name(issue.status)})),
+            )
+        }
+        Step::Urge => (EventKind::Urged, input.note, None),
+        Step::ExtendDeadline => {
+            let reason = required(input.note, "note", "Say why the deadline is extended.")?;
+            let new_deadline = input.new_deadline.ok_or_else(|| {
+                ApiError::invalid_field("new_deadline", "required", "Give the new deadline.")
+            })?;
+            if issue
+                .deadline
+                .is_some_and(|deadline| new_deadline <= deadline)
+            {
+                return Err(ApiError::invalid_field(
+                    "new_deadline",
+                    "not_later",
+                    "The new deadline must be later than the current one.",
+                ));
+            }
+            changed.deadline = Some(new_deadline);
+            (
+                EventKind::DeadlineExtended,
+                Some(reason),
+                Some(json!({"from": issue.deadline, "to": new_deadline})),
+            )
+        }
+        Step::Escalate | Step::AcceptEscalation => {
+            return Err(ApiError::Internal(
+                "escalation steps have their own functions".into(),
+            ));
+        }
+    };
+    changed.status = next;
+    let saved = save_issue(db, changed, now).await?;
+    record_event(db, caller, saved.id, kind, note.clone(), data.clone()).await?;
+    audit::record(
+        db,
+        &audit_actor(caller, meta),
+        AuditEntry::new(audit_action(step), "issue", saved.id).with_changes(json!({
+            "status": {"from": status_name(issue.status), "to": status_name(saved.status)},
+            "note": note,
+            "data": data,
+        })),
+    )
+    .await?;
+    Ok(saved)
+}
+
+fn audit_action(step: Step) -> &'static str {
+    match step {
+        Step::Progress => "issue.progress",
+        Step::Resolve => "issue.resolve",
+        Step::Feedback => "issue.feedback",
+        Step::Close => "issue.close",
+        Step::Reopen => "issue.reopen",
+        Step::Urge => "issue.urge",
+        Step::ExtendDeadline => "issue.extend_deadline",
+        Step::Escalate => "issue.escalate",
+        Step::AcceptEscalation => "issue.accept_escalation",
+    }
+}
+
+/// What an escalation carries.
+#[derive(Debug, Clone)]
+pub struct EscalationInput {
+    /// The department of the next level up that takes it.
+    pub department_id: Uuid,
+    /// Why it cannot be solved at this level.
+    pub reason: String,
+    /// The new deadline.
+    pub new_deadline: NaiveDate,
+}
+
+/// Escalates an issue one level up, to a department of that level, with a reason and a new
+/// deadline. Only the lead responsible person may (首访负责制); the lead stays the same.
+pub async fn escalate(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    meta: &crate::auth::RequestMeta,
+    issue_id: Uuid,
+    input: EscalationInput,
+    today: NaiveDate,
+    precondition: &dyn Fn(i32) -> ApiResult<()>,
+) -> ApiResult<(issue::Model, escalation::Model)> {
+    let (issue, next) = load_for(db, caller, issue_id, Step::Escalate, precondition).await?;
+    let Some(to_level) = level_above(issue.level) else {
+        return Err(ApiError::Conflict {
+            code: "cannot_escalate",
+            detail: "The issue is handled by the county already; there is no level above."
+                .to_owned(),
+        });
+    };
+    if input.reason.trim().is_empty() {
+        return Err(ApiError::invalid_field(
+            "reason",
+            "required",
+            "Say why it cannot be solved at this level.",
+        ));
+    }
+    if input.new_deadline < today {
+        return Err(ApiError::invalid_field(
+            "new_deadline",
+            "in_the_past",
+            "The new deadline is in the past.",
+        ));
+    }
+    let to_org_unit_id = match to_level {
+        entity::issue::Level::Town => issue.town_id,
+        _ => issue.county_id,
+    };
+    // A department of the same level, or of another town, is "sideways": refused.
+    check_department(
+        db,
+        input.department_id,
+        to_level,
+        to_org_unit_id,
+        "department_id",
+    )
+    .await?;
+    let now = Utc::now();
+    let escalated_by = match caller.actor {
+        Actor::User { id } | Actor::ApiToken { id } => id,
+    };
+    let record = escalation::Model {
+        id: Uuid::now_v7(),
+        issue_id: issue.id,
+        from_level: issue.level,
+        to_level,
+        from_org_unit_id: issue.handler_org_unit_id,
+        to_org_unit_id,
+        department_id: input.department_id,
+        reason: input.reason.clone(),
+        new_deadline: input.new_deadline,
+        escalated_by,
+        escalated_at: now,
+        accepted_by: None,
+        accepted_at: None,
+    };
+    escalation::Entity::insert(escalation::ActiveModel::from(record.clone()))
+        .exec_without_returning(db)
+        .await?;
+    let mut changed = issue.clone();
+    changed.level = to_level;
+    changed.handler_org_unit_id = to_org_unit_id;
+    changed.handler_department_id = Some(input.department_id);
+    changed.deadline = Some(input.new_deadline);
+    changed.status = next;
+    let saved = save_issue(db, changed, now).await?;
+    let data = json!({
+        "escalation_id": record.id,
+        "from_level": issue.level,
+        "to_level": to_level,
+        "department_id": input.department_id,
+        "new_deadline": input.new_deadline,
+    });
+    record_event(
+        db,
+        caller,
+        saved.id,
+        EventKind::Escalated,
+        Some(input.reason),
+        Some(data.clone()),
+    )
+    .await?;
+    audit::record(
+        db,
+        &audit_actor(caller, meta),
+        AuditEntry::new("issue.escalate", "issue", saved.id).with_changes(data),
+    )
+    .await?;
+    Ok((saved, record))
+}
+
+/// The department accepts an escalation sent to it; the issue is then in progress.
+pub async fn accept_escalation(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    meta: &crate::auth::RequestMeta,
+    escalation_id: Uuid,
+) -> ApiResult<(issue::Model, escalation::Model)> {
+    let record = escalation::Entity::find_by_id(escalation_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such escalation.".to_owned()))?;
+    let visible_to_department = match &caller.scope {
+        Scope::Department(department) => *department == record.department_id,
+        _ => caller.role == Role::Admin,
+    };
+    if !visible_to_department {
+        return Err(ApiError::NotFound("No such escalation.".to_owned()));
+    }
+    if record.accepted_at.is_some() {
+        return Err(ApiError::Conflict {
+            code: "already_accepted",
+            detail: "This escalation was accepted already.".to_owned(),
+        });
+    }
+    let (issue, next) = load_for(db, caller, record.issue_id, Step::AcceptEscalation, &|_| {
+        Ok(())
+    })
+    .await?;
+    if issue.handler_department_id != Some(record.department_id) {
+        return Err(ApiError::Conflict {
+            code: "escalation_superseded",
+            detail: "The issue has moved on to another department since.".to_owned(),
+        });
+    }
+    let now = Utc::now();
+    let accepter = match caller.actor {
+        Actor::User { id } | Actor::ApiToken { id } => id,
+    };
+    let mut active: escalation::ActiveModel = record.clone().into();
+    active.accepted_by = Set(Some(accepter));
+    active.accepted_at = Set(Some(now));
+    let record = escalation::Entity::update(active).exec(db).await?;
+    let mut changed = issue.clone();
+    changed.status = next;
+    let saved = save_issue(db, changed, now).await?;
+    let data = json!({"escalation_id": record.id, "department_id": record.department_id});
+    record_event(
+        db,
+        caller,
+        saved.id,
+        EventKind::EscalationAccepted,
+        None,
+        Some(data.clone()),
+    )
+    .await?;
+    audit::record(
+        db,
+        &audit_actor(caller, meta),
+        AuditEntry::new("issue.accept_escalation", "issue", saved.id).with_changes(data),
+    )
+    .await?;
+    Ok((saved, record))
+}

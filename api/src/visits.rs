@@ -1,0 +1,383 @@
+//! Visits (走访): recording one with the issues raised in it, in one transaction, exactly
+//! once per client UUID.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::{enterprise, household, issue, visit};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    access::Scope,
+    audit::{self, AuditEntry},
+    auth::{Actor, AuthUser},
+    clock::LocalClock,
+    error::{ApiError, ApiResult},
+    households::{self, VillagePlace},
+    ledger::{self, NewIssue},
+};
+
+/// Who or what was visited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A household.
+    Household(Uuid),
+    /// An enterprise.
+    Enterprise(Uuid),
+}
+
+/// An issue raised in a visit, as the phone sends it.
+#[derive(Debug, Clone)]
+pub struct RaisedIssue {
+    /// The phone's UUID.
+    pub id: Uuid,
+    /// Category.
+    pub category: entity::issue::Category,
+    /// What is asked.
+    pub matter: String,
+    /// Answered on the spot.
+    pub answered_on_spot: bool,
+    /// The answer given.
+    pub spot_answer: Option<String>,
+    /// The level that can solve it.
+    pub level: entity::issue::Level,
+    /// 办结时限.
+    pub deadline: Option<chrono::NaiveDate>,
+    /// A practical deed.
+    pub is_deed: bool,
+    /// The cadre a conduct complaint names.
+    pub named_cadre_id: Option<Uuid>,
+    /// The department, for town or county issues.
+    pub handler_department_id: Option<Uuid>,
+    /// The applicant, when not the household head.
+    pub applicant_name: Option<String>,
+    /// The applicant's phone, when not the household's.
+    pub applicant_phone: Option<String>,
+}
+
+/// A visit as the phone sends it.
+#[derive(Debug, Clone)]
+pub struct NewVisit {
+    /// The phone's UUID.
+    pub id: Uuid,
+    /// Who was visited.
+    pub target: Target,
+    /// Channel.
+    pub channel: entity::visit::Channel,
+    /// When, as the device says.
+    pub visited_at: DateTime<Utc>,
+    /// The six answers (JSON).
+    pub answers: Option<Value>,
+    /// The cadre rating from the answers.
+    pub cadre_rating: Option<i16>,
+    /// Diary note.
+    pub diary_note: Option<String>,
+    /// Service card handed over.
+    pub service_card_given: bool,
+    /// Latitude.
+    pub latitude: Option<f64>,
+    /// Longitude.
+    pub longitude: Option<f64>,
+    /// The device (sync).
+    pub device_id: Option<String>,
+    /// The issues raised.
+    pub issues: Vec<RaisedIssue>,
+}
+
+/// What recording a visit did.
+#[derive(Debug)]
+pub enum Recorded {
+    /// It was new and is stored now, with its issues.
+    Created(visit::Model, Vec<issue::Model>),
+    /// The same visit was stored already (a retry): nothing was written.
+    Existing(visit::Model, Vec<issue::Model>),
+}
+
+/// Records a visit and its issues in `db` (the caller's transaction). A visit whose id is
+/// stored already is a retry when it is the same visit (same cadre, target and time): the
+/// stored one is returned and nothing is written; otherwise the id clash is 409.
+pub async fn record_visit(
+    db: &impl ConnectionTrait,
+    user: &AuthUser,
+    clock: LocalClock,
+    new: NewVisit,
+) -> ApiResult<Recorded> {
+    // Both engines keep microseconds: compare and store what they can hold.
+    let mut new = new;
+    new.visited_at = new.visited_at.trunc_subsecs(6);
+    let Actor::User { id: cadre_id } = user.principal.actor else {
+        return Err(ApiError::Forbidden(
+            "Visits are recorded by a person, not an API token.".to_owned(),
+        ));
+    };
+    if let Some(stored) = visit::Entity::find_by_id(new.id).one(db).await? {
+        let same_target = match new.target {
+            Target::Household(id) => stored.household_id == Some(id),
+            Target::Enterprise(id) => stored.enterprise_id == Some(id),
+        };
+        if stored.cadre_id == cadre_id && same_target && stored.visited_at == new.visited_at {
+            let issues = issues_of_visit(db, &user.principal, stored.id).await?;
+            return Ok(Recorded::Existing(stored, issues));
+        }
+        return Err(ApiError::Conflict {
+            code: "id_taken",
+            detail: "A different visit already has this id.".to_owned(),
+        });
+    }
+    let (place, applicant_household_id, applicant_name, applicant_phone) = match new.target {
+        Target::Household(id) => {
+            let household = households::find_household(db, user.scope(), id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "household_id",
+                        "not_found",
+                        "No such household in your scope.",
+                    )
+                })?;
+            let place = VillagePlace {
+                county_id: household.county_id,
+                town_id: household.town_id,
+                village_id: household.village_id,
+            };
+            (
+                place,
+                Some(household.id),
+                household.head_name,
+                household.phone,
+            )
+        }
+        Target::Enterprise(id) => {
+            let enterprise = enterprise::Entity::find_by_id(id)
+                .filter(user.scope().village_condition(
+                    enterprise::Column::CountyId,
+                    enterprise::Column::TownId,
+                    enterprise::Column::VillageId,
+                ))
+                .one(db)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "enterprise_id",
+                        "not_found",
+                        "No such enterprise in your scope.",
+                    )
+                })?;
+            let village_id = enterprise.village_id.ok_or_else(|| {
+                ApiError::invalid_field("enterprise_id", "no_village", "This enterprise is not in a village; record its issues with POST /api/v1/issues.")
+            })?;
+            let place = VillagePlace {
+                county_id: enterprise.county_id,
+                town_id: enterprise.town_id,
+                village_id,
+            };
+            (
+                place,
+                None,
+                enterprise.contact_name.unwrap_or(enterprise.name),
+                enterprise.contact_phone,
+            )
+        }
+    };
+    let row = visit::Model {
+        id: new.id,
+        county_id: place.county_id,
+        town_id: place.town_id,
+        village_id: place.village_id,
+        household_id: match new.target {
+            Target::Household(id) => Some(id),
+            Target::Enterprise(_) => None,
+        },
+        enterprise_id: match new.target {
+            Target::Enterprise(id) => Some(id),
+            Target::Household(_) => None,
+        },
+        cadre_id,
+        channel: new.channel,
+        visited_at: new.visited_at,
+        received_at: Utc::now(),
+        answers: new.answers,
+        cadre_rating: new.cadre_rating,
+        diary_note: new.diary_note,
+        service_card_given: new.service_card_given,
+        latitude: new.latitude,
+        longitude: new.longitude,
+        device_id: new.device_id,
+    };
+    // A concurrent copy of the same request may be inserting the same id: on PostgreSQL
+    // `ON CONFLICT DO NOTHING` waits for it to commit, and then this copy is a retry.
+    let inserted = visit::Entity::insert(visit::ActiveModel::from(row.clone()))
+        .on_conflict_do_nothing()
+        .exec_without_returning(db)
+        .await?;
+    if !matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
+        return match visit::Entity::find_by_id(new.id).one(db).await? {
+            Some(stored) if stored.cadre_id == cadre_id && stored.visited_at == new.visited_at => {
+                let issues = issues_of_visit(db, &user.principal, stored.id).await?;
+                Ok(Recorded::Existing(stored, issues))
+            }
+            _ => Err(ApiError::Conflict {
+                code: "id_taken",
+                detail: "A different visit already has this id.".to_owned(),
+            }),
+        };
+    }
+    let raised_on = clock.date_of(new.visited_at);
+    let mut issues = Vec::with_capacity(new.issues.len());
+    for (index, raised) in new.issues.into_iter().enumerate() {
+        let issue = ledger::create_issue(
+            db,
+            &user.principal,
+            NewIssue {
+                id: raised.id,
+                visit_id: Some(row.id),
+                channel: row.channel,
+                place,
+                applicant_household_id,
+                applicant_name: raised
+                    .applicant_name
+                    .unwrap_or_else(|| applicant_name.clone()),
+                applicant_phone: raised.applicant_phone.or_else(|| applicant_phone.clone()),
+                category: raised.category,
+                matter: raised.matter,
+                answered_on_spot: raised.answered_on_spot,
+                spot_answer: raised.spot_answer,
+                level: raised.level,
+                handler_department_id: raised.handler_department_id,
+                named_cadre_id: raised.named_cadre_id,
+                deadline: raised.deadline,
+                is_deed: raised.is_deed,
+                raised_on,
+            },
+            &format!("issues[{index}]"),
+        )
+        .await?;
+        issues.push(issue);
+    }
+    if let Some(household_id) = applicant_household_id {
+        // The household's "last visited" moves forward only: a late-synced old visit does
+        // not make a recent one look older.
+        household::Entity::update_many()
+            .col_expr(
+                household::Column::LastVisitedAt,
+                Expr::value(row.visited_at),
+            )
+            .filter(household::Column::Id.eq(household_id))
+            .filter(
+                Condition::any()
+                    .add(household::Column::LastVisitedAt.is_null())
+                    .add(household::Column::LastVisitedAt.lt(row.visited_at)),
+            )
+            .exec(db)
+            .await?;
+    }
+    audit::record(
+        db,
+        &user.audit_actor(),
+        AuditEntry::new("visit.create", "visit", row.id).with_changes(json!({
+            "household_id": row.household_id,
+            "enterprise_id": row.enterprise_id,
+            "village_id": row.village_id,
+            "channel": row.channel,
+            "visited_at": row.visited_at,
+            "issues": issues.iter().map(|issue| issue.id).collect::<Vec<_>>(),
+        })),
+    )
+    .await?;
+    Ok(Recorded::Created(row, issues))
+}
+
+/// The issues of a visit that the caller may see.
+pub async fn issues_of_visit(
+    db: &impl ConnectionTrait,
+    caller: &crate::auth::Principal,
+    visit_id: Uuid,
+) -> Result<Vec<issue::Model>, DbErr> {
+    issue::Entity::find()
+        .filter(issue::Column::VisitId.eq(visit_id))
+        .filter(ledger::visible_condition(caller))
+        .order_by_asc(issue::Column::CreatedAt)
+        .order_by_asc(issue::Column::Id)
+        .all(db)
+        .await
+}
+
+fn scope_condition(scope: &Scope) -> Condition {
+    scope.village_condition(
+        visit::Column::CountyId,
+        visit::Column::TownId,
+        visit::Column::VillageId,
+    )
+}
+
+/// One visit in scope.
+pub async fn find_visit(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    id: Uuid,
+) -> Result<Option<visit::Model>, DbErr> {
+    visit::Entity::find_by_id(id)
+        .filter(scope_condition(scope))
+        .one(db)
+        .await
+}
+
+/// Filters of the visit list.
+#[derive(Debug, Clone, Default)]
+pub struct VisitFilter {
+    /// Only this village.
+    pub village_id: Option<Uuid>,
+    /// Only this household.
+    pub household_id: Option<Uuid>,
+    /// Only this cadre's visits.
+    pub cadre_id: Option<Uuid>,
+    /// From (inclusive).
+    pub since: Option<DateTime<Utc>>,
+    /// Until (exclusive).
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Visits in scope, newest first; `before` is the (time, id) of the last visit of the
+/// previous page.
+pub async fn list_visits(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    filter: &VisitFilter,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> Result<Vec<visit::Model>, DbErr> {
+    let mut query = visit::Entity::find().filter(scope_condition(scope));
+    if let Some(village_id) = filter.village_id {
+        query = query.filter(visit::Column::VillageId.eq(village_id));
+    }
+    if let Some(household_id) = filter.household_id {
+        query = query.filter(visit::Column::HouseholdId.eq(household_id));
+    }
+    if let Some(cadre_id) = filter.cadre_id {
+        query = query.filter(visit::Column::CadreId.eq(cadre_id));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(visit::Column::VisitedAt.gte(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(visit::Column::VisitedAt.lt(until));
+    }
+    if let Some((time, id)) = before {
+        query = query.filter(
+            Condition::any().add(visit::Column::VisitedAt.lt(time)).add(
+                Condition::all()
+                    .add(visit::Column::VisitedAt.eq(time))
+                    .add(visit::Column::Id.lt(id)),
+            ),
+        );
+    }
+    query
+        .order_by_desc(visit::Column::VisitedAt)
+        .order_by_desc(visit::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}

@@ -1,0 +1,846 @@
+//! Visits and the ledger: recording once, the lifecycle, escalation, deadlines, and who
+//! sees what.
+
+use chrono::{Days, NaiveDate, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestResponse, demo_id, spawn_app, villages};
+
+fn today() -> NaiveDate {
+    Utc::now()
+        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
+        .date_naive()
+}
+
+fn days_from_today(days: i64) -> String {
+    let date = if days >= 0 {
+        today() + Days::new(days as u64)
+    } else {
+        today() - Days::new((-days) as u64)
+    };
+    date.to_string()
+}
+
+fn household(village: &str, index: usize) -> Uuid {
+    demo_id(&format!("household:{village}:{index}"))
+}
+
+fn issue(category: &str, matter: &str, deadline_in_days: i64) -> Value {
+    json!({"id": Uuid::new_v4(), "category": category, "matter": matter, "deadline": days_from_today(deadline_in_days)})
+}
+
+fn visit(household_id: Uuid, issues: Vec<Value>) -> Value {
+    json!({
+        "id": Uuid::new_v4(),
+        "household_id": household_id,
+        "channel": "door_to_door",
+        "visited_at": Utc::now().to_rfc3339(),
+        "answers": {
+            "basic_situation": {"employment": "在县城打零工", "medical": "有慢性病"},
+            "difficulties": "路灯坏了",
+            "cadre_evaluation": {"rating": 4, "comment": "村干部办事认真"}
+        },
+        "service_card_given": true,
+        "issues": issues,
+    })
+}
+
+/// Records a visit and returns the ids of its issues.
+async fn record(app: &TestApp, token: &str, body: &Value) -> Vec<String> {
+    let response = app.post_json(Some(token), "/api/v1/visits", body).await;
+    assert_eq!(response.status, 201, "{}", response.text);
+    response.json()["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|issue| issue["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+async fn take(app: &TestApp, token: &str, issue: &str, step: &str, body: Value) -> TestResponse {
+    app.post_json(
+        Some(token),
+        &format!("/api/v1/issues/{issue}/{step}"),
+        &body,
+    )
+    .await
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+#[tokio::test]
+async fn a_visit_posted_again_returns_the_same_visit_and_writes_nothing_more() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let body = visit(
+        household(villages::DONGGUAN, 3),
+        vec![
+            issue("practical_difficulty", "村东头路灯坏了三盏", 7),
+            issue("development_suggestion", "建议修文化广场", 30),
+        ],
+    );
+
+    let first = app.post_json(Some(&cadre), "/api/v1/visits", &body).await;
+    let counts = (
+        count(&app, "visits").await,
+        count(&app, "issues").await,
+        count(&app, "issue_events").await,
+        app.audit_count().await,
+    );
+    let retries = futures_util::future::join_all(
+        (0..3).map(|_| app.post_json(Some(&cadre), "/api/v1/visits", &body)),
+    )
+    .await;
+
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!(first.json()["answers"]["cadre_evaluation"]["rating"], 4);
+    assert!(first.json()["received_at"].is_string());
+    for retry in &retries {
+        assert_eq!(retry.status, 200, "{}", retry.text);
+        assert_eq!(retry.json()["id"], first.json()["id"]);
+        assert_eq!(retry.json()["issues"].as_array().expect("issues").len(), 2);
+    }
+    assert_eq!(counts, (1, 2, 2, counts.3));
+    let after = (
+        count(&app, "visits").await,
+        count(&app, "issues").await,
+        count(&app, "issue_events").await,
+        app.audit_count().await,
+    );
+    assert_eq!(after, counts, "no second visit, issue, event or audit row");
+    let household = app
+        .get_as(
+            &cadre,
+            &format!("/api/v1/households/{}", household(villages::DONGGUAN, 3)),
+        )
+        .await
+        .json();
+    assert!(
+        household["last_visited_at"].is_string(),
+        "the visit is the household's last"
+    );
+}
+
+#[tokio::test]
+async fn a_visit_that_fails_half_way_writes_nothing() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let mut bad = issue("practical_difficulty", "x", 5);
+    bad["deadline"] = Value::Null;
+    let body = visit(
+        household(villages::DONGGUAN, 3),
+        vec![issue("practical_difficulty", "路灯", 5), bad],
+    );
+    let before = (
+        count(&app, "visits").await,
+        count(&app, "issues").await,
+        app.audit_count().await,
+    );
+
+    let response = app.post_json(Some(&cadre), "/api/v1/visits", &body).await;
+
+    response.assert_problem(422, "validation_failed");
+    assert_eq!(response.json()["errors"][0]["field"], "issues[1].deadline");
+    assert_eq!(
+        (
+            count(&app, "visits").await,
+            count(&app, "issues").await,
+            app.audit_count().await
+        ),
+        before
+    );
+}
+
+#[tokio::test]
+async fn matters_answered_on_the_spot_are_recorded_but_kept_out_of_the_ledger() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let on_spot = json!({"id": Uuid::new_v4(), "category": "practical_difficulty", "matter": "低保怎么申请",
+        "answered_on_spot": true, "spot_answer": "当场讲解了申请流程"});
+    let ids = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 4),
+            vec![on_spot, issue("work_shortcoming", "垃圾清运不及时", 10)],
+        ),
+    )
+    .await;
+
+    let ledger = app.get_as(&cadre, "/api/v1/issues").await.json();
+    let spot = app
+        .get_as(&cadre, &format!("/api/v1/issues/{}", ids[0]))
+        .await
+        .json();
+    let progress = take(&app, &cadre, &ids[0], "progress", json!({"note": "x"})).await;
+
+    let listed: Vec<&str> = ledger["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|item| item["id"].as_str())
+        .collect();
+    assert_eq!(listed, vec![ids[1].as_str()]);
+    assert_eq!(spot["answered_on_spot"], true);
+    assert_eq!(spot["spot_answer"], "当场讲解了申请流程");
+    assert_eq!(spot["deadline"], Value::Null);
+    progress.assert_problem(409, "answered_on_spot");
+}
+
+#[tokio::test]
+async fn every_step_is_taken_only_from_its_statuses_and_lands_in_the_timeline() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let leader = app.token_for("leader1").await;
+    let id = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 5),
+            vec![issue("practical_difficulty", "自来水压力不足", 7)],
+        ),
+    )
+    .await
+    .remove(0);
+    let status = |response: &TestResponse| {
+        response.json()["status"]
+            .as_str()
+            .expect("status")
+            .to_owned()
+    };
+
+    // open
+    take(&app, &cadre, &id, "feedback", json!({"satisfied": true}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    take(&app, &leader, &id, "close", json!({}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    take(&app, &leader, &id, "reopen", json!({"note": "x"}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    let urged = take(&app, &leader, &id, "urge", json!({"note": "请尽快办理"})).await;
+    assert_eq!((urged.status, status(&urged)), (200, "open".to_owned()));
+    let progressed = take(
+        &app,
+        &cadre,
+        &id,
+        "progress",
+        json!({"note": "已联系水务站"}),
+    )
+    .await;
+    assert_eq!(status(&progressed), "in_progress");
+    assert_eq!(progressed.json()["latest_progress"], "已联系水务站");
+    // in_progress
+    take(&app, &cadre, &id, "feedback", json!({"satisfied": true}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    let resolved = take(
+        &app,
+        &cadre,
+        &id,
+        "resolve",
+        json!({"note": "更换了加压泵", "is_deed": true}),
+    )
+    .await;
+    assert_eq!(
+        (status(&resolved), resolved.json()["is_deed"].clone()),
+        ("resolved".to_owned(), json!(true))
+    );
+    // resolved
+    take(&app, &cadre, &id, "progress", json!({"note": "x"}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    take(&app, &leader, &id, "urge", json!({}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    take(&app, &leader, &id, "close", json!({}))
+        .await
+        .assert_problem(409, "feedback_missing");
+    take(
+        &app,
+        &cadre,
+        &id,
+        "feedback",
+        json!({"satisfied": false, "note": "水压还是不够"}),
+    )
+    .await;
+    take(&app, &leader, &id, "close", json!({}))
+        .await
+        .assert_problem(409, "applicant_unsatisfied");
+    let reopened = take(
+        &app,
+        &cadre,
+        &id,
+        "reopen",
+        json!({"note": "群众不满意，重新办理"}),
+    )
+    .await;
+    assert_eq!(status(&reopened), "in_progress");
+    take(&app, &cadre, &id, "resolve", json!({"note": "新装了水塔"})).await;
+    take(&app, &cadre, &id, "feedback", json!({"satisfied": true})).await;
+    let closed = take(&app, &leader, &id, "close", json!({"note": "销号"})).await;
+    assert_eq!(status(&closed), "closed");
+    // closed
+    take(&app, &cadre, &id, "resolve", json!({"note": "x"}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    take(
+        &app,
+        &leader,
+        &id,
+        "extend",
+        json!({"new_deadline": days_from_today(30), "note": "x"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    let reopened_by_leader = take(
+        &app,
+        &leader,
+        &id,
+        "reopen",
+        json!({"note": "回访发现反弹"}),
+    )
+    .await;
+    assert_eq!(status(&reopened_by_leader), "in_progress");
+
+    let kinds: Vec<String> = reopened_by_leader.json()["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|event| event["kind"].as_str().expect("kind").to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "created", "urged", "progress", "resolved", "feedback", "reopened", "resolved",
+            "feedback", "closed", "reopened"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn only_the_right_people_take_each_step() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let official = app.token_for("official1").await;
+    let leader = app.token_for("leader1").await;
+    let viewer = app.token_for("viewer1").await;
+    let department = app.token_for("dept1").await;
+    let id = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 6),
+            vec![issue("practical_difficulty", "排水沟堵塞", 7)],
+        ),
+    )
+    .await
+    .remove(0);
+
+    take(&app, &viewer, &id, "progress", json!({"note": "x"}))
+        .await
+        .assert_problem(403, "forbidden");
+    take(&app, &leader, &id, "progress", json!({"note": "x"}))
+        .await
+        .assert_problem(403, "forbidden");
+    take(&app, &cadre, &id, "urge", json!({}))
+        .await
+        .assert_problem(403, "forbidden");
+    take(
+        &app,
+        &cadre,
+        &id,
+        "extend",
+        json!({"new_deadline": days_from_today(20), "note": "x"}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    take(&app, &department, &id, "progress", json!({"note": "x"}))
+        .await
+        .assert_problem(404, "not_found");
+    let by_official = take(
+        &app,
+        &official,
+        &id,
+        "progress",
+        json!({"note": "村委已组织清淤"}),
+    )
+    .await;
+    assert_eq!(
+        by_official.status, 200,
+        "the village official handles village-level issues: {}",
+        by_official.text
+    );
+    let extended = take(
+        &app,
+        &leader,
+        &id,
+        "extend",
+        json!({"new_deadline": days_from_today(20), "note": "雨季延期"}),
+    )
+    .await;
+    assert_eq!(extended.json()["deadline"], days_from_today(20));
+    take(
+        &app,
+        &leader,
+        &id,
+        "extend",
+        json!({"new_deadline": days_from_today(10), "note": "x"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let foreign = app.token_for("cadre2").await;
+    take(&app, &foreign, &id, "progress", json!({"note": "x"}))
+        .await
+        .assert_problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_stale_if_match_is_412_and_exactly_one_of_two_writers_wins() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let id = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 7),
+            vec![issue("practical_difficulty", "危房改造", 14)],
+        ),
+    )
+    .await
+    .remove(0);
+    let etag = app
+        .get_as(&cadre, &format!("/api/v1/issues/{id}"))
+        .await
+        .header("etag")
+        .expect("etag")
+        .to_owned();
+    let progress = |note: &str| {
+        let (token, etag, body) = (cadre.clone(), etag.clone(), json!({"note": note}));
+        let path = format!("/api/v1/issues/{id}/progress");
+        let app = &app;
+        async move {
+            app.send(reqwest::Method::POST, &path, move |request| {
+                request
+                    .bearer_auth(token)
+                    .header("if-match", etag)
+                    .json(&body)
+            })
+            .await
+        }
+    };
+
+    let results =
+        futures_util::future::join_all([progress("甲"), progress("乙"), progress("丙")]).await;
+
+    let mut statuses: Vec<u16> = results.iter().map(|response| response.status).collect();
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 412, 412]);
+    let stale = results
+        .iter()
+        .find(|response| response.status == 412)
+        .expect("a 412");
+    stale.assert_problem(412, "version_mismatch");
+    assert_eq!(stale.json()["current_version"], 2);
+    let events = app
+        .get_as(&cadre, &format!("/api/v1/issues/{id}"))
+        .await
+        .json()["events"]
+        .as_array()
+        .expect("events")
+        .len();
+    assert_eq!(events, 2, "created + one progress note");
+}
+
+#[tokio::test]
+async fn escalation_moves_the_handler_up_while_the_first_visitor_stays_lead() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let official = app.token_for("official1").await;
+    let department = app.token_for("dept1").await;
+    let ids = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 8),
+            vec![
+                issue("practical_difficulty", "通村公路破损", 7),
+                issue("practical_difficulty", "另一件事", 7),
+            ],
+        ),
+    )
+    .await;
+    let (id, other) = (&ids[0], &ids[1]);
+    let escalate = |department: &str, days: i64| json!({"department_id": demo_id(department), "reason": "村级无力解决", "new_deadline": days_from_today(days)});
+
+    app.post_json(
+        Some(&official),
+        &format!("/api/v1/issues/{id}/escalations"),
+        &escalate("dept-371526100-mz", 14),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.post_json(
+        Some(&cadre),
+        &format!("/api/v1/issues/{id}/escalations"),
+        &escalate("dept-371526-jt", 14),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.post_json(
+        Some(&cadre),
+        &format!("/api/v1/issues/{id}/escalations"),
+        &escalate("dept-371526101-mz", 14),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let to_town = app
+        .post_json(
+            Some(&cadre),
+            &format!("/api/v1/issues/{id}/escalations"),
+            &escalate("dept-371526100-mz", 14),
+        )
+        .await;
+    assert_eq!(to_town.status, 201, "{}", to_town.text);
+    assert_eq!(
+        app.get_as(&department, &format!("/api/v1/issues/{id}"))
+            .await
+            .status,
+        404,
+        "not sent to dept1 yet"
+    );
+    let to_county = app
+        .post_json(
+            Some(&cadre),
+            &format!("/api/v1/issues/{id}/escalations"),
+            &escalate("dept-371526-jt", 21),
+        )
+        .await;
+    assert_eq!(to_county.status, 201, "{}", to_county.text);
+    let beyond = app
+        .post_json(
+            Some(&cadre),
+            &format!("/api/v1/issues/{id}/escalations"),
+            &escalate("dept-371526-jt", 28),
+        )
+        .await;
+
+    let county = to_county.json();
+    assert_eq!(county["level"], "county");
+    assert_eq!(
+        county["lead_responsible_id"],
+        json!(demo_id("user:cadre1")),
+        "首访负责制: the lead never changes"
+    );
+    assert_eq!(
+        county["handler_department_id"],
+        json!(demo_id("dept-371526-jt"))
+    );
+    assert_eq!(county["deadline"], days_from_today(21));
+    assert_eq!(
+        county["escalations"].as_array().expect("escalations").len(),
+        2
+    );
+    beyond.assert_problem(409, "cannot_escalate");
+
+    let seen_by_department = app.get_as(&department, "/api/v1/issues").await.json();
+    let listed: Vec<&str> = seen_by_department["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|item| item["id"].as_str())
+        .collect();
+    assert_eq!(
+        listed,
+        vec![id.as_str()],
+        "the department sees only what was sent to it, not {other}"
+    );
+    let escalation_id = county["escalations"][1]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let accepted = app
+        .post_json(
+            Some(&department),
+            &format!("/api/v1/escalations/{escalation_id}/accept"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    assert_eq!(accepted.json()["status"], "in_progress");
+    assert!(accepted.json()["escalations"][1]["accepted_at"].is_string());
+    let resolved = take(
+        &app,
+        &department,
+        id,
+        "resolve",
+        json!({"note": "县交通局已修复路面"}),
+    )
+    .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.text);
+    assert_eq!(
+        app.get_as(&cadre, &format!("/api/v1/issues/{id}"))
+            .await
+            .json()["status"],
+        "resolved",
+        "the lead keeps seeing it"
+    );
+    let stolen = app
+        .post_json(
+            Some(&app.token_for("cadre2").await),
+            &format!("/api/v1/escalations/{escalation_id}/accept"),
+            &json!({}),
+        )
+        .await;
+    stolen.assert_problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn a_cadre_conduct_complaint_is_invisible_to_the_cadre_it_names() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let official = app.token_for("official1").await;
+    let cadre = app.token_for("cadre1").await;
+    let leader = app.token_for("leader1").await;
+    let mut complaint = issue("cadre_conduct", "包村干部李明态度生硬", 10);
+    complaint["named_cadre_id"] = json!(demo_id("user:cadre1"));
+    let body = visit(
+        household(villages::DONGGUAN, 9),
+        vec![complaint, issue("practical_difficulty", "化粪池满了", 10)],
+    );
+    let visit_id = body["id"].as_str().expect("id").to_owned();
+    let ids = record(&app, &official, &body).await;
+
+    let direct = app
+        .get_as(&cadre, &format!("/api/v1/issues/{}", ids[0]))
+        .await;
+    let ledger = app.get_as(&cadre, "/api/v1/issues?limit=500").await.json();
+    let by_category = app
+        .get_as(&cadre, "/api/v1/issues?category=cadre_conduct")
+        .await
+        .json();
+    let the_visit = app
+        .get_as(&cadre, &format!("/api/v1/visits/{visit_id}"))
+        .await
+        .json();
+    let for_leader = app
+        .get_as(&leader, &format!("/api/v1/issues/{}", ids[0]))
+        .await;
+
+    direct.assert_problem(404, "not_found");
+    let listed = serde_json::to_string(&ledger).expect("json");
+    assert!(!listed.contains(&ids[0]) && !listed.contains("态度生硬"));
+    assert!(by_category["items"].as_array().expect("items").is_empty());
+    let visit_issues: Vec<&str> = the_visit["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .filter_map(|issue| issue["id"].as_str())
+        .collect();
+    assert_eq!(visit_issues, vec![ids[1].as_str()]);
+    assert_eq!(for_leader.status, 200);
+    let misfiled = app
+        .post_json(
+            Some(&official),
+            "/api/v1/visits",
+            &visit(
+                household(villages::DONGGUAN, 9),
+                vec![{
+                    let mut wrong = issue("practical_difficulty", "x", 5);
+                    wrong["named_cadre_id"] = json!(demo_id("user:cadre1"));
+                    wrong
+                }],
+            ),
+        )
+        .await;
+    misfiled.assert_problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn the_ledger_filters_overdue_and_due_soon_and_pages_by_deadline() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let mut old_visit = visit(
+        household(villages::DONGGUAN, 10),
+        vec![issue("practical_difficulty", "逾期事项", -3)],
+    );
+    old_visit["visited_at"] = json!((Utc::now() - chrono::Duration::days(10)).to_rfc3339());
+    let overdue_id = record(&app, &cadre, &old_visit).await.remove(0);
+    let soon_id = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 11),
+            vec![issue("work_shortcoming", "即将到期", 1)],
+        ),
+    )
+    .await
+    .remove(0);
+    let later_ids = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::LIUSHUTUN, 3),
+            vec![
+                issue("development_suggestion", "远期一", 20),
+                issue("development_suggestion", "远期二", 25),
+            ],
+        ),
+    )
+    .await;
+
+    let overdue = app
+        .get_as(&cadre, "/api/v1/issues?overdue=true")
+        .await
+        .json();
+    let soon = app
+        .get_as(&cadre, "/api/v1/issues?due_soon=true")
+        .await
+        .json();
+    let by_village = app
+        .get_as(
+            &cadre,
+            &format!("/api/v1/issues?village_id={}", demo_id(villages::LIUSHUTUN)),
+        )
+        .await
+        .json();
+    let before = app
+        .get_as(
+            &cadre,
+            &format!("/api/v1/issues?due_before={}", days_from_today(1)),
+        )
+        .await
+        .json();
+    let ids = |page: &Value| {
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|item| item["id"].as_str().expect("id").to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    assert_eq!(ids(&overdue), vec![overdue_id.clone()]);
+    assert_eq!(overdue["items"][0]["overdue"], true);
+    assert_eq!(ids(&soon), vec![soon_id.clone()]);
+    assert_eq!(soon["items"][0]["due_soon"], true);
+    assert_eq!(ids(&by_village).len(), 2);
+    assert_eq!(ids(&before), vec![overdue_id.clone(), soon_id.clone()]);
+    let mut paged = Vec::new();
+    let mut path = "/api/v1/issues?limit=1".to_owned();
+    for _ in 0..10 {
+        let page = app.get_as(&cadre, &path).await.json();
+        paged.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/issues?limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        paged,
+        vec![
+            overdue_id,
+            soon_id,
+            later_ids[0].clone(),
+            later_ids[1].clone()
+        ],
+        "by deadline, each once"
+    );
+    app.get_as(&cadre, "/api/v1/issues?status=bogus")
+        .await
+        .assert_problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn a_hotline_call_is_recorded_as_an_issue_without_a_visit() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let official = app.token_for("official1").await;
+    let body = json!({
+        "id": Uuid::new_v4(), "village_id": demo_id(villages::DONGGUAN), "channel": "hotline",
+        "applicant_name": "匿名来电", "category": "work_shortcoming", "matter": "村务公开栏长期不更新",
+        "deadline": days_from_today(5),
+    });
+
+    let created = app
+        .post_json(Some(&official), "/api/v1/issues", &body)
+        .await;
+    let again = app
+        .post_json(Some(&official), "/api/v1/issues", &body)
+        .await;
+    let foreign = app
+        .post_json(Some(&official), "/api/v1/issues", &json!({
+            "id": Uuid::new_v4(), "village_id": demo_id(villages::HEWAN), "channel": "mailbox",
+            "applicant_name": "x", "category": "work_shortcoming", "matter": "x", "deadline": days_from_today(5),
+        }))
+        .await;
+
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.json()["channel"], "hotline");
+    assert_eq!(created.json()["visit_id"], Value::Null);
+    assert_eq!(again.status, 200);
+    foreign.assert_problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn viewers_see_the_ledger_with_applicant_names_and_phones_masked() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let id = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 12),
+            vec![issue("practical_difficulty", "申请危房改造", 10)],
+        ),
+    )
+    .await
+    .remove(0);
+
+    let for_cadre = app
+        .get_as(&cadre, &format!("/api/v1/issues/{id}"))
+        .await
+        .json();
+    let for_viewer = app
+        .get_as(
+            &app.token_for("viewer1").await,
+            &format!("/api/v1/issues/{id}"),
+        )
+        .await
+        .json();
+
+    let name = for_cadre["applicant_name"].as_str().expect("name");
+    assert!(!name.contains('*'));
+    let masked = for_viewer["applicant_name"].as_str().expect("name");
+    assert_eq!(masked.chars().next(), name.chars().next());
+    assert!(masked.ends_with('*'));
+    assert!(
+        for_viewer["applicant_phone"]
+            .as_str()
+            .expect("phone")
+            .contains("****")
+    );
+}
