@@ -177,6 +177,10 @@ pub struct SeedReport {
     pub enterprises_inserted: u64,
     /// Pairings inserted now (0 on a second run).
     pub pairings_inserted: u64,
+    /// Visits inserted now (0 on a second run).
+    pub visits_inserted: u64,
+    /// Issues inserted now (0 on a second run).
+    pub issues_inserted: u64,
 }
 
 impl SeedReport {
@@ -185,6 +189,11 @@ impl SeedReport {
             + self.departments_inserted
             + self.users_inserted
             + self.assignments_inserted
+            + self.households_inserted
+            + self.enterprises_inserted
+            + self.pairings_inserted
+            + self.visits_inserted
+            + self.issues_inserted
     }
 }
 
@@ -193,11 +202,17 @@ impl fmt::Display for SeedReport {
         writeln!(f, "Demo county {} ({}) is in place.", COUNTY.1, COUNTY.0)?;
         writeln!(
             f,
-            "  inserted now: {} organisation units, {} departments, {} accounts, {} assignments",
+            "  inserted now: {} organisation units, {} departments, {} accounts, {} assignments, \
+             {} households, {} enterprises, {} pairings, {} visits, {} issues",
             self.org_units_inserted,
             self.departments_inserted,
             self.users_inserted,
-            self.assignments_inserted
+            self.assignments_inserted,
+            self.households_inserted,
+            self.enterprises_inserted,
+            self.pairings_inserted,
+            self.visits_inserted,
+            self.issues_inserted
         )?;
         for (_, town, districts) in TOWNS {
             let villages: Vec<&str> = districts
@@ -220,8 +235,23 @@ impl fmt::Display for SeedReport {
     }
 }
 
-/// Seeds the demo county in one transaction.
+/// What to seed.
+#[derive(Debug, Clone, Copy)]
+pub struct SeedOptions {
+    /// Also four months of visits and issues (tests that count ledger items leave it out).
+    pub ledger: bool,
+}
+
+/// Seeds the whole demo: the county, accounts, roster and ledger.
 pub async fn seed_demo(db: &sea_orm::DatabaseConnection) -> Result<SeedReport, DbErr> {
+    seed_demo_with(db, SeedOptions { ledger: true }).await
+}
+
+/// Seeds the demo county in one transaction.
+pub async fn seed_demo_with(
+    db: &sea_orm::DatabaseConnection,
+    options: SeedOptions,
+) -> Result<SeedReport, DbErr> {
     // One hash for all demo accounts: hashing is deliberately slow.
     let password_hash =
         password::hash(DEMO_PASSWORD).map_err(|error| DbErr::Custom(error.to_string()))?;
@@ -343,6 +373,9 @@ pub async fn seed_demo(db: &sea_orm::DatabaseConnection) -> Result<SeedReport, D
             .await?,
     );
     seed_roster(&txn, &mut report, now).await?;
+    if options.ledger {
+        seed_ledger(&txn, &mut report, now).await?;
+    }
     if report.total() > 0 {
         audit::record(
             &txn,
@@ -359,6 +392,8 @@ pub async fn seed_demo(db: &sea_orm::DatabaseConnection) -> Result<SeedReport, D
                     "households": report.households_inserted,
                     "enterprises": report.enterprises_inserted,
                     "pairings": report.pairings_inserted,
+                    "visits": report.visits_inserted,
+                    "issues": report.issues_inserted,
                 })),
             },
         )
@@ -580,5 +615,225 @@ async fn seed_roster(
             .exec_without_returning(txn)
             .await?,
     );
+    Ok(())
+}
+
+/// Who visits where in the demo: (cadre, town code, village code).
+const DEMO_VISITORS: [(&str, &str, &str); 4] = [
+    ("cadre1", "371526100", "371526100201"),
+    ("cadre1", "371526100", "371526100202"),
+    ("official1", "371526100", "371526100201"),
+    ("cadre2", "371526101", "371526101201"),
+];
+
+/// Matters residents raise, by category.
+const DEMO_MATTERS: [(entity::issue::Category, &str); 6] = [
+    (
+        entity::issue::Category::PracticalDifficulty,
+        "村东头路灯坏了三盏，夜里出行不便",
+    ),
+    (
+        entity::issue::Category::PracticalDifficulty,
+        "自来水压力不足，高处农户用水困难",
+    ),
+    (
+        entity::issue::Category::WorkShortcoming,
+        "垃圾清运不及时，路边堆放",
+    ),
+    (
+        entity::issue::Category::DevelopmentSuggestion,
+        "建议建设村级文化广场",
+    ),
+    (
+        entity::issue::Category::PracticalDifficulty,
+        "通村公路破损，雨天难行",
+    ),
+    (
+        entity::issue::Category::DevelopmentSuggestion,
+        "希望组织果树种植技术培训",
+    ),
+];
+
+/// Four months of visits with issues in every state: answered on the spot, open (the older
+/// ones overdue), in progress, resolved awaiting feedback, struck off, and escalated to a
+/// town department.
+async fn seed_ledger(
+    txn: &sea_orm::DatabaseTransaction,
+    report: &mut SeedReport,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use entity::{
+        escalation,
+        issue::{self, Level, Status},
+        issue_event::{self, EventKind},
+        visit::{self, Channel},
+    };
+    let county_id = demo_id(COUNTY.0);
+    let mut visits = Vec::new();
+    let mut issues = Vec::new();
+    let mut events = Vec::new();
+    let mut escalations = Vec::new();
+    for (visitor, town, village) in DEMO_VISITORS {
+        let cadre_id = demo_id(&format!("user:{visitor}"));
+        for number in 0..12_usize {
+            let visited_at = now - chrono::Duration::days(120 - number as i64 * 10);
+            let household_index = 10 + number + if visitor == "official1" { 20 } else { 0 };
+            let household_id = demo_id(&format!("household:{village}:{household_index}"));
+            let visit_id = demo_id(&format!("visit:{visitor}:{village}:{number}"));
+            let rating = 3 + (number % 3) as i16;
+            visits.push(visit::ActiveModel::from(visit::Model {
+                id: visit_id,
+                county_id,
+                town_id: demo_id(town),
+                village_id: demo_id(village),
+                household_id: Some(household_id),
+                enterprise_id: None,
+                cadre_id,
+                channel: if number % 4 == 3 {
+                    Channel::DutySitIn
+                } else {
+                    Channel::DoorToDoor
+                },
+                visited_at,
+                received_at: visited_at + chrono::Duration::hours(2),
+                answers: Some(serde_json::json!({
+                    "basic_situation": {"employment": "务农", "medical": "参加了新农合"},
+                    "cadre_evaluation": {"rating": rating, "comment": "干部常来走访"},
+                })),
+                cadre_rating: Some(rating),
+                diary_note: Some("入户走访，了解家庭情况".to_owned()),
+                service_card_given: true,
+                latitude: None,
+                longitude: None,
+                device_id: None,
+            }));
+            let (category, matter) = DEMO_MATTERS[number % DEMO_MATTERS.len()];
+            let issue_id = demo_id(&format!("issue:{visitor}:{village}:{number}"));
+            let state = number % 6;
+            let raised_on = visited_at
+                .with_timezone(&crate::clock::CHINA_STANDARD_TIME)
+                .date_naive();
+            let deadline = raised_on + chrono::Days::new(if state == 5 { 30 } else { 15 });
+            let status = match state {
+                0 | 4 => Status::Closed,
+                1 => Status::Open,
+                2 | 5 => Status::InProgress,
+                _ => Status::Resolved,
+            };
+            let department = (state == 5).then(|| demo_id(&format!("dept-{town}-mz")));
+            issues.push(issue::ActiveModel::from(issue::Model {
+                id: issue_id,
+                county_id,
+                town_id: demo_id(town),
+                village_id: demo_id(village),
+                visit_id: Some(visit_id),
+                channel: Channel::DoorToDoor,
+                applicant_household_id: Some(household_id),
+                applicant_name: format!(
+                    "{}{}",
+                    SURNAMES[number % SURNAMES.len()],
+                    GIVEN_NAMES[(number * 3) % GIVEN_NAMES.len()]
+                ),
+                applicant_phone: Some(format!("1380000{:04}", number * 37)),
+                category,
+                matter: matter.to_owned(),
+                answered_on_spot: state == 0,
+                spot_answer: (state == 0).then(|| "当场解答了政策".to_owned()),
+                level: if state == 5 {
+                    Level::Town
+                } else {
+                    Level::Village
+                },
+                lead_responsible_id: cadre_id,
+                handler_org_unit_id: if state == 5 {
+                    demo_id(town)
+                } else {
+                    demo_id(village)
+                },
+                handler_department_id: department,
+                named_cadre_id: None,
+                deadline: (state != 0).then_some(deadline),
+                status,
+                is_deed: state == 4,
+                latest_progress: matches!(state, 2..=5).then(|| "已协调相关部门办理".to_owned()),
+                resolution: matches!(state, 3 | 4).then(|| "已办结".to_owned()),
+                feedback_given: matches!(state, 0 | 4),
+                applicant_satisfied: (state == 4).then_some(true),
+                resolved_at: matches!(state, 0 | 3 | 4)
+                    .then_some(visited_at + chrono::Duration::days(5)),
+                closed_at: matches!(state, 0 | 4).then_some(visited_at + chrono::Duration::days(8)),
+                version: 1,
+                created_at: visited_at,
+                updated_at: visited_at,
+            }));
+            let kinds: &[EventKind] = match state {
+                0 | 1 => &[EventKind::Created],
+                2 => &[EventKind::Created, EventKind::Progress],
+                3 => &[EventKind::Created, EventKind::Progress, EventKind::Resolved],
+                4 => &[
+                    EventKind::Created,
+                    EventKind::Progress,
+                    EventKind::Resolved,
+                    EventKind::Feedback,
+                    EventKind::Closed,
+                ],
+                _ => &[EventKind::Created, EventKind::Escalated],
+            };
+            for (order, kind) in kinds.iter().enumerate() {
+                let by_leader = *kind == EventKind::Closed;
+                events.push(issue_event::ActiveModel::from(issue_event::Model {
+                    id: demo_id(&format!("event:{visitor}:{village}:{number}:{order}")),
+                    issue_id,
+                    kind: *kind,
+                    actor_id: Some(if by_leader {
+                        demo_id("user:leader1")
+                    } else {
+                        cadre_id
+                    }),
+                    actor_role: Some(if by_leader { "leader" } else { "cadre" }.to_owned()),
+                    note: None,
+                    data: None,
+                    occurred_at: visited_at + chrono::Duration::days(order as i64),
+                }));
+            }
+            if let Some(department_id) = department {
+                escalations.push(escalation::ActiveModel::from(escalation::Model {
+                    id: demo_id(&format!("escalation:{visitor}:{village}:{number}")),
+                    issue_id,
+                    from_level: Level::Village,
+                    to_level: Level::Town,
+                    from_org_unit_id: demo_id(village),
+                    to_org_unit_id: demo_id(town),
+                    department_id,
+                    reason: "村级无力解决，需镇民政办协调".to_owned(),
+                    new_deadline: deadline,
+                    escalated_by: cadre_id,
+                    escalated_at: visited_at + chrono::Duration::days(1),
+                    accepted_by: None,
+                    accepted_at: None,
+                }));
+            }
+        }
+    }
+    report.visits_inserted = inserted(
+        visit::Entity::insert_many(visits)
+            .on_conflict_do_nothing()
+            .exec_without_returning(txn)
+            .await?,
+    );
+    report.issues_inserted = inserted(
+        issue::Entity::insert_many(issues)
+            .on_conflict_do_nothing()
+            .exec_without_returning(txn)
+            .await?,
+    );
+    issue_event::Entity::insert_many(events)
+        .on_conflict_do_nothing()
+        .exec_without_returning(txn)
+        .await?;
+    escalation::Entity::insert_many(escalations)
+        .on_conflict_do_nothing()
+        .exec_without_returning(txn)
+        .await?;
     Ok(())
 }

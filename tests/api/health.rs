@@ -65,27 +65,65 @@ async fn a_caller_supplied_request_id_is_echoed_and_a_bad_one_replaced() {
 }
 
 #[tokio::test]
-async fn the_seed_is_idempotent() {
+async fn the_seed_is_idempotent_and_fills_the_ledger_in_every_state() {
     use sea_orm::{EntityTrait, PaginatorTrait};
     let app = spawn_app().await;
 
     let first = api::seed::seed_demo(&app.db).await.expect("first seed");
-    let units_after_first = entity::org_unit::Entity::find()
+    let units = entity::org_unit::Entity::find()
         .count(&app.db)
         .await
         .expect("count");
+    let households = entity::household::Entity::find()
+        .count(&app.db)
+        .await
+        .expect("count");
+    let issues = entity::issue::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("issues");
     let second = api::seed::seed_demo(&app.db).await.expect("second seed");
-    let units_after_second = entity::org_unit::Entity::find()
-        .count(&app.db)
-        .await
-        .expect("count");
 
-    assert_eq!(first.org_units_inserted, units_after_first);
+    assert_eq!(first.org_units_inserted, units);
+    assert_eq!(units, 12, "a county, 2 towns, 3 districts and 6 villages");
+    assert_eq!(households, 300);
+    assert_eq!(first.issues_inserted, issues.len() as u64);
+    for status in ["open", "in_progress", "resolved", "closed"] {
+        assert!(
+            issues
+                .iter()
+                .any(|issue| serde_json::to_value(issue.status).expect("status") == status),
+            "{status}"
+        );
+    }
+    assert!(issues.iter().any(|issue| issue.answered_on_spot));
     assert!(
-        units_after_first >= 10,
-        "a county, 2 towns, districts and 6 villages"
+        issues
+            .iter()
+            .any(|issue| issue.handler_department_id.is_some()),
+        "some escalated"
     );
-    assert_eq!(second.org_units_inserted, 0);
-    assert_eq!(second.departments_inserted, 0);
-    assert_eq!(units_after_first, units_after_second);
+    let today = chrono::Utc::now().date_naive();
+    assert!(
+        issues
+            .iter()
+            .any(|issue| issue.status == entity::issue::Status::Open
+                && issue.deadline.is_some_and(|deadline| deadline < today)),
+        "some overdue"
+    );
+    let nothing = (
+        second.org_units_inserted,
+        second.users_inserted,
+        second.households_inserted,
+        second.visits_inserted,
+        second.issues_inserted,
+    );
+    assert_eq!(nothing, (0, 0, 0, 0, 0));
+    assert_eq!(
+        entity::issue::Entity::find()
+            .count(&app.db)
+            .await
+            .expect("count"),
+        issues.len() as u64
+    );
 }

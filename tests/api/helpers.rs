@@ -286,9 +286,10 @@ pub struct Session {
 }
 
 impl TestApp {
-    /// Seeds the demo county and its accounts.
+    /// Seeds the demo county, its accounts and roster (no visits or issues: tests make their
+    /// own, and count them).
     pub async fn seed(&self) {
-        api::seed::seed_demo(&self.db)
+        api::seed::seed_demo_with(&self.db, api::seed::SeedOptions { ledger: false })
             .await
             .expect("seed demo data");
     }
