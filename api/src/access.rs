@@ -55,6 +55,8 @@ pub enum Action {
     EscalateIssues,
     /// Accept an escalation sent to one's department.
     AcceptEscalations,
+    /// Sync the field app (pull and push).
+    SyncFieldApp,
 }
 
 /// May a caller with `role` take `action` (on records in its scope)?
@@ -75,6 +77,7 @@ pub fn role_may(role: Role, action: Action) -> bool {
                 | ReadLedger
                 | SuperviseIssues
                 | ReopenIssues
+                | SyncFieldApp
         ),
         Role::Cadre => matches!(
             action,
@@ -89,6 +92,7 @@ pub fn role_may(role: Role, action: Action) -> bool {
                 | HandleIssues
                 | ReopenIssues
                 | EscalateIssues
+                | SyncFieldApp
         ),
         Role::VillageOfficial => matches!(
             action,
@@ -102,6 +106,7 @@ pub fn role_may(role: Role, action: Action) -> bool {
                 | HandleIssues
                 | ReopenIssues
                 | EscalateIssues
+                | SyncFieldApp
         ),
         Role::Viewer => matches!(
             action,
@@ -156,6 +161,7 @@ pub fn requirement(operation_id: &str) -> Option<Requirement> {
         "reopen_issue" => action(ReopenIssues),
         "escalate_issue" => action(EscalateIssues),
         "accept_escalation" => action(AcceptEscalations),
+        "pull_changes" | "push_changes" => action(SyncFieldApp),
         _ => return None,
     })
 }

@@ -412,7 +412,7 @@ pub async fn create_first_admin(
             .with_changes(serde_json::json!({"username": created.username, "role": "admin"})),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(created)
 }
 

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -65,4 +65,62 @@ pub async fn is_ready(db: &DatabaseConnection) -> Result<bool, DbErr> {
     Ok(Migrator::get_pending_migrations_read_only(db)
         .await?
         .is_empty())
+}
+
+/// The tables the field app keeps (see the sync migration): rows written with
+/// `change_seq = 0` are stamped at commit.
+const SYNCED_TABLES: [&str; 8] = [
+    "org_units",
+    "households",
+    "enterprises",
+    "visits",
+    "issues",
+    "issue_events",
+    "pairings",
+    "sync_tombstones",
+];
+
+/// Commits a writing transaction. Rows of synced tables it marked as changed
+/// (`change_seq = 0`) are first stamped with the next value of the sync counter; the counter
+/// row stays locked until the commit, so sequence numbers follow commit order. Every writing
+/// transaction ends here (a test checks that no other code calls `commit`).
+pub async fn commit(txn: DatabaseTransaction) -> Result<(), DbErr> {
+    stamp_changes(&txn).await?;
+    txn.commit().await
+}
+
+async fn stamp_changes(txn: &DatabaseTransaction) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let pending = SYNCED_TABLES
+        .iter()
+        .map(|table| format!("SELECT 1 FROM {table} WHERE change_seq = 0"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let any_pending = txn
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT 1 AS pending FROM ({pending}) AS changed LIMIT 1"),
+        ))
+        .await?
+        .is_some();
+    if !any_pending {
+        return Ok(());
+    }
+    let seq: i64 = txn
+        .query_one_raw(Statement::from_string(
+            backend,
+            "UPDATE sync_counter SET value = value + 1 WHERE id = 1 RETURNING value".to_owned(),
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("sync_counter".to_owned()))?
+        .try_get("", "value")?;
+    for table in SYNCED_TABLES {
+        txn.execute_unprepared(&format!(
+            "UPDATE {table} SET change_seq = {seq}, \
+             created_seq = CASE WHEN created_seq = 0 THEN {seq} ELSE created_seq END \
+             WHERE change_seq = 0"
+        ))
+        .await?;
+    }
+    Ok(())
 }

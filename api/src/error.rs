@@ -74,6 +74,22 @@ pub enum ApiError {
     /// 403: the caller may not take this action on a record in their scope.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// 403 with data: a refused record of a batch (sync push), named in `details`.
+    #[error("forbidden: {detail}")]
+    ForbiddenWithDetails {
+        /// Human detail.
+        detail: String,
+        /// Which record.
+        details: serde_json::Value,
+    },
+    /// 409 with data: records that conflict (sync push), named in `details`.
+    #[error("conflict: {detail}")]
+    Conflict409WithDetails {
+        /// Human detail.
+        detail: String,
+        /// The conflicting records.
+        details: serde_json::Value,
+    },
     /// 404: no such record in the caller's scope (out-of-scope records are not confirmed).
     #[error("not found: {0}")]
     NotFound(String),
@@ -155,7 +171,8 @@ impl ApiError {
             | Self::Unprocessable { code, .. } => code,
             Self::PreconditionFailed { .. } => "version_mismatch",
             Self::Unauthorized(_) => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
+            Self::Forbidden(_) | Self::ForbiddenWithDetails { .. } => "forbidden",
+            Self::Conflict409WithDetails { .. } => "sync_conflict",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -173,7 +190,9 @@ impl ApiError {
         let detail = match self {
             Self::BadRequest { detail, .. }
             | Self::Conflict { detail, .. }
-            | Self::Unprocessable { detail, .. } => detail.clone(),
+            | Self::Unprocessable { detail, .. }
+            | Self::ForbiddenWithDetails { detail, .. }
+            | Self::Conflict409WithDetails { detail, .. } => detail.clone(),
             Self::PreconditionFailed { current_version } => format!(
                 "The record has changed since you read it; its current version is {current_version}. Read it again and retry."
             ),
@@ -206,7 +225,11 @@ impl ApiError {
             Self::PreconditionFailed { current_version } => {
                 problem.current_version = Some(*current_version)
             }
-            Self::Unprocessable { details, .. } => problem.details = Some(details.clone()),
+            Self::Unprocessable { details, .. }
+            | Self::ForbiddenWithDetails { details, .. }
+            | Self::Conflict409WithDetails { details, .. } => {
+                problem.details = Some(details.clone())
+            }
             _ => {}
         }
         problem
@@ -263,7 +286,8 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::ForbiddenWithDetails { .. } => StatusCode::FORBIDDEN,
+            Self::Conflict409WithDetails { .. } => StatusCode::CONFLICT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,

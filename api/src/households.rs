@@ -181,7 +181,9 @@ pub async fn save_household(
     changed: household::Model,
 ) -> ApiResult<household::Model> {
     // Every column is written (`reset_all` marks them all as set); the version check in the
-    // WHERE clause is what makes the write safe.
+    // WHERE clause is what makes the write safe. `change_seq = 0` marks it for sync.
+    let mut changed = changed;
+    changed.change_seq = 0;
     let updated = household::Entity::update_many()
         .set(household::ActiveModel::from(changed.clone()).reset_all())
         .filter(household::Column::Id.eq(changed.id))

@@ -726,6 +726,9 @@ pub async fn import_households(
                 created_by,
                 created_at: now,
                 updated_at: now,
+                change_seq: 0,
+                created_seq: 0,
+                origin_device: None,
             })
         });
         household::Entity::insert_many(models)
@@ -750,7 +753,7 @@ pub async fn import_households(
         },
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     report.imported = true;
     Ok(report)
 }

@@ -24,6 +24,7 @@ pub mod route_table;
 pub mod routes;
 pub mod seed;
 pub mod startup;
+pub mod sync;
 pub mod telemetry;
 pub mod visits;
 

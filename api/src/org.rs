@@ -88,6 +88,7 @@ pub async fn create_org_unit(
         town_id: Set(town_id),
         district_id: Set(district_id),
         created_at: Set(Utc::now()),
+        ..Default::default()
     };
     org_unit::Entity::insert(model)
         .exec_without_returning(db)

@@ -145,6 +145,9 @@ pub async fn create_pairing(
         town_id: household.town_id,
         village_id: household.village_id,
         created_at: Utc::now(),
+        change_seq: 0,
+        created_seq: 0,
+        origin_device: None,
     };
     pairing::Entity::insert(pairing::ActiveModel::from(row.clone()))
         .exec_without_returning(db)

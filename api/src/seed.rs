@@ -399,7 +399,7 @@ pub async fn seed_demo_with(
         )
         .await?;
     }
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(report)
 }
 
@@ -434,6 +434,7 @@ fn org_unit_row(
         town_id: Set(town_id),
         district_id: Set(district_id),
         created_at: Set(now),
+        ..Default::default()
     }
 }
 
@@ -540,6 +541,9 @@ async fn seed_roster(
                         created_by: None,
                         created_at: now,
                         updated_at: now,
+                        change_seq: 0,
+                        created_seq: 0,
+                        origin_device: None,
                     }));
                 }
             }
@@ -582,6 +586,9 @@ async fn seed_roster(
             version: 1,
             created_at: now,
             updated_at: now,
+            change_seq: 0,
+            created_seq: 0,
+            origin_device: None,
         })
     });
     report.enterprises_inserted = inserted(
@@ -606,6 +613,9 @@ async fn seed_roster(
                 town_id: demo_id(town),
                 village_id: demo_id(village),
                 created_at: now,
+                change_seq: 0,
+                created_seq: 0,
+                origin_device: None,
             })
         })
     });
@@ -706,6 +716,9 @@ async fn seed_ledger(
                 latitude: None,
                 longitude: None,
                 device_id: None,
+                change_seq: 0,
+                created_seq: 0,
+                origin_device: None,
             }));
             let (category, matter) = DEMO_MATTERS[number % DEMO_MATTERS.len()];
             let issue_id = demo_id(&format!("issue:{visitor}:{village}:{number}"));
@@ -765,6 +778,9 @@ async fn seed_ledger(
                 version: 1,
                 created_at: visited_at,
                 updated_at: visited_at,
+                change_seq: 0,
+                created_seq: 0,
+                origin_device: None,
             }));
             let kinds: &[EventKind] = match state {
                 0 | 1 => &[EventKind::Created],
@@ -794,6 +810,9 @@ async fn seed_ledger(
                     note: None,
                     data: None,
                     occurred_at: visited_at + chrono::Duration::days(order as i64),
+                    change_seq: 0,
+                    created_seq: 0,
+                    origin_device: None,
                 }));
             }
             if let Some(department_id) = department {

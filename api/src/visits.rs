@@ -205,7 +205,10 @@ pub async fn record_visit(
         service_card_given: new.service_card_given,
         latitude: new.latitude,
         longitude: new.longitude,
-        device_id: new.device_id,
+        device_id: new.device_id.clone(),
+        change_seq: 0,
+        created_seq: 0,
+        origin_device: new.device_id,
     };
     // A concurrent copy of the same request may be inserting the same id: on PostgreSQL
     // `ON CONFLICT DO NOTHING` waits for it to commit, and then this copy is a retry.
@@ -251,6 +254,7 @@ pub async fn record_visit(
                 deadline: raised.deadline,
                 is_deed: raised.is_deed,
                 raised_on,
+                origin_device: row.device_id.clone(),
             },
             &format!("issues[{index}]"),
         )
@@ -265,6 +269,7 @@ pub async fn record_visit(
                 household::Column::LastVisitedAt,
                 Expr::value(row.visited_at),
             )
+            .col_expr(household::Column::ChangeSeq, Expr::value(0))
             .filter(household::Column::Id.eq(household_id))
             .filter(
                 Condition::any()

@@ -74,6 +74,12 @@ pub struct Model {
     pub data: Option<Json>,
     /// When.
     pub occurred_at: DateTimeUtc,
+    /// Sync: the commit-ordered change sequence of the last write (0 until committed).
+    pub change_seq: i64,
+    /// Sync: the change sequence of the write that created the row.
+    pub created_seq: i64,
+    /// Sync: the device that created the row through a push.
+    pub origin_device: Option<String>,
 }
 
 /// Relations of `issue_events`.

@@ -15,6 +15,8 @@ pub mod login_throttle;
 pub mod org_unit;
 pub mod pairing;
 pub mod refresh_token;
+pub mod sync_device_scope;
+pub mod sync_tombstone;
 pub mod user;
 pub mod village_assignment;
 pub mod visit;

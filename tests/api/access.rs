@@ -101,6 +101,7 @@ fn expected_roles(operation_id: &str) -> &'static [&'static str] {
         "reopen_issue" => &["admin", "leader", "cadre", "village_official"],
         "escalate_issue" => &["admin", "cadre", "village_official"],
         "accept_escalation" => &["admin", "department"],
+        "pull_changes" | "push_changes" => &["admin", "leader", "cadre", "village_official"],
         other => panic!("operation {other} is missing from the expected access table"),
     }
 }

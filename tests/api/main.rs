@@ -20,4 +20,5 @@ mod import;
 mod ledger;
 mod openapi;
 mod pairings;
+mod sync;
 mod users;

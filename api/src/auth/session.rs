@@ -60,7 +60,7 @@ pub async fn login(
     // parallel guesses all see each other.
     let reservation = begin_write(db).await?;
     throttle::reserve_attempt(&reservation, &username, meta.client_addr.as_deref(), now).await?;
-    reservation.commit().await?;
+    crate::db::commit(reservation).await?;
 
     let user = user::Entity::find()
         .filter(user::Column::Username.eq(username.clone()))
@@ -75,7 +75,7 @@ pub async fn login(
     let Some(user) = user.filter(|_| matches) else {
         let txn = begin_write(db).await?;
         throttle::record_failure(&txn, meta.client_addr.as_deref(), now).await?;
-        txn.commit().await?;
+        crate::db::commit(txn).await?;
         tracing::info!(client_addr = meta.client_addr.as_deref(), "sign-in failed");
         return Err(rejected());
     };
@@ -88,7 +88,7 @@ pub async fn login(
         AuditEntry::new("session.create", "user", user.id),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     session(keys, user, refresh, now)
 }
 
@@ -121,7 +121,7 @@ pub async fn refresh(
         .filter(|user| user.active);
     let Some(user) = user else {
         revoke_family(&txn, row.family_id, now).await?;
-        txn.commit().await?;
+        crate::db::commit(txn).await?;
         return Err(refresh_rejected());
     };
     if let Some(spent_at) = row.rotated_at {
@@ -147,7 +147,7 @@ pub async fn refresh(
                     AuditEntry::new("session.reuse_detected", "user", user.id),
                 )
                 .await?;
-                txn.commit().await?;
+                crate::db::commit(txn).await?;
                 return Err(refresh_rejected());
             }
         }
@@ -165,7 +165,7 @@ pub async fn refresh(
         AuditEntry::new("session.refresh", "user", user.id),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     session(keys, user, refresh, now)
 }
 
@@ -192,7 +192,7 @@ pub async fn logout(db: &DatabaseConnection, presented: &str, meta: &RequestMeta
         )
         .await?;
     }
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(())
 }
 

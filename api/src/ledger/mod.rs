@@ -300,6 +300,8 @@ pub struct NewIssue {
     pub is_deed: bool,
     /// The day the matter was raised (deadlines cannot be before it).
     pub raised_on: NaiveDate,
+    /// The device that created it (sync).
+    pub origin_device: Option<String>,
 }
 
 /// Checks a new issue and inserts it with its `created` event. The caller becomes its lead
@@ -430,11 +432,24 @@ pub async fn create_issue(
         version: 1,
         created_at: now,
         updated_at: now,
+        change_seq: 0,
+        created_seq: 0,
+        origin_device: new.origin_device.clone(),
     };
     issue::Entity::insert(issue::ActiveModel::from(row.clone()))
         .exec_without_returning(db)
         .await?;
-    record_event(db, caller, row.id, EventKind::Created, None, None).await?;
+    record_event_with(
+        db,
+        caller,
+        row.id,
+        EventKind::Created,
+        None,
+        None,
+        None,
+        new.origin_device,
+    )
+    .await?;
     Ok(row)
 }
 
@@ -473,11 +488,29 @@ pub async fn record_event(
     note: Option<String>,
     data: Option<Value>,
 ) -> Result<issue_event::Model, DbErr> {
+    record_event_with(db, caller, issue_id, kind, note, data, None, None).await
+}
+
+/// Appends an event whose id (and origin device) a phone chose.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one row's fields; named at every call"
+)]
+pub async fn record_event_with(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    issue_id: Uuid,
+    kind: EventKind,
+    note: Option<String>,
+    data: Option<Value>,
+    id: Option<Uuid>,
+    origin_device: Option<String>,
+) -> Result<issue_event::Model, DbErr> {
     let actor_id = match caller.actor {
         Actor::User { id } | Actor::ApiToken { id } => id,
     };
     let event = issue_event::Model {
-        id: Uuid::now_v7(),
+        id: id.unwrap_or_else(Uuid::now_v7),
         issue_id,
         kind,
         actor_id: Some(actor_id),
@@ -485,6 +518,9 @@ pub async fn record_event(
         note,
         data,
         occurred_at: Utc::now(),
+        change_seq: 0,
+        created_seq: 0,
+        origin_device,
     };
     issue_event::Entity::insert(issue_event::ActiveModel::from(event.clone()))
         .exec_without_returning(db)
@@ -501,6 +537,8 @@ pub async fn save_issue(
 ) -> ApiResult<issue::Model> {
     let expected = changed.version;
     changed.version += 1;
+    // Marked for the sync stamp at commit.
+    changed.change_seq = 0;
     changed.updated_at = now;
     let updated = issue::Entity::update_many()
         .set(issue::ActiveModel::from(changed.clone()).reset_all())

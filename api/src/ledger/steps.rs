@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{
     check_department, find_issue,
     lifecycle::{Step, level_above, may_take, next_status, status_name},
-    record_event, save_issue,
+    record_event, record_event_with, save_issue,
 };
 use crate::{
     access::Scope,
@@ -36,6 +36,10 @@ pub struct StepInput {
     pub new_deadline: Option<NaiveDate>,
     /// Resolution: mark the issue a practical deed (实事).
     pub is_deed: Option<bool>,
+    /// The event's id when a phone chose it (sync); generated otherwise.
+    pub event_id: Option<Uuid>,
+    /// The device that sent the step (sync).
+    pub origin_device: Option<String>,
 }
 
 fn required(value: Option<String>, field: &str, message: &str) -> ApiResult<String> {
@@ -216,7 +220,17 @@ pub async fn take_step(
     };
     changed.status = next;
     let saved = save_issue(db, changed, now).await?;
-    record_event(db, caller, saved.id, kind, note.clone(), data.clone()).await?;
+    record_event_with(
+        db,
+        caller,
+        saved.id,
+        kind,
+        note.clone(),
+        data.clone(),
+        input.event_id,
+        input.origin_device,
+    )
+    .await?;
     audit::record(
         db,
         &audit_actor(caller, meta),

@@ -206,7 +206,7 @@ async fn create_api_token(
             .with_changes(serde_json::to_value(&response).unwrap_or_default()),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(HttpResponse::Created().json(CreatedApiTokenResponse {
         token: secret,
         api_token: response,
@@ -250,6 +250,6 @@ async fn revoke_api_token(
         )
         .await?;
     }
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -247,6 +247,9 @@ async fn create_enterprise(
         version: 1,
         created_at: now,
         updated_at: now,
+        change_seq: 0,
+        created_seq: 0,
+        origin_device: None,
     };
     enterprise::Entity::insert(enterprise::ActiveModel::from(row.clone()))
         .exec_without_returning(&txn)
@@ -258,6 +261,6 @@ async fn create_enterprise(
             .with_changes(serde_json::json!({"name": row.name, "town_id": row.town_id, "village_id": row.village_id})),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(HttpResponse::Created().json(EnterpriseResponse::for_caller(row, &user)))
 }

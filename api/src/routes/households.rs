@@ -418,6 +418,9 @@ async fn create_household(
         created_by: user.user_id().ok(),
         created_at: now,
         updated_at: now,
+        change_seq: 0,
+        created_seq: 0,
+        origin_device: None,
     };
     if let Some(existing) = households::find_any(&txn, row.id).await? {
         // The same id again: a retry. Answer with what is stored if it is the same household.
@@ -443,7 +446,7 @@ async fn create_household(
         AuditEntry::new("household.create", "household", row.id).with_changes(audit_view(&row)),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     let version = row.version;
     Ok(with_etag(
         HttpResponse::Created().json(HouseholdResponse::for_caller(row, &user)),
@@ -549,7 +552,7 @@ async fn update_household(
         && changed.village_id == before.village_id
     {
         // Nothing changed: no new version, no audit row.
-        txn.commit().await?;
+        crate::db::commit(txn).await?;
         return Ok(with_etag(
             HttpResponse::Ok().json(HouseholdResponse::for_caller(before.clone(), &user)),
             before.version,
@@ -564,7 +567,7 @@ async fn update_household(
         AuditEntry::new("household.update", "household", saved.id).with_changes(changes),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     let version = saved.version;
     Ok(with_etag(
         HttpResponse::Ok().json(HouseholdResponse::for_caller(saved, &user)),

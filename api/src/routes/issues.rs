@@ -514,7 +514,7 @@ async fn create_issue(
         && stored.applicant_name == body.applicant_name
     {
         let response = detail(&txn, &user, deadlines, stored).await?;
-        txn.commit().await?;
+        crate::db::commit(txn).await?;
         return Ok(response);
     }
     let place =
@@ -541,6 +541,7 @@ async fn create_issue(
             deadline: fields.deadline,
             is_deed: fields.is_deed,
             raised_on: deadlines.today,
+            origin_device: None,
         },
         "",
     )
@@ -555,7 +556,7 @@ async fn create_issue(
     )
     .await?;
     let mut response = detail(&txn, &user, deadlines, row).await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     *response.status_mut() = actix_web::http::StatusCode::CREATED;
     Ok(response)
 }
@@ -656,7 +657,7 @@ async fn step(
     )
     .await?;
     let response = detail(&txn, &user, deadlines, saved).await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(response)
 }
 
@@ -915,7 +916,7 @@ async fn escalate_issue(
     )
     .await?;
     let mut response = detail(&txn, &user, deadlines, saved).await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     *response.status_mut() = actix_web::http::StatusCode::CREATED;
     Ok(response)
 }
@@ -941,6 +942,6 @@ async fn accept_escalation(
     let txn = begin_write(&state.db).await?;
     let (saved, _) = steps::accept_escalation(&txn, &user.principal, &user.meta, *id).await?;
     let response = detail(&txn, &user, deadlines, saved).await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(response)
 }

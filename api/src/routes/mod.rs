@@ -14,6 +14,7 @@ pub mod issues;
 pub mod me;
 pub mod org;
 pub mod pairings;
+pub mod sync;
 pub mod users;
 pub mod visits;
 
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(pairings::configure)
             .configure(visits::configure)
             .configure(issues::configure)
+            .configure(sync::configure)
             .configure(api_tokens::configure)
             .configure(audit::configure),
     );

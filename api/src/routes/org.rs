@@ -194,7 +194,7 @@ async fn create_org_unit(
             .with_changes(serde_json::to_value(&response).unwrap_or_default()),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(HttpResponse::Created().json(response))
 }
 
@@ -317,6 +317,6 @@ async fn create_department(
             .with_changes(serde_json::to_value(&response).unwrap_or_default()),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(HttpResponse::Created().json(response))
 }

@@ -144,7 +144,7 @@ async fn create_pairing(
             .with_changes(serde_json::to_value(&response).unwrap_or_default()),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(HttpResponse::Created().json(response))
 }
 
@@ -176,13 +176,20 @@ async fn delete_pairing(
         ));
     }
     pairing::Entity::delete_by_id(row.id).exec(&txn).await?;
+    crate::sync::record_deletion(
+        &txn,
+        "pairings",
+        row.id,
+        Some((row.county_id, row.town_id, row.village_id)),
+    )
+    .await?;
     audit::record(
         &txn,
         &user.audit_actor(),
         AuditEntry::new("pairing.delete", "pairing", row.id),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

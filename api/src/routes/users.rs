@@ -233,7 +233,7 @@ async fn create_user(
         AuditEntry::new("user.create", "user", created.id).with_changes(audit_view(&created)),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(HttpResponse::Created().json(UserResponse::from(created)))
 }
 
@@ -348,7 +348,7 @@ async fn update_user(
         AuditEntry::new("user.update", "user", saved.id).with_changes(changes),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(web::Json(saved.into()))
 }
 
@@ -481,7 +481,7 @@ async fn create_assignment(
             .with_changes(serde_json::to_value(&response).unwrap_or_default()),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(HttpResponse::Created().json(response))
 }
 
@@ -521,6 +521,6 @@ async fn update_assignment(
             .with_changes(serde_json::json!({"ends_on": {"from": old_end, "to": row.ends_on}})),
     )
     .await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     Ok(web::Json(AssignmentResponse::new(row, village_name)))
 }

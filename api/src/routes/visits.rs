@@ -294,7 +294,7 @@ async fn create_visit(
     let deadlines = state.deadlines();
     let txn = begin_write(&state.db).await?;
     let recorded = visits::record_visit(&txn, &user, state.clock, new).await?;
-    txn.commit().await?;
+    crate::db::commit(txn).await?;
     let (mut response, row, issues) = match recorded {
         Recorded::Created(row, issues) => (HttpResponse::Created(), row, issues),
         Recorded::Existing(row, issues) => (HttpResponse::Ok(), row, issues),

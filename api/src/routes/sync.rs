@@ -1,0 +1,194 @@
+//! `/api/v1/sync`: WatermelonDB-compatible pull and push for the field app.
+
+use actix_web::{HttpRequest, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, ApiResult, Problem},
+    import::read_body,
+    startup::AppState,
+    sync::{self, push::PushReport},
+};
+
+/// Registers the sync routes.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(pull_changes).service(push_changes);
+}
+
+/// Pull parameters (WatermelonDB sends them as given).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PullQuery {
+    /// The `timestamp` of the last pull, or the literal `null` on the first sync.
+    #[param(value_type = String, example = "null")]
+    pub last_pulled_at: Option<String>,
+    /// The app's schema version.
+    pub schema_version: Option<u32>,
+    /// WatermelonDB's migration info (JSON) or `null`; accepted and not needed here.
+    pub migration: Option<String>,
+}
+
+/// Push parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PushQuery {
+    /// The `timestamp` of the phone's last pull: records changed on the server after it
+    /// conflict.
+    pub last_pulled_at: i64,
+}
+
+/// `{created, updated, deleted}` of one table.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SyncTableChanges {
+    /// New records (flat objects: `id` and snake_case columns).
+    pub created: Vec<serde_json::Value>,
+    /// Changed records.
+    pub updated: Vec<serde_json::Value>,
+    /// Ids of deleted records, and of records that left the caller's scope.
+    pub deleted: Vec<String>,
+}
+
+/// What changed, per table: `villages`, `households`, `enterprises`, `visits`, `issues`,
+/// `issue_events`, `pairings`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PullResponse {
+    /// Changes per table.
+    #[schema(value_type = std::collections::BTreeMap<String, SyncTableChanges>)]
+    pub changes: serde_json::Map<String, serde_json::Value>,
+    /// The new cursor: pass it as `last_pulled_at` next time. Opaque and strictly increasing.
+    pub timestamp: i64,
+}
+
+/// A push body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PushRequest {
+    /// Changes per table, as WatermelonDB's `synchronize()` sends them.
+    pub changes: std::collections::BTreeMap<String, SyncTableChanges>,
+}
+
+fn device_id(req: &HttpRequest) -> ApiResult<String> {
+    let device = req
+        .headers()
+        .get("x-device-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("unknown");
+    if device.is_empty() || device.len() > 64 || !device.bytes().all(|byte| byte.is_ascii_graphic())
+    {
+        return Err(ApiError::BadRequest {
+            code: "invalid_device_id",
+            detail: "X-Device-Id must be 1–64 visible ASCII characters.".to_owned(),
+        });
+    }
+    Ok(device.to_owned())
+}
+
+/// WatermelonDB pull: everything in the caller's scope that changed after `last_pulled_at`,
+/// from one consistent snapshot. The first sync (`last_pulled_at=null`) sends only `created`:
+/// the villages, their households and enterprises, a year of visits, the open issues and a
+/// year of the rest, their timelines, and the pairings. A village that left the caller's scope
+/// comes down with its records as `deleted`. Send the device's id as `X-Device-Id`.
+#[utoipa::path(
+    tag = "sync",
+    params(PullQuery, ("X-Device-Id" = Option<String>, Header, description = "The device's stable id.")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The changes and the new cursor.", body = PullResponse)),
+)]
+#[get("/sync/pull")]
+async fn pull_changes(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<PullQuery>,
+) -> ApiResult<web::Json<PullResponse>> {
+    let last_pulled_at = match query.last_pulled_at.as_deref().map(str::trim) {
+        None | Some("null" | "") => None,
+        Some(text) => Some(text.parse::<i64>().map_err(|_| {
+            ApiError::invalid_field(
+                "last_pulled_at",
+                "invalid",
+                "A timestamp from a previous pull, or null.",
+            )
+        })?),
+    };
+    let device = device_id(&req)?;
+    let pulled = sync::pull::pull(&state.db, &user, last_pulled_at, &device).await?;
+    Ok(web::Json(PullResponse {
+        changes: pulled.changes,
+        timestamp: pulled.timestamp,
+    }))
+}
+
+/// WatermelonDB push: the phone's changes, all or nothing in one transaction, each record
+/// through the same rules as the REST API. At most 1,000 records and 4 MiB (413 beyond).
+/// Households are created and updated; visits, issues (raised in a visit) and issue events
+/// (`progress`, `resolved`, `feedback`) are created; villages, enterprises and pairings are
+/// read-only. A record the server changed after `last_pulled_at`, pushed with other content,
+/// refuses the whole push with 409 naming it (`details.conflicts`); pull and push again.
+/// Re-pushing records the server already has with the same content is success. Columns the
+/// server owns (`version`, `status`, `cadre_id`, …) and `_status`/`_changed` are ignored.
+#[utoipa::path(
+    tag = "sync",
+    params(PushQuery, ("X-Device-Id" = Option<String>, Header, description = "The device's stable id.")),
+    request_body = PushRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Applied.", body = PushReport),
+        (status = 409, description = "Records changed on the server since `last_pulled_at` (`details.conflicts`).", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "More than 1,000 records or 4 MiB.", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/sync/push")]
+async fn push_changes(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<PushQuery>,
+    payload: web::Payload,
+) -> ApiResult<web::Json<PushReport>> {
+    let is_json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType {
+            expected: "application/json",
+        });
+    }
+    let device = device_id(&req)?;
+    let bytes = read_body(payload, sync::push::MAX_BYTES).await?;
+    let body: sync::push::PushBody = serde_json::from_slice(&bytes).map_err(|error| {
+        if error.is_data() {
+            ApiError::invalid_field(
+                "changes",
+                "invalid",
+                "The body is not `{changes: {table: {created, updated, deleted}}}`.",
+            )
+        } else {
+            ApiError::BadRequest {
+                code: "malformed_json",
+                detail: "The request body is not valid JSON.".to_owned(),
+            }
+        }
+    })?;
+    if body.record_count() > sync::push::MAX_RECORDS {
+        return Err(ApiError::PayloadTooLarge {
+            limit: sync::push::MAX_RECORDS,
+        });
+    }
+    let report = sync::push::push(
+        &state.db,
+        &user,
+        state.clock,
+        query.last_pulled_at,
+        &device,
+        body,
+    )
+    .await?;
+    Ok(web::Json(report))
+}

@@ -1,0 +1,501 @@
+//! `GET /sync/pull`: everything in the caller's scope that changed after the phone's cursor,
+//! from one consistent snapshot, with villages that left the scope coming down as deleted.
+
+use std::collections::BTreeSet;
+
+use chrono::{Duration, Utc};
+use entity::{
+    enterprise, household, issue, issue_event,
+    org_unit::{self, OrgKind},
+    pairing, sync_device_scope, sync_tombstone, visit,
+};
+use sea_orm::{
+    AccessMode, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, IsolationLevel, QueryFilter, QuerySelect, TransactionOptions, TransactionTrait,
+    sea_query::{Expr, Query},
+};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::{current_cursor, records};
+use crate::{
+    auth::{Actor, AuthUser},
+    db::{begin_write, commit},
+    error::{ApiError, ApiResult},
+    ledger, privacy,
+};
+
+/// What a pull returns: `{changes: {table: {created, updated, deleted}}, timestamp}`.
+#[derive(Debug)]
+pub struct Pulled {
+    /// Per table.
+    pub changes: Map<String, Value>,
+    /// The new cursor.
+    pub timestamp: i64,
+}
+
+/// One table's changes.
+#[derive(Debug, Default)]
+struct TableChanges {
+    created: Vec<Value>,
+    updated: Vec<Value>,
+    deleted: BTreeSet<Uuid>,
+}
+
+impl TableChanges {
+    fn into_json(self) -> Value {
+        json!({"created": self.created, "updated": self.updated, "deleted": self.deleted})
+    }
+}
+
+/// Which rows a pull sends: the changes in `(since, until]`, or everything up to `until` on
+/// a first pull.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    since: Option<i64>,
+    until: i64,
+}
+
+impl Window {
+    fn condition<C: ColumnTrait>(&self, change_seq: C) -> Condition {
+        let mut condition = Condition::all().add(change_seq.lte(self.until));
+        if let Some(since) = self.since {
+            condition = condition.add(change_seq.gt(since));
+        }
+        condition
+    }
+
+    /// `created` when the row was created after the phone's cursor by someone else; a
+    /// device's own records come back as `updated`.
+    fn is_created(&self, created_seq: i64, origin: Option<&str>, device: &str) -> bool {
+        match self.since {
+            None => true,
+            Some(since) => created_seq > since && origin != Some(device),
+        }
+    }
+}
+
+async fn begin_snapshot(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        // One REPEATABLE READ snapshot: the counter and every table read as of one moment.
+        DbBackend::Postgres => {
+            db.begin_with_options(TransactionOptions {
+                isolation_level: Some(IsolationLevel::RepeatableRead),
+                access_mode: Some(AccessMode::ReadOnly),
+                sqlite_transaction_mode: None,
+            })
+            .await
+        }
+        // SQLite in WAL mode: a read transaction sees one snapshot from its first read.
+        _ => db.begin().await,
+    }
+}
+
+/// Pulls the caller's changes since `last_pulled_at` for `device`.
+pub async fn pull(
+    db: &DatabaseConnection,
+    user: &AuthUser,
+    last_pulled_at: Option<i64>,
+    device: &str,
+) -> ApiResult<Pulled> {
+    let Actor::User { id: user_id } = user.principal.actor else {
+        return Err(ApiError::Forbidden(
+            "Sync is for the field app's users, not API tokens.".to_owned(),
+        ));
+    };
+    let txn = begin_snapshot(db).await?;
+    let timestamp = current_cursor(&txn).await?;
+    // A cursor from the future (a restored server) is treated as a first pull.
+    let window = Window {
+        since: last_pulled_at.filter(|since| *since <= timestamp),
+        until: timestamp,
+    };
+    let villages_now: BTreeSet<Uuid> = org_unit::Entity::find()
+        .select_only()
+        .column(org_unit::Column::Id)
+        .filter(org_unit::Column::Kind.eq(OrgKind::Village))
+        .filter(user.scope().org_unit_condition(org_unit::Column::Id))
+        .into_tuple::<Uuid>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
+    let previous = match window.since {
+        Some(since) => sync_device_scope::Entity::find_by_id((user_id, device.to_owned(), since))
+            .one(&txn)
+            .await?
+            .and_then(|snapshot| serde_json::from_value::<BTreeSet<Uuid>>(snapshot.villages).ok()),
+        None => None,
+    };
+    let (joined, left): (Vec<Uuid>, Vec<Uuid>) = match &previous {
+        Some(previous) => (
+            villages_now.difference(previous).copied().collect(),
+            previous.difference(&villages_now).copied().collect(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let unmasked = privacy::sees_contact_details(user.principal.role);
+    let scope = user.scope();
+    let year_ago = Utc::now() - Duration::days(365);
+    let mut changes = Map::new();
+
+    // villages
+    let mut table = TableChanges::default();
+    for row in org_unit::Entity::find()
+        .filter(org_unit::Column::Kind.eq(OrgKind::Village))
+        .filter(org_unit::Column::Id.is_in(villages_now.iter().copied()))
+        .filter(
+            Condition::any()
+                .add(window.condition(org_unit::Column::ChangeSeq))
+                .add(org_unit::Column::Id.is_in(joined.iter().copied())),
+        )
+        .all(&txn)
+        .await?
+    {
+        let created = joined.contains(&row.id)
+            || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+        push_record(&mut table, created, records::village(&row));
+    }
+    table.deleted.extend(left.iter().copied());
+    changes.insert("villages".to_owned(), table.into_json());
+
+    // households
+    let mut table = TableChanges::default();
+    let in_scope = scope.village_condition(
+        household::Column::CountyId,
+        household::Column::TownId,
+        household::Column::VillageId,
+    );
+    for row in household::Entity::find()
+        .filter(in_scope)
+        .filter(changed_or_joined(
+            window,
+            household::Column::ChangeSeq,
+            household::Column::VillageId,
+            &joined,
+        ))
+        .all(&txn)
+        .await?
+    {
+        let created = joined.contains(&row.village_id)
+            || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+        push_record(&mut table, created, records::household(&row, unmasked));
+    }
+    table.deleted.extend(
+        ids_in_villages::<household::Entity, _>(
+            &txn,
+            household::Column::Id,
+            household::Column::VillageId,
+            &left,
+        )
+        .await?,
+    );
+    changes.insert("households".to_owned(), table.into_json());
+
+    // enterprises
+    let mut table = TableChanges::default();
+    let in_scope = scope.village_condition(
+        enterprise::Column::CountyId,
+        enterprise::Column::TownId,
+        enterprise::Column::VillageId,
+    );
+    for row in enterprise::Entity::find()
+        .filter(in_scope)
+        .filter(changed_or_joined(
+            window,
+            enterprise::Column::ChangeSeq,
+            enterprise::Column::VillageId,
+            &joined,
+        ))
+        .all(&txn)
+        .await?
+    {
+        let created = row
+            .village_id
+            .is_some_and(|village| joined.contains(&village))
+            || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+        push_record(&mut table, created, records::enterprise(&row, unmasked));
+    }
+    table.deleted.extend(
+        ids_in_villages::<enterprise::Entity, _>(
+            &txn,
+            enterprise::Column::Id,
+            enterprise::Column::VillageId,
+            &left,
+        )
+        .await?,
+    );
+    changes.insert("enterprises".to_owned(), table.into_json());
+
+    // visits: a year of them on a first pull or for a village that joined
+    let mut table = TableChanges::default();
+    let in_scope = scope.village_condition(
+        visit::Column::CountyId,
+        visit::Column::TownId,
+        visit::Column::VillageId,
+    );
+    let recent = visit::Column::VisitedAt.gte(year_ago);
+    let selection = match window.since {
+        None => Condition::all()
+            .add(window.condition(visit::Column::ChangeSeq))
+            .add(recent),
+        Some(_) => Condition::any()
+            .add(window.condition(visit::Column::ChangeSeq))
+            .add(
+                Condition::all()
+                    .add(visit::Column::VillageId.is_in(joined.iter().copied()))
+                    .add(recent),
+            ),
+    };
+    for row in visit::Entity::find()
+        .filter(in_scope)
+        .filter(selection)
+        .all(&txn)
+        .await?
+    {
+        let created = joined.contains(&row.village_id)
+            || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+        push_record(&mut table, created, records::visit(&row));
+    }
+    table.deleted.extend(
+        ids_in_villages::<visit::Entity, _>(
+            &txn,
+            visit::Column::Id,
+            visit::Column::VillageId,
+            &left,
+        )
+        .await?,
+    );
+    changes.insert("visits".to_owned(), table.into_json());
+
+    // issues: the open ones and a year of the rest, as the caller may see them
+    let mut table = TableChanges::default();
+    let visible = ledger::visible_condition(&user.principal);
+    let current = Condition::any()
+        .add(Expr::cust(ledger::OPEN_LEDGER_SQL))
+        .add(issue::Column::CreatedAt.gte(year_ago));
+    let selection = match window.since {
+        None => Condition::all()
+            .add(window.condition(issue::Column::ChangeSeq))
+            .add(current.clone()),
+        Some(_) => Condition::any()
+            .add(window.condition(issue::Column::ChangeSeq))
+            .add(
+                Condition::all()
+                    .add(issue::Column::VillageId.is_in(joined.iter().copied()))
+                    .add(current.clone()),
+            ),
+    };
+    for row in issue::Entity::find()
+        .filter(visible.clone())
+        .filter(selection)
+        .all(&txn)
+        .await?
+    {
+        let created = joined.contains(&row.village_id)
+            || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+        push_record(
+            &mut table,
+            created,
+            records::issue(&row, privacy::sees_applicant_contact(user.principal.role)),
+        );
+    }
+    // Issues of villages that left, unless still visible (the caller leads them).
+    let left_issues: Vec<Uuid> = issue::Entity::find()
+        .select_only()
+        .column(issue::Column::Id)
+        .filter(issue::Column::VillageId.is_in(left.iter().copied()))
+        .filter(Condition::all().add(visible.clone()).not())
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    table.deleted.extend(left_issues.iter().copied());
+    changes.insert("issues".to_owned(), table.into_json());
+
+    // issue events of the visible issues
+    let mut table = TableChanges::default();
+    let visible_issue_ids = Query::select()
+        .column(issue::Column::Id)
+        .from(issue::Entity)
+        .cond_where(visible)
+        .to_owned();
+    let selection = match window.since {
+        None => window.condition(issue_event::Column::ChangeSeq),
+        Some(_) => Condition::any()
+            .add(window.condition(issue_event::Column::ChangeSeq))
+            .add(
+                issue_event::Column::IssueId.in_subquery(
+                    Query::select()
+                        .column(issue::Column::Id)
+                        .from(issue::Entity)
+                        .and_where(issue::Column::VillageId.is_in(joined.iter().copied()))
+                        .to_owned(),
+                ),
+            ),
+    };
+    for row in issue_event::Entity::find()
+        .filter(issue_event::Column::IssueId.in_subquery(visible_issue_ids))
+        .filter(selection)
+        .all(&txn)
+        .await?
+    {
+        let created = window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+        push_record(&mut table, created, records::issue_event(&row));
+    }
+    if !left_issues.is_empty() {
+        let left_events: Vec<Uuid> = issue_event::Entity::find()
+            .select_only()
+            .column(issue_event::Column::Id)
+            .filter(issue_event::Column::IssueId.is_in(left_issues))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        table.deleted.extend(left_events);
+    }
+    changes.insert("issue_events".to_owned(), table.into_json());
+
+    // pairings
+    let mut table = TableChanges::default();
+    let in_scope = scope.village_condition(
+        pairing::Column::CountyId,
+        pairing::Column::TownId,
+        pairing::Column::VillageId,
+    );
+    for row in pairing::Entity::find()
+        .filter(in_scope.clone())
+        .filter(changed_or_joined(
+            window,
+            pairing::Column::ChangeSeq,
+            pairing::Column::VillageId,
+            &joined,
+        ))
+        .all(&txn)
+        .await?
+    {
+        let created = joined.contains(&row.village_id)
+            || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+        push_record(&mut table, created, records::pairing(&row));
+    }
+    table.deleted.extend(
+        ids_in_villages::<pairing::Entity, _>(
+            &txn,
+            pairing::Column::Id,
+            pairing::Column::VillageId,
+            &left,
+        )
+        .await?,
+    );
+    changes.insert("pairings".to_owned(), table.into_json());
+
+    // tombstones of deletions in scope
+    if window.since.is_some() {
+        let tombstones = sync_tombstone::Entity::find()
+            .filter(window.condition(sync_tombstone::Column::ChangeSeq))
+            .filter(scope.village_condition(
+                sync_tombstone::Column::CountyId,
+                sync_tombstone::Column::TownId,
+                sync_tombstone::Column::VillageId,
+            ))
+            .all(&txn)
+            .await?;
+        for tombstone in tombstones {
+            if let Some(Value::Object(table)) = changes.get_mut(&tombstone.table_name)
+                && let Some(Value::Array(deleted)) = table.get_mut("deleted")
+            {
+                deleted.push(json!(tombstone.record_id));
+            }
+        }
+    }
+    // A read-only snapshot: nothing to commit.
+    txn.rollback().await?;
+    remember_scope(db, user_id, device, timestamp, &villages_now, window.since).await?;
+    Ok(Pulled { changes, timestamp })
+}
+
+fn push_record(table: &mut TableChanges, created: bool, record: Value) {
+    if created {
+        table.created.push(record);
+    } else {
+        table.updated.push(record);
+    }
+}
+
+/// Rows changed in the window, or (on a later pull) in a village that joined the scope.
+fn changed_or_joined<C: ColumnTrait>(
+    window: Window,
+    change_seq: C,
+    village: C,
+    joined: &[Uuid],
+) -> Condition {
+    let changed = window.condition(change_seq);
+    if window.since.is_none() || joined.is_empty() {
+        return changed;
+    }
+    Condition::any()
+        .add(changed)
+        .add(village.is_in(joined.iter().copied()))
+}
+
+/// The ids of a table's rows in villages that left the scope.
+async fn ids_in_villages<E: EntityTrait, C: ColumnTrait>(
+    db: &impl ConnectionTrait,
+    id: C,
+    village: C,
+    left: &[Uuid],
+) -> Result<Vec<Uuid>, DbErr> {
+    if left.is_empty() {
+        return Ok(Vec::new());
+    }
+    E::find()
+        .select_only()
+        .column(id)
+        .filter(village.is_in(left.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Keeps the villages sent at this cursor, for the next pull's comparison, and forgets
+/// snapshots older than the one the phone just came from.
+async fn remember_scope(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+    device: &str,
+    timestamp: i64,
+    villages: &BTreeSet<Uuid>,
+    previous: Option<i64>,
+) -> ApiResult<()> {
+    let txn = begin_write(db).await?;
+    sync_device_scope::Entity::insert(sync_device_scope::ActiveModel::from(
+        sync_device_scope::Model {
+            user_id,
+            device_id: device.to_owned(),
+            seq: timestamp,
+            villages: json!(villages),
+            pulled_at: Utc::now(),
+        },
+    ))
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            sync_device_scope::Column::UserId,
+            sync_device_scope::Column::DeviceId,
+            sync_device_scope::Column::Seq,
+        ])
+        .update_columns([
+            sync_device_scope::Column::Villages,
+            sync_device_scope::Column::PulledAt,
+        ])
+        .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    let keep_from = previous.unwrap_or(timestamp).min(timestamp);
+    sync_device_scope::Entity::delete_many()
+        .filter(sync_device_scope::Column::UserId.eq(user_id))
+        .filter(sync_device_scope::Column::DeviceId.eq(device))
+        .filter(sync_device_scope::Column::Seq.lt(keep_from))
+        .exec(&txn)
+        .await?;
+    commit(txn).await?;
+    Ok(())
+}

@@ -1,0 +1,633 @@
+//! `POST /sync/push`: a phone's changes, applied all or nothing in one transaction, each
+//! record through the same domain functions (rules, scope, audit trail) as the REST API.
+//!
+//! - `created` and `updated` are the same to the server: a record that exists is updated.
+//! - A record that exists with the same content is left alone: re-pushing a batch whose
+//!   acknowledgement was lost changes nothing.
+//! - A record the server changed after the phone's `last_pulled_at`, pushed with other
+//!   content, is a conflict: the whole push is refused with 409 naming every such record.
+//! - What the phone may not write is refused with 403/422 naming the record.
+
+use entity::{household, issue, issue_event, visit};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::records::{PushedEvent, PushedHousehold, PushedIssue, PushedVisit};
+use crate::{
+    audit::{self, AuditEntry},
+    auth::AuthUser,
+    clock::LocalClock,
+    db::{begin_write, commit},
+    error::{ApiError, ApiResult},
+    households::{self, HouseholdTag},
+    ledger::{
+        self, NewIssue,
+        lifecycle::Step,
+        steps::{self, StepInput},
+    },
+    privacy,
+    visits::{self, NewVisit, Target},
+};
+
+/// Records a push may carry at most.
+pub const MAX_RECORDS: usize = 1000;
+/// Bytes a push body may have at most.
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// `{created, updated, deleted}` of one table.
+#[derive(Debug, Default, Deserialize)]
+pub struct TableChanges {
+    /// New records.
+    #[serde(default)]
+    pub created: Vec<Value>,
+    /// Changed records.
+    #[serde(default)]
+    pub updated: Vec<Value>,
+    /// Ids of deleted records.
+    #[serde(default)]
+    pub deleted: Vec<Uuid>,
+}
+
+impl TableChanges {
+    fn len(&self) -> usize {
+        self.created.len() + self.updated.len() + self.deleted.len()
+    }
+
+    fn written(&self) -> impl Iterator<Item = &Value> {
+        self.created.iter().chain(&self.updated)
+    }
+}
+
+/// A push body: `{changes: {table: {created, updated, deleted}}}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushBody {
+    /// Per table; tables the app does not write are refused if they carry anything.
+    pub changes: std::collections::BTreeMap<String, TableChanges>,
+}
+
+impl PushBody {
+    /// Records in the push.
+    pub fn record_count(&self) -> usize {
+        self.changes.values().map(TableChanges::len).sum()
+    }
+}
+
+/// What a push did.
+#[derive(Debug, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct PushReport {
+    /// Records written.
+    pub applied: usize,
+    /// Records that were on the server already with the same content.
+    pub unchanged: usize,
+}
+
+/// An error about one record: the status of `error`, and `details` naming the record.
+fn about(table: &str, id: Uuid, error: ApiError) -> ApiError {
+    let problem = error.problem();
+    let status = problem.status;
+    let details = json!({"table": table, "id": id, "errors": problem.errors});
+    let detail = format!("{table} {id}: {}", problem.detail);
+    match status {
+        403 | 404 => ApiError::ForbiddenWithDetails { detail, details },
+        _ => ApiError::Unprocessable {
+            code: "invalid_record",
+            detail,
+            details,
+        },
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(table: &str, record: &Value) -> ApiResult<T> {
+    let id = record
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_default();
+    serde_json::from_value(record.clone()).map_err(|_| {
+        about(
+            table,
+            id,
+            ApiError::invalid_field(
+                "record",
+                "invalid",
+                "A column is missing or has the wrong type.",
+            ),
+        )
+    })
+}
+
+/// Applies a push for `device`.
+pub async fn push(
+    db: &DatabaseConnection,
+    user: &AuthUser,
+    clock: LocalClock,
+    last_pulled_at: i64,
+    device: &str,
+    body: PushBody,
+) -> ApiResult<PushReport> {
+    for (table, changes) in &body.changes {
+        if !super::TABLES.contains(&table.as_str()) {
+            return Err(ApiError::invalid_field(
+                "changes",
+                "unknown_table",
+                format!("No table `{table}`."),
+            ));
+        }
+        let read_only = matches!(table.as_str(), "villages" | "enterprises" | "pairings");
+        if let Some(id) = changes
+            .written()
+            .filter_map(|record| record.get("id").and_then(Value::as_str))
+            .next()
+            .filter(|_| read_only)
+        {
+            return Err(ApiError::ForbiddenWithDetails {
+                detail: format!(
+                    "{table} {id}: the field app reads {table}, it does not write them."
+                ),
+                details: json!({"table": table, "id": id}),
+            });
+        }
+    }
+    let txn = begin_write(db).await?;
+    let mut report = PushReport::default();
+    let mut conflicts = Vec::new();
+    let empty = TableChanges::default();
+    let table = |name: &str| body.changes.get(name).unwrap_or(&empty);
+
+    for record in table("households").written() {
+        let pushed: PushedHousehold = parse("households", record)?;
+        let id = pushed.id;
+        match apply_household(&txn, user, device, last_pulled_at, pushed)
+            .await
+            .map_err(|error| about("households", id, error))?
+        {
+            Outcome::Applied => report.applied += 1,
+            Outcome::Unchanged => report.unchanged += 1,
+            Outcome::Conflict => conflicts.push(json!({"table": "households", "id": id})),
+        }
+    }
+    for record in table("visits").written() {
+        let pushed: PushedVisit = parse("visits", record)?;
+        let id = pushed.id;
+        match apply_visit(&txn, user, clock, device, pushed)
+            .await
+            .map_err(|error| about("visits", id, error))?
+        {
+            Outcome::Applied => report.applied += 1,
+            Outcome::Unchanged => report.unchanged += 1,
+            Outcome::Conflict => conflicts.push(json!({"table": "visits", "id": id})),
+        }
+    }
+    for record in table("issues").written() {
+        let pushed: PushedIssue = parse("issues", record)?;
+        let id = pushed.id;
+        match apply_issue(&txn, user, clock, device, pushed)
+            .await
+            .map_err(|error| about("issues", id, error))?
+        {
+            Outcome::Applied => report.applied += 1,
+            Outcome::Unchanged => report.unchanged += 1,
+            Outcome::Conflict => conflicts.push(json!({"table": "issues", "id": id})),
+        }
+    }
+    for record in table("issue_events").written() {
+        let pushed: PushedEvent = parse("issue_events", record)?;
+        let id = pushed.id;
+        match apply_event(&txn, user, device, pushed)
+            .await
+            .map_err(|error| about("issue_events", id, error))?
+        {
+            Outcome::Applied => report.applied += 1,
+            Outcome::Unchanged => report.unchanged += 1,
+            Outcome::Conflict => conflicts.push(json!({"table": "issue_events", "id": id})),
+        }
+    }
+    for (name, changes) in &body.changes {
+        for id in &changes.deleted {
+            if exists(&txn, name, *id).await? {
+                return Err(ApiError::ForbiddenWithDetails {
+                    detail: format!("{name} {id}: records are not deleted from the field app."),
+                    details: json!({"table": name, "id": id}),
+                });
+            }
+            // A deleted id the server does not have is ignored (WatermelonDB's contract).
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(ApiError::Conflict409WithDetails {
+            detail: format!(
+                "{} record(s) changed on the server after last_pulled_at; pull, then push again.",
+                conflicts.len()
+            ),
+            details: json!({"conflicts": conflicts}),
+        });
+    }
+    commit(txn).await?;
+    Ok(report)
+}
+
+/// What happened to one pushed record.
+enum Outcome {
+    Applied,
+    Unchanged,
+    Conflict,
+}
+
+async fn exists(db: &impl ConnectionTrait, table: &str, id: Uuid) -> Result<bool, sea_orm::DbErr> {
+    Ok(match table {
+        "households" => household::Entity::find_by_id(id).one(db).await?.is_some(),
+        "visits" => visit::Entity::find_by_id(id).one(db).await?.is_some(),
+        "issues" => issue::Entity::find_by_id(id).one(db).await?.is_some(),
+        "issue_events" => issue_event::Entity::find_by_id(id).one(db).await?.is_some(),
+        "villages" => entity::org_unit::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .is_some(),
+        "enterprises" => entity::enterprise::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .is_some(),
+        "pairings" => entity::pairing::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .is_some(),
+        _ => false,
+    })
+}
+
+fn tags_of(pushed: &PushedHousehold) -> ApiResult<i32> {
+    let mut bits = 0;
+    for text in pushed.tags.iter().flatten() {
+        bits |= HouseholdTag::parse(text)
+            .ok_or_else(|| {
+                ApiError::invalid_field("tags", "unknown_tag", format!("Unknown tag `{text}`."))
+            })?
+            .bit();
+    }
+    Ok(bits)
+}
+
+fn check_household(pushed: &PushedHousehold) -> ApiResult<()> {
+    let mut problems = Vec::new();
+    let mut fail = |field: &str, code: &str, message: &str| {
+        problems.push(crate::error::FieldError {
+            field: field.to_owned(),
+            code: code.to_owned(),
+            message: message.to_owned(),
+        });
+    };
+    if pushed.head_name.trim().is_empty() || pushed.head_name.chars().count() > 50 {
+        fail("head_name", "length", "1 to 50 characters.");
+    }
+    if pushed
+        .phone
+        .as_deref()
+        .is_some_and(|phone| !phone.is_empty() && !privacy::valid_phone(phone))
+    {
+        fail("phone", "invalid_phone", "A mobile or a landline.");
+    }
+    if pushed
+        .id_card_number
+        .as_deref()
+        .is_some_and(|number| !number.is_empty() && !privacy::valid_id_card(number))
+    {
+        fail(
+            "id_card_number",
+            "invalid_id_card",
+            "Not a valid resident ID number.",
+        );
+    }
+    if pushed
+        .members_count
+        .is_some_and(|count| !(1..=99).contains(&count))
+    {
+        fail("members_count", "range", "Between 1 and 99.");
+    }
+    if pushed
+        .address
+        .as_deref()
+        .is_some_and(|address| address.chars().count() > 200)
+    {
+        fail("address", "length", "At most 200 characters.");
+    }
+    if pushed
+        .notes
+        .as_deref()
+        .is_some_and(|notes| notes.chars().count() > 2000)
+    {
+        fail("notes", "length", "At most 2000 characters.");
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(problems))
+    }
+}
+
+async fn apply_household(
+    db: &impl ConnectionTrait,
+    user: &AuthUser,
+    device: &str,
+    last_pulled_at: i64,
+    pushed: PushedHousehold,
+) -> ApiResult<Outcome> {
+    if !crate::access::role_may(user.principal.role, crate::access::Action::WriteRoster) {
+        return Err(ApiError::Forbidden(
+            "Your role does not register households.".to_owned(),
+        ));
+    }
+    check_household(&pushed)?;
+    let tags = tags_of(&pushed)?;
+    let place =
+        households::village_in_scope(db, user.scope(), pushed.village_id, "village_id").await?;
+    let blank = |text: Option<String>| text.filter(|text| !text.trim().is_empty());
+    let now = chrono::Utc::now();
+    let existing = households::find_any(db, pushed.id).await?;
+    let Some(existing) = existing else {
+        let row = household::Model {
+            id: pushed.id,
+            county_id: place.county_id,
+            town_id: place.town_id,
+            village_id: place.village_id,
+            head_name: pushed.head_name.trim().to_owned(),
+            phone: blank(pushed.phone),
+            address: blank(pushed.address),
+            members_count: pushed.members_count,
+            id_card_number: blank(pushed.id_card_number)
+                .as_deref()
+                .map(privacy::normalise_id_card),
+            latitude: pushed.latitude,
+            longitude: pushed.longitude,
+            tags,
+            notes: blank(pushed.notes),
+            last_visited_at: None,
+            version: 1,
+            created_by: user.user_id().ok(),
+            created_at: now,
+            updated_at: now,
+            change_seq: 0,
+            created_seq: 0,
+            origin_device: Some(device.to_owned()),
+        };
+        households::insert_household(db, &row).await?;
+        audit::record(
+            db,
+            &user.audit_actor(),
+            AuditEntry::new("household.create", "household", row.id)
+                .with_changes(json!({"via": "sync", "village_id": row.village_id})),
+        )
+        .await?;
+        return Ok(Outcome::Applied);
+    };
+    if households::find_household(db, user.scope(), existing.id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::Forbidden(
+            "This household is not in your villages.".to_owned(),
+        ));
+    }
+    let mut changed = existing.clone();
+    changed.county_id = place.county_id;
+    changed.town_id = place.town_id;
+    changed.village_id = place.village_id;
+    changed.head_name = pushed.head_name.trim().to_owned();
+    // A masked value coming back from a phone is not a change (the phone never saw more).
+    let keep_masked = |pushed: Option<String>, stored: &Option<String>| match pushed {
+        Some(value) if value.contains('*') => stored.clone(),
+        other => blank(other),
+    };
+    changed.phone = keep_masked(pushed.phone, &existing.phone);
+    changed.address = blank(pushed.address);
+    changed.members_count = pushed.members_count;
+    changed.id_card_number = keep_masked(pushed.id_card_number, &existing.id_card_number)
+        .as_deref()
+        .map(privacy::normalise_id_card);
+    changed.latitude = pushed.latitude;
+    changed.longitude = pushed.longitude;
+    changed.tags = tags;
+    changed.notes = blank(pushed.notes);
+    if same_household(&changed, &existing) {
+        return Ok(Outcome::Unchanged);
+    }
+    if existing.change_seq > last_pulled_at {
+        return Ok(Outcome::Conflict);
+    }
+    changed.version = existing.version + 1;
+    changed.updated_at = now;
+    let saved = households::save_household(db, existing.version, changed).await?;
+    audit::record(
+        db,
+        &user.audit_actor(),
+        AuditEntry::new("household.update", "household", saved.id)
+            .with_changes(json!({"via": "sync"})),
+    )
+    .await?;
+    Ok(Outcome::Applied)
+}
+
+fn same_household(a: &household::Model, b: &household::Model) -> bool {
+    a.village_id == b.village_id
+        && a.head_name == b.head_name
+        && a.phone == b.phone
+        && a.address == b.address
+        && a.members_count == b.members_count
+        && a.id_card_number == b.id_card_number
+        && a.latitude == b.latitude
+        && a.longitude == b.longitude
+        && a.tags == b.tags
+        && a.notes == b.notes
+}
+
+async fn apply_visit(
+    db: &impl ConnectionTrait,
+    user: &AuthUser,
+    clock: LocalClock,
+    device: &str,
+    pushed: PushedVisit,
+) -> ApiResult<Outcome> {
+    let target = match (pushed.household_id, pushed.enterprise_id) {
+        (Some(household), None) => Target::Household(household),
+        (None, Some(enterprise)) => Target::Enterprise(enterprise),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "household_id",
+                "one_target",
+                "Give either household_id or enterprise_id.",
+            ));
+        }
+    };
+    let cadre_rating = pushed
+        .answers
+        .as_ref()
+        .and_then(|answers| answers.pointer("/cadre_evaluation/rating"))
+        .and_then(Value::as_i64)
+        .and_then(|rating| i16::try_from(rating).ok())
+        .filter(|rating| (1..=5).contains(rating));
+    let new = NewVisit {
+        id: pushed.id,
+        target,
+        channel: pushed.channel,
+        visited_at: pushed.visited_at,
+        answers: pushed.answers,
+        cadre_rating,
+        diary_note: pushed.diary_note,
+        service_card_given: pushed.service_card_given,
+        latitude: pushed.latitude,
+        longitude: pushed.longitude,
+        device_id: Some(device.to_owned()),
+        issues: Vec::new(),
+    };
+    Ok(match visits::record_visit(db, user, clock, new).await? {
+        visits::Recorded::Created(..) => Outcome::Applied,
+        // Visits are not edited after the fact: the same visit again is a re-push.
+        visits::Recorded::Existing(..) => Outcome::Unchanged,
+    })
+}
+
+async fn apply_issue(
+    db: &impl ConnectionTrait,
+    user: &AuthUser,
+    clock: LocalClock,
+    device: &str,
+    pushed: PushedIssue,
+) -> ApiResult<Outcome> {
+    if let Some(stored) = issue::Entity::find_by_id(pushed.id).one(db).await? {
+        if ledger::find_issue(db, &user.principal, stored.id)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::Forbidden(
+                "This issue is not yours to write.".to_owned(),
+            ));
+        }
+        // An issue changes through its timeline (issue_events), not by editing its columns:
+        // the same issue again is a re-push; other content is refused.
+        return if stored.matter == pushed.matter
+            && stored.category == pushed.category
+            && stored.visit_id == Some(pushed.visit_id)
+        {
+            Ok(Outcome::Unchanged)
+        } else {
+            Err(ApiError::invalid_field(
+                "matter",
+                "immutable",
+                "An issue is changed through its timeline (issue_events: progress, resolved, feedback), not by editing it.",
+            ))
+        };
+    }
+    let visit = visits::find_visit(db, user.scope(), pushed.visit_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "visit_id",
+                "not_found",
+                "No such visit in your scope (push it in the same batch).",
+            )
+        })?;
+    let household = match visit.household_id {
+        Some(id) => households::find_any(db, id).await?,
+        None => None,
+    };
+    let place = households::VillagePlace {
+        county_id: visit.county_id,
+        town_id: visit.town_id,
+        village_id: visit.village_id,
+    };
+    let applicant_name = pushed
+        .applicant_name
+        .or_else(|| {
+            household
+                .as_ref()
+                .map(|household| household.head_name.clone())
+        })
+        .unwrap_or_else(|| "（企业）".to_owned());
+    ledger::create_issue(
+        db,
+        &user.principal,
+        NewIssue {
+            id: pushed.id,
+            visit_id: Some(visit.id),
+            channel: visit.channel,
+            place,
+            applicant_household_id: household.as_ref().map(|household| household.id),
+            applicant_name,
+            applicant_phone: pushed
+                .applicant_phone
+                .or_else(|| household.and_then(|household| household.phone)),
+            category: pushed.category,
+            matter: pushed.matter,
+            answered_on_spot: pushed.answered_on_spot,
+            spot_answer: pushed.spot_answer,
+            level: pushed.level,
+            handler_department_id: pushed.handler_department_id,
+            named_cadre_id: pushed.named_cadre_id,
+            deadline: pushed.deadline,
+            is_deed: pushed.is_deed,
+            raised_on: clock.date_of(visit.visited_at),
+            origin_device: Some(device.to_owned()),
+        },
+        "",
+    )
+    .await?;
+    audit::record(
+        db,
+        &user.audit_actor(),
+        AuditEntry::new("issue.create", "issue", pushed.id)
+            .with_changes(json!({"via": "sync", "visit_id": visit.id})),
+    )
+    .await?;
+    Ok(Outcome::Applied)
+}
+
+async fn apply_event(
+    db: &impl ConnectionTrait,
+    user: &AuthUser,
+    device: &str,
+    pushed: PushedEvent,
+) -> ApiResult<Outcome> {
+    if let Some(stored) = issue_event::Entity::find_by_id(pushed.id).one(db).await? {
+        return if stored.issue_id == pushed.issue_id && stored.kind == pushed.kind {
+            Ok(Outcome::Unchanged)
+        } else {
+            Err(ApiError::invalid_field(
+                "id",
+                "taken",
+                "Another event has this id.",
+            ))
+        };
+    }
+    let step = match pushed.kind {
+        issue_event::EventKind::Progress => Step::Progress,
+        issue_event::EventKind::Resolved => Step::Resolve,
+        issue_event::EventKind::Feedback => Step::Feedback,
+        _ => {
+            return Err(ApiError::invalid_field(
+                "kind",
+                "not_allowed",
+                "The field app records progress, resolved and feedback events.",
+            ));
+        }
+    };
+    let input = StepInput {
+        note: pushed.note,
+        satisfied: pushed.satisfied,
+        event_id: Some(pushed.id),
+        origin_device: Some(device.to_owned()),
+        ..StepInput::default()
+    };
+    steps::take_step(
+        db,
+        &user.principal,
+        &user.meta,
+        pushed.issue_id,
+        step,
+        input,
+        &|_| Ok(()),
+    )
+    .await?;
+    Ok(Outcome::Applied)
+}

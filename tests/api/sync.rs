@@ -1,0 +1,402 @@
+//! Offline sync, tested as two phones would use it.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestResponse, demo_id, spawn_app, villages};
+
+struct Phone<'a> {
+    app: &'a TestApp,
+    token: String,
+    device: &'static str,
+    cursor: Option<i64>,
+}
+
+impl<'a> Phone<'a> {
+    async fn new(app: &'a TestApp, user: &str, device: &'static str) -> Self {
+        Self {
+            app,
+            token: app.token_for(user).await,
+            device,
+            cursor: None,
+        }
+    }
+
+    async fn pull(&mut self) -> Value {
+        let cursor = self
+            .cursor
+            .map_or_else(|| "null".to_owned(), |cursor| cursor.to_string());
+        let (token, device) = (self.token.clone(), self.device);
+        let response = self
+            .app
+            .send(
+                reqwest::Method::GET,
+                &format!(
+                    "/api/v1/sync/pull?last_pulled_at={cursor}&schema_version=1&migration=null"
+                ),
+                move |request| request.bearer_auth(token).header("x-device-id", device),
+            )
+            .await;
+        assert_eq!(response.status, 200, "pull: {}", response.text);
+        let body = response.json();
+        let timestamp = body["timestamp"].as_i64().expect("timestamp");
+        if let Some(previous) = self.cursor {
+            assert!(timestamp >= previous, "the cursor never goes back");
+        }
+        self.cursor = Some(timestamp);
+        body["changes"].clone()
+    }
+
+    async fn push(&self, changes: Value) -> TestResponse {
+        let (token, device) = (self.token.clone(), self.device);
+        let body = json!({"changes": changes});
+        self.app
+            .send(
+                reqwest::Method::POST,
+                &format!(
+                    "/api/v1/sync/push?last_pulled_at={}",
+                    self.cursor.unwrap_or(0)
+                ),
+                move |request| {
+                    request
+                        .bearer_auth(token)
+                        .header("x-device-id", device)
+                        .json(&body)
+                },
+            )
+            .await
+    }
+}
+
+fn ids(changes: &Value, table: &str, kind: &str) -> Vec<String> {
+    changes[table][kind]
+        .as_array()
+        .unwrap_or_else(|| panic!("{table}.{kind} missing: {changes}"))
+        .iter()
+        .map(|record| {
+            record.as_str().map_or_else(
+                || record["id"].as_str().expect("id").to_owned(),
+                str::to_owned,
+            )
+        })
+        .collect()
+}
+
+fn new_household(id: Uuid, village: &str, name: &str) -> Value {
+    json!({"id": id, "village_id": demo_id(village), "head_name": name, "phone": "13712345678",
+           "tags": "party_member,hardship", "_status": "created", "_changed": ""})
+}
+
+fn new_visit(id: Uuid, household: Uuid) -> Value {
+    json!({"id": id, "household_id": household, "channel": "door_to_door", "visited_at": 1_780_000_000_000_i64,
+           "answers": "{\"difficulties\":\"缺劳力\"}", "service_card_given": true, "_status": "created"})
+}
+
+fn new_issue(id: Uuid, visit: Uuid) -> Value {
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(20))
+        .date_naive()
+        .to_string();
+    json!({"id": id, "visit_id": visit, "category": "practical_difficulty", "matter": "缺劳力，需帮助秋收", "deadline": deadline})
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+#[tokio::test]
+async fn the_first_pull_sends_the_whole_scope_as_created() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+
+    let changes = phone.pull().await;
+
+    let mut village_ids = ids(&changes, "villages", "created");
+    village_ids.sort();
+    let mut expected = vec![
+        demo_id(villages::DONGGUAN).to_string(),
+        demo_id(villages::LIUSHUTUN).to_string(),
+    ];
+    expected.sort();
+    assert_eq!(village_ids, expected);
+    assert_eq!(ids(&changes, "households", "created").len(), 100);
+    assert_eq!(ids(&changes, "pairings", "created").len(), 5);
+    for table in [
+        "villages",
+        "households",
+        "enterprises",
+        "visits",
+        "issues",
+        "issue_events",
+        "pairings",
+    ] {
+        assert!(
+            ids(&changes, table, "updated").is_empty(),
+            "{table}: first sync sends only created"
+        );
+        assert!(ids(&changes, table, "deleted").is_empty(), "{table}");
+    }
+    let household = &changes["households"]["created"][0];
+    assert!(
+        household["phone"]
+            .as_str()
+            .is_some_and(|phone| !phone.contains('*')),
+        "a cadre's own households, unmasked"
+    );
+    let again = phone.pull().await;
+    assert!(
+        ids(&again, "households", "created").is_empty()
+            && ids(&again, "households", "updated").is_empty(),
+        "nothing changed since"
+    );
+}
+
+#[tokio::test]
+async fn a_visit_recorded_offline_on_one_phone_appears_on_the_other() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut a = Phone::new(&app, "cadre1", "phone-a").await;
+    let mut b = Phone::new(&app, "official1", "phone-b").await;
+    a.pull().await;
+    b.pull().await;
+    let (household, visit, issue) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+
+    let pushed = a
+        .push(json!({
+            "households": {"created": [new_household(household, villages::DONGGUAN, "钱大江")], "updated": [], "deleted": []},
+            "visits": {"created": [new_visit(visit, household)], "updated": [], "deleted": []},
+            "issues": {"created": [new_issue(issue, visit)], "updated": [], "deleted": []},
+        }))
+        .await;
+    let on_b = b.pull().await;
+    let on_a = a.pull().await;
+
+    assert_eq!(pushed.status, 200, "{}", pushed.text);
+    assert_eq!(pushed.json()["applied"], 3);
+    assert_eq!(
+        ids(&on_b, "households", "created"),
+        vec![household.to_string()]
+    );
+    assert_eq!(ids(&on_b, "visits", "created"), vec![visit.to_string()]);
+    assert_eq!(ids(&on_b, "issues", "created"), vec![issue.to_string()]);
+    assert_eq!(
+        on_b["issues"]["created"][0]["lead_responsible_id"],
+        json!(demo_id("user:cadre1"))
+    );
+    assert!(
+        ids(&on_a, "households", "created").is_empty(),
+        "a device's own records come back as updated"
+    );
+    assert!(ids(&on_a, "households", "updated").contains(&household.to_string()));
+}
+
+#[tokio::test]
+async fn re_pushing_an_applied_batch_creates_no_duplicates() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let (household, visit, issue, event) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    let batch = json!({
+        "households": {"created": [new_household(household, villages::DONGGUAN, "孔令华")]},
+        "visits": {"created": [new_visit(visit, household)]},
+        "issues": {"created": [new_issue(issue, visit)]},
+        "issue_events": {"created": [{"id": event, "issue_id": issue, "kind": "progress", "note": "已联系帮扶队"}]},
+    });
+    let first = phone.push(batch.clone()).await;
+    let counts = (
+        count(&app, "households").await,
+        count(&app, "visits").await,
+        count(&app, "issues").await,
+        count(&app, "issue_events").await,
+        app.audit_count().await,
+    );
+
+    // The acknowledgement was lost: the phone pushes the same batch again, several times, some at once.
+    let again = phone.push(batch.clone()).await;
+    let together =
+        futures_util::future::join_all([phone.push(batch.clone()), phone.push(batch.clone())])
+            .await;
+
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json()["unchanged"], 4);
+    for response in &together {
+        assert_eq!(response.status, 200, "{}", response.text);
+    }
+    let after = (
+        count(&app, "households").await,
+        count(&app, "visits").await,
+        count(&app, "issues").await,
+        count(&app, "issue_events").await,
+        app.audit_count().await,
+    );
+    assert_eq!(after, counts, "no second record, event or audit row");
+}
+
+#[tokio::test]
+async fn a_push_after_a_concurrent_server_change_is_refused_until_the_phone_pulls() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut a = Phone::new(&app, "cadre1", "phone-a").await;
+    let mut b = Phone::new(&app, "official1", "phone-b").await;
+    a.pull().await;
+    b.pull().await;
+    let target = demo_id(&format!("household:{}:5", villages::DONGGUAN));
+    let original = app
+        .get_as(
+            &app.token_for("cadre1").await,
+            &format!("/api/v1/households/{target}"),
+        )
+        .await
+        .json();
+    let edit = |name: &str| {
+        json!({"id": target, "village_id": demo_id(villages::DONGGUAN), "head_name": name,
+               "phone": original["phone"], "members_count": original["members_count"], "tags": "hardship",
+               "address": original["address"], "latitude": original["latitude"], "longitude": original["longitude"]})
+    };
+
+    let from_a = a
+        .push(json!({"households": {"updated": [edit("甲改名")]}}))
+        .await;
+    let from_b = b
+        .push(json!({"households": {"updated": [edit("乙改名")]}}))
+        .await;
+    let pulled = b.pull().await;
+    let retried = b
+        .push(json!({"households": {"updated": [edit("乙改名")]}}))
+        .await;
+
+    assert_eq!(from_a.status, 200, "{}", from_a.text);
+    from_b.assert_problem(409, "sync_conflict");
+    assert_eq!(
+        from_b.json()["details"]["conflicts"],
+        json!([{"table": "households", "id": target}])
+    );
+    assert!(ids(&pulled, "households", "updated").contains(&target.to_string()));
+    assert_eq!(
+        retried.status, 200,
+        "after pulling, the push goes through: {}",
+        retried.text
+    );
+}
+
+#[tokio::test]
+async fn a_push_that_fails_half_way_writes_nothing_and_names_the_record() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let (good, bad, foreign) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let before = (count(&app, "households").await, app.audit_count().await);
+    let mut invalid = new_household(bad, villages::DONGGUAN, "坏记录");
+    invalid["id_card_number"] = json!("110105194912310021");
+
+    let half = phone.push(json!({"households": {"created": [new_household(good, villages::DONGGUAN, "好记录"), invalid]}})).await;
+    let outside = phone
+        .push(json!({"households": {"created": [new_household(foreign, villages::HEWAN, "外村")]}}))
+        .await;
+    let read_only = phone
+        .push(json!({"pairings": {"created": [{"id": Uuid::new_v4(), "cadre_id": demo_id("user:cadre1"), "household_id": good}]}}))
+        .await;
+    let deleting = phone.push(json!({"households": {"deleted": [demo_id(&format!("household:{}:1", villages::DONGGUAN))]}})).await;
+    let unknown_deleted = phone
+        .push(json!({"households": {"deleted": [Uuid::new_v4()]}}))
+        .await;
+
+    half.assert_problem(422, "invalid_record");
+    assert_eq!(half.json()["details"]["id"], json!(bad));
+    assert_eq!(
+        half.json()["details"]["errors"][0]["field"],
+        "id_card_number"
+    );
+    outside.assert_problem(422, "invalid_record");
+    assert_eq!(outside.json()["details"]["id"], json!(foreign));
+    read_only.assert_problem(403, "forbidden");
+    deleting.assert_problem(403, "forbidden");
+    assert_eq!(
+        unknown_deleted.status, 200,
+        "a deleted id the server does not have is ignored"
+    );
+    assert_eq!(
+        (count(&app, "households").await, app.audit_count().await),
+        before,
+        "nothing written"
+    );
+}
+
+#[tokio::test]
+async fn a_village_taken_from_a_cadre_comes_down_as_deleted() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let admin = app.token_for("admin").await;
+    let today = chrono::Utc::now()
+        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
+        .date_naive();
+    let ended = app
+        .patch_json(
+            &admin,
+            &format!(
+                "/api/v1/assignments/{}",
+                demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
+            ),
+            &json!({"ends_on": (today - chrono::Days::new(1)).to_string()}),
+        )
+        .await;
+    assert_eq!(ended.status, 200, "{}", ended.text);
+
+    let changes = phone.pull().await;
+
+    assert_eq!(
+        ids(&changes, "villages", "deleted"),
+        vec![demo_id(villages::LIUSHUTUN).to_string()]
+    );
+    let deleted = ids(&changes, "households", "deleted");
+    assert_eq!(deleted.len(), 50);
+    assert!(
+        deleted.contains(&demo_id(&format!("household:{}:0", villages::LIUSHUTUN)).to_string())
+    );
+}
+
+#[tokio::test]
+async fn pushes_over_the_record_limit_are_413_and_bad_cursors_are_refused() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let many: Vec<Value> = (0..1001)
+        .map(|index| new_household(Uuid::new_v4(), villages::DONGGUAN, &format!("户{index}")))
+        .collect();
+
+    let too_many = phone.push(json!({"households": {"created": many}})).await;
+    let bad_cursor = app
+        .get_as(&phone.token, "/api/v1/sync/pull?last_pulled_at=yesterday")
+        .await;
+    let as_viewer = app
+        .get_as(
+            &app.token_for("viewer1").await,
+            "/api/v1/sync/pull?last_pulled_at=null",
+        )
+        .await;
+
+    too_many.assert_problem(413, "payload_too_large");
+    bad_cursor.assert_problem(422, "validation_failed");
+    as_viewer.assert_problem(403, "forbidden");
+}
