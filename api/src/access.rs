@@ -90,7 +90,6 @@ pub fn role_may(role: Role, action: Action) -> bool {
                 | ReadVisits
                 | ReadLedger
                 | HandleIssues
-                | ReopenIssues
                 | EscalateIssues
                 | SyncFieldApp
         ),
@@ -104,7 +103,6 @@ pub fn role_may(role: Role, action: Action) -> bool {
                 | ReadVisits
                 | ReadLedger
                 | HandleIssues
-                | ReopenIssues
                 | EscalateIssues
                 | SyncFieldApp
         ),

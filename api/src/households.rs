@@ -8,7 +8,7 @@ use entity::{
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
-    sea_query::{Expr, ExprTrait, LikeExpr},
+    sea_query::{Expr, ExprTrait, LikeExpr, OnConflict},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -164,13 +164,57 @@ pub async fn find_any(
     household::Entity::find_by_id(id).one(db).await
 }
 
-/// Inserts a household; an ID number another household has is 409 `id_card_taken`.
-pub async fn insert_household(db: &impl ConnectionTrait, row: &household::Model) -> ApiResult<()> {
-    household::Entity::insert(household::ActiveModel::from(row.clone()))
+/// Inserts a household with its client-chosen id; the same household again is `Existing`, a
+/// different one with that id is 409 `id_taken`, and an ID number another household has is
+/// 409 `id_card_taken`.
+pub async fn insert_household(
+    db: &impl ConnectionTrait,
+    row: &household::Model,
+) -> ApiResult<Inserted> {
+    let result = household::Entity::insert(household::ActiveModel::from(row.clone()))
+        .on_conflict(
+            OnConflict::column(household::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await
         .map_err(id_card_conflict)?;
-    Ok(())
+    if result == 1 {
+        return Ok(Inserted::New);
+    }
+    // The id is taken: by this very household (a retry, perhaps a concurrent one, whose
+    // insert we waited for) or by another one.
+    match find_any(db, row.id).await? {
+        Some(stored) if same_content(&stored, row) => Ok(Inserted::Existing(stored)),
+        _ => Err(ApiError::Conflict {
+            code: "id_taken",
+            detail: "A different household already has this id.".to_owned(),
+        }),
+    }
+}
+
+/// What inserting a household with a client-chosen id did.
+#[derive(Debug)]
+pub enum Inserted {
+    /// It is new.
+    New,
+    /// The same household was stored already (a retry).
+    Existing(household::Model),
+}
+
+/// Whether two households say the same thing (ignoring versions, times and visits).
+pub fn same_content(a: &household::Model, b: &household::Model) -> bool {
+    a.village_id == b.village_id
+        && a.head_name == b.head_name
+        && a.phone == b.phone
+        && a.address == b.address
+        && a.members_count == b.members_count
+        && a.id_card_number == b.id_card_number
+        && a.latitude == b.latitude
+        && a.longitude == b.longitude
+        && a.tags == b.tags
+        && a.notes == b.notes
 }
 
 /// Writes a change only if the stored version is still `expected` (another writer may
@@ -185,7 +229,17 @@ pub async fn save_household(
     let mut changed = changed;
     changed.change_seq = 0;
     let updated = household::Entity::update_many()
-        .set(household::ActiveModel::from(changed.clone()).reset_all())
+        .set({
+            // A visit may have moved `last_visited_at` since this row was read: never write
+            // it back from the read copy (nor the creation columns).
+            let mut active = household::ActiveModel::from(changed.clone()).reset_all();
+            active.last_visited_at = sea_orm::ActiveValue::NotSet;
+            active.created_at = sea_orm::ActiveValue::NotSet;
+            active.created_by = sea_orm::ActiveValue::NotSet;
+            active.created_seq = sea_orm::ActiveValue::NotSet;
+            active.origin_device = sea_orm::ActiveValue::NotSet;
+            active
+        })
         .filter(household::Column::Id.eq(changed.id))
         .filter(household::Column::Version.eq(expected))
         .exec(db)

@@ -600,6 +600,9 @@ pub async fn import_households(
         unique.push(candidate);
     }
 
+    // From here on, one write transaction: the duplicate checks and the inserts see the same
+    // database, so two imports of the same file cannot both create the same households.
+    let txn = begin_write(db).await?;
     // Households already stored: by identity in the villages the file names, and by ID
     // number anywhere (ID numbers are unique across the deployment).
     let mut villages: Vec<Uuid> = unique
@@ -620,7 +623,7 @@ pub async fn import_households(
             ])
             .filter(household::Column::VillageId.is_in(chunk.iter().copied()))
             .into_tuple()
-            .all(db)
+            .all(&txn)
             .await?;
         for (id, village_id, head_name, phone) in rows {
             stored_by_identity.insert((village_id, head_name, phone.unwrap_or_default()), id);
@@ -642,7 +645,7 @@ pub async fn import_households(
             ])
             .filter(household::Column::IdCardNumber.is_in(chunk.iter().cloned()))
             .into_tuple()
-            .all(db)
+            .all(&txn)
             .await?;
         for (id, village_id, head_name, number) in rows {
             if let Some(number) = number {
@@ -704,7 +707,6 @@ pub async fn import_households(
 
     let now = Utc::now();
     let created_by = user.user_id().ok();
-    let txn = begin_write(db).await?;
     for chunk in to_create.chunks(INSERT_CHUNK) {
         let models = chunk.iter().map(|candidate| {
             household::ActiveModel::from(household::Model {

@@ -8,7 +8,9 @@ use entity::{
     household, pairing,
     user::{self, Role},
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -101,10 +103,25 @@ pub async fn create_pairing(
                 "No such household in your scope.",
             )
         })?;
+    // Concurrent pairings of one cadre are serialised on the cadre's row (PostgreSQL
+    // `FOR UPDATE`; SQLite's write transactions are serial already), so the 2 + 3 limit holds.
+    user::Entity::find_by_id(cadre.id)
+        .lock_exclusive()
+        .one(db)
+        .await?;
     let existing = pairing::Entity::find()
         .filter(pairing::Column::CadreId.eq(cadre.id))
         .all(db)
         .await?;
+    if existing
+        .iter()
+        .any(|pairing| pairing.household_id == household.id)
+    {
+        return Err(ApiError::Conflict {
+            code: "already_paired",
+            detail: "This cadre already pairs with this household.".to_owned(),
+        });
+    }
     let tags = tags_of(
         db,
         existing
@@ -175,6 +192,27 @@ async fn tags_of(db: &impl ConnectionTrait, ids: Vec<Uuid>) -> Result<HashMap<Uu
         }
     }
     Ok(tags)
+}
+
+/// Moves a household's pairings with it when it moves to another village, so that pairing
+/// scope keeps following the household.
+pub async fn follow_household(
+    db: &impl ConnectionTrait,
+    household: &household::Model,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    pairing::Entity::update_many()
+        .col_expr(pairing::Column::CountyId, Expr::value(household.county_id))
+        .col_expr(pairing::Column::TownId, Expr::value(household.town_id))
+        .col_expr(
+            pairing::Column::VillageId,
+            Expr::value(household.village_id),
+        )
+        .col_expr(pairing::Column::ChangeSeq, Expr::value(0))
+        .filter(pairing::Column::HouseholdId.eq(household.id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// One pairing, if its household is in scope.

@@ -310,6 +310,35 @@ pub async fn issues_of_visit(
         .await
 }
 
+/// Of these visits, those in which an issue names the caller (a cadre-conduct complaint):
+/// their answers and diary are withheld from the caller — the evaluation of cadres is where
+/// such complaints are told.
+pub async fn visits_naming(
+    db: &impl ConnectionTrait,
+    caller: &crate::auth::Principal,
+    visit_ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, DbErr> {
+    let Actor::User { id } = caller.actor else {
+        return Ok(Default::default());
+    };
+    if visit_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut naming = std::collections::HashSet::new();
+    for chunk in visit_ids.chunks(500) {
+        let found: Vec<Option<Uuid>> = issue::Entity::find()
+            .select_only()
+            .column(issue::Column::VisitId)
+            .filter(issue::Column::NamedCadreId.eq(id))
+            .filter(issue::Column::VisitId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        naming.extend(found.into_iter().flatten());
+    }
+    Ok(naming)
+}
+
 fn scope_condition(scope: &Scope) -> Condition {
     scope.village_condition(
         visit::Column::CountyId,

@@ -98,7 +98,7 @@ fn expected_roles(operation_id: &str) -> &'static [&'static str] {
             &["admin", "cadre", "village_official", "department"]
         }
         "close_issue" | "urge_issue" | "extend_issue_deadline" => &["admin", "leader"],
-        "reopen_issue" => &["admin", "leader", "cadre", "village_official"],
+        "reopen_issue" => &["admin", "leader"],
         "escalate_issue" => &["admin", "cadre", "village_official"],
         "accept_escalation" => &["admin", "department"],
         "pull_changes" | "push_changes" => &["admin", "leader", "cadre", "village_official"],

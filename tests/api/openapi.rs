@@ -31,10 +31,10 @@ async fn the_served_spec_is_the_committed_one() {
     assert_eq!(response.status, 200);
     let committed: serde_json::Value =
         serde_json::from_str(COMMITTED).expect("committed spec is JSON");
-    assert_eq!(
-        response.json(),
-        committed,
-        "served spec differs: {REGENERATE}"
+    // Compared as values (key order aside); the message stays short — the documents are large.
+    assert!(
+        response.json() == committed,
+        "the served spec differs from the committed one: {REGENERATE}"
     );
 }
 

@@ -70,7 +70,7 @@ async fn a_cadre_completes_their_own_pairing_but_not_anothers() {
         .post_json(Some(&cadre2), "/api/v1/pairings", &pair("cadre1", 6))
         .await;
     let again = app
-        .post_json(Some(&cadre2), "/api/v1/pairings", &pair("cadre2", 2))
+        .post_json(Some(&cadre2), "/api/v1/pairings", &pair("cadre2", 0))
         .await;
     let status = app
         .get_as(
@@ -83,7 +83,7 @@ async fn a_cadre_completes_their_own_pairing_but_not_anothers() {
     assert_eq!(statuses, vec![201, 201, 201]);
     fourth_resident.assert_problem(409, "pairing_full");
     for_someone_else.assert_problem(403, "forbidden");
-    again.assert_problem(409, "pairing_full");
+    again.assert_problem(409, "already_paired");
     assert!(
         status
             .as_array()

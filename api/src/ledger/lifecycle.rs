@@ -3,9 +3,10 @@
 //! and [`may_take`].
 //!
 //! ```text
-//!  open ──progress──▶ in_progress ──resolve──▶ resolved ──close (销号, after 反馈)──▶ closed
-//!    └─────────────resolve─────────────────────▲    │                                │
-//!                                                   └──────reopen (unsatisfied)◀──────┘
+//!  open ──progress──▶ in_progress ──resolve──▶ resolved ──close (销号, after satisfied 反馈)──▶ closed
+//!    └─────────────resolve─────────────────────▲    │                                          │
+//!                      ▲                             │ feedback: unsatisfied                    │
+//!                      └─────────────────────────────┴──────────── reopen (a leader) ◀─────────┘
 //! ```
 
 use entity::{
@@ -101,7 +102,8 @@ pub fn may_take(step: Step, caller: &Principal, issue: &issue::Model) -> bool {
         Step::Escalate => is_lead(caller, issue),
         Step::AcceptEscalation => caller.role == Role::Department && is_handler(caller, issue),
         Step::Close | Step::Urge | Step::ExtendDeadline => caller.role == Role::Leader,
-        Step::Reopen => caller.role == Role::Leader || is_lead(caller, issue),
+        // Reopening overrides the applicant's answer or a strike-off: a leader's decision.
+        Step::Reopen => caller.role == Role::Leader,
     }
 }
 

@@ -9,7 +9,7 @@ use entity::{
     issue_event::EventKind,
     user::Role,
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -150,6 +150,13 @@ pub async fn take_step(
             let satisfied = input.satisfied.ok_or_else(|| {
                 ApiError::invalid_field("satisfied", "required", "Was the applicant satisfied?")
             })?;
+            if issue.feedback_given {
+                return Err(ApiError::Conflict {
+                    code: "feedback_given",
+                    detail: "The applicant's answer to this resolution is recorded already."
+                        .to_owned(),
+                });
+            }
             changed.feedback_given = true;
             changed.applicant_satisfied = Some(satisfied);
             (
@@ -218,7 +225,18 @@ pub async fn take_step(
             ));
         }
     };
-    changed.status = next;
+    // An unsatisfied applicant sends the issue back to work (DOMAIN.md: "a resolved issue
+    // whose applicant is unsatisfied is reopened").
+    let reopened_by_feedback = step == Step::Feedback && changed.applicant_satisfied == Some(false);
+    changed.status = if reopened_by_feedback {
+        Status::InProgress
+    } else {
+        next
+    };
+    if reopened_by_feedback {
+        changed.resolved_at = None;
+        changed.feedback_given = false;
+    }
     let saved = save_issue(db, changed, now).await?;
     record_event_with(
         db,
@@ -231,6 +249,17 @@ pub async fn take_step(
         input.origin_device,
     )
     .await?;
+    if reopened_by_feedback {
+        record_event(
+            db,
+            caller,
+            saved.id,
+            EventKind::Reopened,
+            Some("群众不满意，重新办理".to_owned()),
+            Some(json!({"from": "resolved", "by": "feedback"})),
+        )
+        .await?;
+    }
     audit::record(
         db,
         &audit_actor(caller, meta),
@@ -393,24 +422,49 @@ pub async fn accept_escalation(
             detail: "This escalation was accepted already.".to_owned(),
         });
     }
-    let (issue, next) = load_for(db, caller, record.issue_id, Step::AcceptEscalation, &|_| {
-        Ok(())
-    })
-    .await?;
-    if issue.handler_department_id != Some(record.department_id) {
+    let current = find_issue(db, caller, record.issue_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such escalation.".to_owned()))?;
+    if current.handler_department_id != Some(record.department_id) {
         return Err(ApiError::Conflict {
             code: "escalation_superseded",
             detail: "The issue has moved on to another department since.".to_owned(),
         });
     }
+    let (issue, next) = load_for(db, caller, record.issue_id, Step::AcceptEscalation, &|_| {
+        Ok(())
+    })
+    .await?;
     let now = Utc::now();
     let accepter = match caller.actor {
         Actor::User { id } | Actor::ApiToken { id } => id,
     };
-    let mut active: escalation::ActiveModel = record.clone().into();
-    active.accepted_by = Set(Some(accepter));
-    active.accepted_at = Set(Some(now));
-    let record = escalation::Entity::update(active).exec(db).await?;
+    // Only one of two concurrent accepts claims it.
+    let claimed = escalation::Entity::update_many()
+        .col_expr(
+            escalation::Column::AcceptedBy,
+            sea_orm::sea_query::Expr::value(accepter),
+        )
+        .col_expr(
+            escalation::Column::AcceptedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(escalation::Column::Id.eq(record.id))
+        .filter(escalation::Column::AcceptedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected;
+    if claimed == 0 {
+        return Err(ApiError::Conflict {
+            code: "already_accepted",
+            detail: "This escalation was accepted already.".to_owned(),
+        });
+    }
+    let record = escalation::Model {
+        accepted_by: Some(accepter),
+        accepted_at: Some(now),
+        ..record
+    };
     let mut changed = issue.clone();
     changed.status = next;
     let saved = save_issue(db, changed, now).await?;

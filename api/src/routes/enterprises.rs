@@ -64,7 +64,13 @@ impl EnterpriseResponse {
             town_id: row.town_id,
             village_id: row.village_id,
             name: row.name,
-            contact_name: row.contact_name,
+            contact_name: row.contact_name.map(|name| {
+                if privacy::sees_names(user.principal.role) {
+                    name
+                } else {
+                    privacy::mask_name(&name)
+                }
+            }),
             contact_phone: row.contact_phone.map(|phone| {
                 if unmasked {
                     phone

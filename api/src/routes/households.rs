@@ -32,7 +32,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// A household. `phone` and `id_card_number` are masked (`138****1234`) unless the caller is
-/// an admin or one of the household's own cadres.
+/// an admin or one of the household's own cadres; for viewers the head's name is masked
+/// (`张**`) and the address, location and notes are left out.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HouseholdResponse {
     /// Id.
@@ -75,34 +76,39 @@ pub struct HouseholdResponse {
 impl HouseholdResponse {
     /// The household as this caller may see it.
     pub fn for_caller(row: household::Model, user: &AuthUser) -> Self {
-        let unmasked = privacy::sees_contact_details(user.principal.role);
-        let phone = row.phone.map(|phone| {
-            if unmasked {
-                phone
-            } else {
-                privacy::mask_phone(&phone)
-            }
-        });
-        let id_card_number = row.id_card_number.map(|number| {
-            if unmasked {
-                number
-            } else {
-                privacy::mask_id_card(&number)
-            }
-        });
+        let role = user.principal.role;
+        let unmasked = privacy::sees_contact_details(role);
+        let names = privacy::sees_names(role);
         Self {
             id: row.id,
             town_id: row.town_id,
             village_id: row.village_id,
-            head_name: row.head_name,
-            phone,
-            address: row.address,
+            head_name: if names {
+                row.head_name
+            } else {
+                privacy::mask_name(&row.head_name)
+            },
+            phone: row.phone.map(|phone| {
+                if unmasked {
+                    phone
+                } else {
+                    privacy::mask_phone(&phone)
+                }
+            }),
+            // Viewers (dashboards, auditors) get no address, location or notes.
+            address: row.address.filter(|_| names),
             members_count: row.members_count,
-            id_card_number,
-            latitude: row.latitude,
-            longitude: row.longitude,
+            id_card_number: row.id_card_number.map(|number| {
+                if unmasked {
+                    number
+                } else {
+                    privacy::mask_id_card(&number)
+                }
+            }),
+            latitude: row.latitude.filter(|_| names),
+            longitude: row.longitude.filter(|_| names),
             tags: HouseholdTag::from_bits(row.tags),
-            notes: row.notes,
+            notes: row.notes.filter(|_| names),
             last_visited_at: row.last_visited_at,
             version: row.version,
             created_at: row.created_at,
@@ -344,6 +350,11 @@ async fn list_households(
     let limit = pagination::limit(query.limit)?;
     let after = pagination::uuid_cursor(query.cursor.as_deref())?;
     let query = query.into_inner();
+    if query.q.is_some() && !privacy::sees_names(user.principal.role) {
+        return Err(ApiError::Forbidden(
+            "Viewers see names masked and cannot search by name.".to_owned(),
+        ));
+    }
     if query
         .q
         .as_deref()
@@ -422,24 +433,16 @@ async fn create_household(
         created_seq: 0,
         origin_device: None,
     };
-    if let Some(existing) = households::find_any(&txn, row.id).await? {
-        // The same id again: a retry. Answer with what is stored if it is the same household.
-        if existing.village_id == row.village_id && audit_view(&existing) == audit_view(&row) {
-            let existing = households::find_household(&txn, user.scope(), existing.id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound("No such household.".to_owned()))?;
-            let version = existing.version;
-            return Ok(with_etag(
-                HttpResponse::Ok().json(HouseholdResponse::for_caller(existing, &user)),
-                version,
-            ));
-        }
-        return Err(ApiError::Conflict {
-            code: "id_taken",
-            detail: "A different household already has this id.".to_owned(),
-        });
+    if let households::Inserted::Existing(stored) = households::insert_household(&txn, &row).await?
+    {
+        // The same household again: a retry. Answer with what is stored, write nothing.
+        crate::db::commit(txn).await?;
+        let version = stored.version;
+        return Ok(with_etag(
+            HttpResponse::Ok().json(HouseholdResponse::for_caller(stored, &user)),
+            version,
+        ));
     }
-    households::insert_household(&txn, &row).await?;
     audit::record(
         &txn,
         &user.audit_actor(),
@@ -561,6 +564,9 @@ async fn update_household(
     changed.version = before.version + 1;
     changed.updated_at = Utc::now();
     let saved = households::save_household(&txn, before.version, changed).await?;
+    if saved.village_id != before.village_id {
+        crate::pairings::follow_household(&txn, &saved).await?;
+    }
     audit::record(
         &txn,
         &user.audit_actor(),

@@ -519,6 +519,16 @@ async fn create_issue(
     }
     let place =
         households::village_in_scope(&txn, user.scope(), body.village_id, "village_id").await?;
+    if let Some(household_id) = body.applicant_household_id {
+        let household = households::find_household(&txn, user.scope(), household_id).await?;
+        if household.is_none_or(|household| household.village_id != place.village_id) {
+            return Err(ApiError::invalid_field(
+                "applicant_household_id",
+                "not_found",
+                "No such household in this village.",
+            ));
+        }
+    }
     let fields = body.issue;
     let row = ledger::create_issue(
         &txn,

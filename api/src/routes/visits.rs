@@ -171,7 +171,18 @@ pub struct VisitResponse {
 }
 
 impl VisitResponse {
-    fn new(row: visit::Model, issues: Option<Vec<IssueResponse>>) -> Self {
+    /// `withheld`: the caller is named by a complaint raised in this visit, and gets neither
+    /// the answers nor the diary.
+    fn new(row: visit::Model, issues: Option<Vec<IssueResponse>>, withheld: bool) -> Self {
+        let row = if withheld {
+            visit::Model {
+                answers: None,
+                diary_note: None,
+                ..row
+            }
+        } else {
+            row
+        };
         Self {
             id: row.id,
             household_id: row.household_id,
@@ -303,7 +314,7 @@ async fn create_visit(
         .into_iter()
         .map(|issue| IssueResponse::for_caller(issue, &user, deadlines))
         .collect();
-    Ok(response.json(VisitResponse::new(row, Some(issues))))
+    Ok(response.json(VisitResponse::new(row, Some(issues), false)))
 }
 
 /// Visits in the caller's scope, newest first.
@@ -338,18 +349,24 @@ async fn list_visits(
         until: query.until,
     };
     let rows = visits::list_visits(&state.db, user.scope(), &filter, before, limit + 1).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    let naming = visits::visits_naming(&state.db, &user.principal, &ids).await?;
     Ok(web::Json(Page::from_rows(
         rows,
         limit,
-        |row| format!("{}~{}", row.visited_at.to_rfc3339(), row.id),
-        |row| VisitResponse::new(row, None),
+        |row| format!("{}~{}", row.visited_at.timestamp_micros(), row.id),
+        |row| {
+            let withheld = naming.contains(&row.id);
+            VisitResponse::new(row, None, withheld)
+        },
     )))
 }
 
 fn decode_cursor(text: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let (time, id) = text.split_once('~')?;
+    // `<microseconds since the epoch>~<id>`: URL-safe as it is.
+    let (micros, id) = text.split_once('~')?;
     Some((
-        DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc),
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
         id.parse().ok()?,
     ))
 }
@@ -379,5 +396,8 @@ async fn get_visit(
         .into_iter()
         .map(|issue| IssueResponse::for_caller(issue, &user, deadlines))
         .collect();
-    Ok(web::Json(VisitResponse::new(row, Some(issues))))
+    let withheld = visits::visits_naming(&state.db, &user.principal, &[row.id])
+        .await?
+        .contains(&row.id);
+    Ok(web::Json(VisitResponse::new(row, Some(issues), withheld)))
 }

@@ -247,12 +247,24 @@ pub async fn pull(
                     .add(recent),
             ),
     };
-    for row in visit::Entity::find()
+    let visit_rows = visit::Entity::find()
         .filter(in_scope)
         .filter(selection)
         .all(&txn)
-        .await?
-    {
+        .await?;
+    let visit_ids: Vec<Uuid> = visit_rows.iter().map(|row| row.id).collect();
+    let naming = crate::visits::visits_naming(&txn, &user.principal, &visit_ids).await?;
+    for row in visit_rows {
+        // Withheld from a cadre named by a complaint raised in the visit.
+        let row = if naming.contains(&row.id) {
+            visit::Model {
+                answers: None,
+                diary_note: None,
+                ..row
+            }
+        } else {
+            row
+        };
         let created = joined.contains(&row.village_id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
         push_record(&mut table, created, records::visit(&row));

@@ -372,7 +372,9 @@ async fn apply_household(
             created_seq: 0,
             origin_device: Some(device.to_owned()),
         };
-        households::insert_household(db, &row).await?;
+        if let households::Inserted::Existing(_) = households::insert_household(db, &row).await? {
+            return Ok(Outcome::Unchanged);
+        }
         audit::record(
             db,
             &user.audit_actor(),
@@ -410,7 +412,7 @@ async fn apply_household(
     changed.longitude = pushed.longitude;
     changed.tags = tags;
     changed.notes = blank(pushed.notes);
-    if same_household(&changed, &existing) {
+    if households::same_content(&changed, &existing) {
         return Ok(Outcome::Unchanged);
     }
     if existing.change_seq > last_pulled_at {
@@ -427,19 +429,6 @@ async fn apply_household(
     )
     .await?;
     Ok(Outcome::Applied)
-}
-
-fn same_household(a: &household::Model, b: &household::Model) -> bool {
-    a.village_id == b.village_id
-        && a.head_name == b.head_name
-        && a.phone == b.phone
-        && a.address == b.address
-        && a.members_count == b.members_count
-        && a.id_card_number == b.id_card_number
-        && a.latitude == b.latitude
-        && a.longitude == b.longitude
-        && a.tags == b.tags
-        && a.notes == b.notes
 }
 
 async fn apply_visit(
