@@ -186,7 +186,7 @@ pub async fn insert_household(
     // The id is taken: by this very household (a retry, perhaps a concurrent one, whose
     // insert we waited for) or by another one.
     match find_any(db, row.id).await? {
-        Some(stored) if same_content(&stored, row) => Ok(Inserted::Existing(stored)),
+        Some(stored) if same_content(&stored, row) => Ok(Inserted::Existing(Box::new(stored))),
         _ => Err(ApiError::Conflict {
             code: "id_taken",
             detail: "A different household already has this id.".to_owned(),
@@ -200,7 +200,7 @@ pub enum Inserted {
     /// It is new.
     New,
     /// The same household was stored already (a retry).
-    Existing(household::Model),
+    Existing(Box<household::Model>),
 }
 
 /// Whether two households say the same thing (ignoring versions, times and visits).

@@ -439,7 +439,7 @@ async fn create_household(
         crate::db::commit(txn).await?;
         let version = stored.version;
         return Ok(with_etag(
-            HttpResponse::Ok().json(HouseholdResponse::for_caller(stored, &user)),
+            HttpResponse::Ok().json(HouseholdResponse::for_caller(*stored, &user)),
             version,
         ));
     }
