@@ -11,6 +11,7 @@ mod access;
 mod api_tokens;
 mod audit;
 mod auth;
+mod crash;
 mod docs;
 mod errors;
 mod health;

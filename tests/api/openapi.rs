@@ -71,3 +71,33 @@ fn the_spec_is_openapi_3_1_and_every_operation_is_described() {
         }
     }
 }
+
+#[test]
+fn every_writing_transaction_commits_through_db_commit() {
+    // `db::commit` stamps synced rows for the sync cursor; a bare `txn.commit()` would leave
+    // them unstamped until some later transaction picked them up.
+    let mut offenders = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/api/src"
+    ))];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|extension| extension == "rs")
+                && !path.ends_with("db.rs")
+            {
+                let text = std::fs::read_to_string(&path).expect("read");
+                if text.contains(".commit().await") {
+                    offenders.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "commit through crate::db::commit: {offenders:?}"
+    );
+}

@@ -1,0 +1,249 @@
+//! Crash safety: the real binary killed (SIGKILL) in the middle of a large sync push loses
+//! nothing it acknowledged and keeps nothing half-written; the phone's retry completes it
+//! exactly once.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{DEMO_PASSWORD, demo_id, villages};
+
+/// A test database the child process uses (a file, or a fresh PostgreSQL database).
+struct ChildDatabase {
+    url: String,
+    admin: Option<(String, String)>,
+    file: Option<std::path::PathBuf>,
+}
+
+impl ChildDatabase {
+    async fn create() -> Self {
+        let unique = Uuid::new_v4().simple().to_string();
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if admin_url.starts_with("postgres") => {
+                use sea_orm::ConnectionTrait;
+                let name = format!("minqing_crash_{unique}");
+                let admin = sea_orm::Database::connect(admin_url.as_str())
+                    .await
+                    .expect("admin");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create");
+                admin.close().await.ok();
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(base, _)| base)
+                    .to_owned();
+                Self {
+                    url: format!("{base}/{name}"),
+                    admin: Some((admin_url, name)),
+                    file: None,
+                }
+            }
+            _ => {
+                let path = std::env::temp_dir().join(format!("minqing-crash-{unique}.db"));
+                Self {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    admin: None,
+                    file: Some(path),
+                }
+            }
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_minqing"));
+        command
+            .args(args)
+            .env("DATABASE_URL", &self.url)
+            .env(
+                "MINQING_JWT_SECRET",
+                "crash-test-secret-that-is-long-enough-000",
+            )
+            .env("MINQING_LOG", "info")
+            .env("MINQING_LOG_FORMAT", "json")
+            .env("MINQING_WORKERS", "1");
+        command
+    }
+}
+
+impl Drop for ChildDatabase {
+    fn drop(&mut self) {
+        if let Some(path) = &self.file {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = path.clone().into_os_string();
+                file.push(suffix);
+                let _ = std::fs::remove_file(file);
+            }
+        }
+        if let Some((admin_url, name)) = self.admin.take() {
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async move {
+                    use sea_orm::ConnectionTrait;
+                    if let Ok(admin) = sea_orm::Database::connect(admin_url.as_str()).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Starts the server and returns it with its address (read from its log line).
+fn start(database: &ChildDatabase) -> (Child, String) {
+    let mut child = database
+        .command(&["serve"])
+        .env("MINQING_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let logged: Value = serde_json::from_str(&line).unwrap_or_default();
+            if let Some(port) = logged["port"].as_u64() {
+                let _ = sender.send(port.to_string());
+            }
+        }
+    });
+    let port = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server says its port");
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+async fn token(client: &reqwest::Client, address: &str) -> String {
+    let response: Value = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&json!({"username": "cadre1", "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    response["access_token"].as_str().expect("token").to_owned()
+}
+
+async fn push(
+    client: &reqwest::Client,
+    address: &str,
+    token: &str,
+    body: &Value,
+) -> Result<u16, reqwest::Error> {
+    let response = client
+        .post(format!("{address}/api/v1/sync/push?last_pulled_at=0"))
+        .bearer_auth(token)
+        .header("x-device-id", "crash-phone")
+        .json(body)
+        .send()
+        .await?;
+    Ok(response.status().as_u16())
+}
+
+async fn visits_stored(database: &ChildDatabase) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(database.url.as_str())
+        .await
+        .expect("connect");
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM visits".to_owned(),
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    let count = row.try_get::<i64>("", "n").expect("n");
+    db.close().await.ok();
+    count
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_push_keeps_all_or_nothing_and_the_retry_lands_exactly_once() {
+    let database = ChildDatabase::create().await;
+    let seeded = database
+        .command(&["seed-demo"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("seed");
+    assert!(seeded.success());
+    let client = reqwest::Client::new();
+    let batch_size = 500;
+    let households: Vec<Uuid> = (0..50)
+        .map(|index| demo_id(&format!("household:{}:{index}", villages::DONGGUAN)))
+        .collect();
+    let visits: Vec<Value> = (0..batch_size)
+        .map(|index| {
+            json!({"id": Uuid::new_v4(), "household_id": households[index % households.len()], "channel": "door_to_door",
+                   "visited_at": 1_780_000_000_000_i64 + index as i64 * 60_000, "service_card_given": true})
+        })
+        .collect();
+    let body = json!({"changes": {"visits": {"created": visits, "updated": [], "deleted": []}}});
+    let before = visits_stored(&database).await;
+
+    let mut interrupted = 0;
+    for delay_ms in [5_u64, 40, 150] {
+        let (mut server, address) = start(&database);
+        let token = token(&client, &address).await;
+        let pushing = {
+            let (client, address, token, body) =
+                (client.clone(), address.clone(), token.clone(), body.clone());
+            tokio::spawn(async move { push(&client, &address, &token, &body).await })
+        };
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        server.kill().expect("SIGKILL");
+        server.wait().expect("reaped");
+        let acknowledged = matches!(pushing.await.expect("task"), Ok(200));
+        let stored = visits_stored(&database).await - before;
+        assert!(
+            stored == 0 || stored == batch_size as i64,
+            "after a kill at {delay_ms} ms: {stored} of {batch_size} visits — half a batch"
+        );
+        if acknowledged {
+            assert_eq!(stored, batch_size as i64, "an acknowledged push was lost");
+        } else {
+            interrupted += 1;
+        }
+    }
+    assert!(
+        interrupted > 0,
+        "no kill landed before the acknowledgement: the test did not test a crash"
+    );
+
+    // The phone retries until it gets its acknowledgement.
+    let (mut server, address) = start(&database);
+    let token = token(&client, &address).await;
+    assert_eq!(
+        push(&client, &address, &token, &body).await.expect("push"),
+        200
+    );
+    assert_eq!(
+        push(&client, &address, &token, &body).await.expect("push"),
+        200
+    );
+    server.kill().expect("stop");
+    server.wait().expect("reaped");
+    assert_eq!(
+        visits_stored(&database).await - before,
+        batch_size as i64,
+        "exactly once"
+    );
+}
