@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod households;
+pub mod idempotency;
 pub mod import;
 pub mod ledger;
 pub mod middleware;

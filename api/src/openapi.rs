@@ -76,6 +76,14 @@ fn add_security_scheme(spec: &mut openapi::OpenApi) {
 /// is required, 413/415/422 where there is a body, 500 and 503 everywhere.
 fn add_problem_responses(spec: &mut openapi::OpenApi) {
     for item in spec.paths.paths.values_mut() {
+        if let Some(post) = item.post.as_mut()
+            && post
+                .security
+                .as_ref()
+                .is_some_and(|requirements| !requirements.is_empty())
+        {
+            add_idempotency_key(post);
+        }
         for operation in operations_mut(item) {
             let secured = operation
                 .security
@@ -124,6 +132,41 @@ fn add_problem_responses(spec: &mut openapi::OpenApi) {
                     .or_insert_with(|| RefOr::T(problem_response(description)));
             }
         }
+    }
+}
+
+/// Every authenticated POST takes an `Idempotency-Key` (API.md).
+fn add_idempotency_key(operation: &mut openapi::path::Operation) {
+    let parameter = openapi::path::ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(openapi::path::ParameterIn::Header)
+        .required(openapi::Required::False)
+        .description(Some(
+            "Optional. A retry with the same key and request gets the first response again (marked \
+             `Idempotent-Replayed: true`); the same key with another request is 422; while the first \
+             request runs, 409. Kept 24 hours, per caller.",
+        ))
+        .schema(Some(openapi::ObjectBuilder::new().schema_type(openapi::schema::Type::String).max_length(Some(255))))
+        .build();
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .push(RefOr::T(parameter));
+    for (status, description) in [
+        (
+            "409",
+            "The Idempotency-Key is in use by a request still running, or the request conflicts with the record's state.",
+        ),
+        (
+            "422",
+            "The body is invalid, or the Idempotency-Key was used for a different request.",
+        ),
+    ] {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::T(problem_response(description)));
     }
 }
 

@@ -124,6 +124,7 @@ impl Application {
             )
             .service(web::redirect("/docs", "/docs/"))
             .default_service(web::to(routes::fallback::no_route))
+            .wrap(from_fn(crate::idempotency::replay))
             .wrap(from_fn(crate::auth::authorize))
             .wrap(Compress::default())
             .wrap(from_fn(request_context))

@@ -9,6 +9,7 @@ pub mod department;
 pub mod enterprise;
 pub mod escalation;
 pub mod household;
+pub mod idempotency_key;
 pub mod issue;
 pub mod issue_event;
 pub mod login_throttle;

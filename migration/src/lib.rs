@@ -9,6 +9,7 @@ mod m20261127_000002_identity;
 mod m20261127_000003_roster;
 mod m20261128_000004_ledger;
 mod m20261128_000005_sync;
+mod m20261128_000006_idempotency;
 
 /// The migrator used by the server, the CLI and the tests.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_roster::Migration),
             Box::new(m20261128_000004_ledger::Migration),
             Box::new(m20261128_000005_sync::Migration),
+            Box::new(m20261128_000006_idempotency::Migration),
         ]
     }
 }

@@ -897,3 +897,56 @@ async fn viewers_see_the_ledger_with_applicant_names_and_phones_masked() {
             .contains("****")
     );
 }
+
+#[tokio::test]
+async fn a_retried_step_with_an_idempotency_key_acts_once() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let id = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 13),
+            vec![issue("practical_difficulty", "屋顶漏雨", 10)],
+        ),
+    )
+    .await
+    .remove(0);
+    let progress = |key: &'static str, note: &'static str| {
+        let token = cadre.clone();
+        let path = format!("/api/v1/issues/{id}/progress");
+        let app = &app;
+        async move {
+            app.send(reqwest::Method::POST, &path, move |request| {
+                request
+                    .bearer_auth(token)
+                    .header("idempotency-key", key)
+                    .json(&json!({"note": note}))
+            })
+            .await
+        }
+    };
+    let before = (count(&app, "issue_events").await, app.audit_count().await);
+
+    let first = progress("key-1", "已联系瓦工").await;
+    let retry = progress("key-1", "已联系瓦工").await;
+    let reused = progress("key-1", "另一件事").await;
+    let other = progress("key-2", "瓦工已上门").await;
+
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(retry.status, 200);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        retry.json()["version"],
+        first.json()["version"],
+        "the first answer, replayed"
+    );
+    reused.assert_problem(422, "idempotency_key_reused");
+    assert_eq!(other.status, 200);
+    assert_eq!(
+        (count(&app, "issue_events").await, app.audit_count().await),
+        (before.0 + 2, before.1 + 2),
+        "two steps taken, not three"
+    );
+}

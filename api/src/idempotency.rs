@@ -1,0 +1,220 @@
+//! `Idempotency-Key` on POST requests (IETF draft semantics, API.md): the first response to a
+//! key is kept for 24 hours; the same key with the same request gets it replayed, with another
+//! request `422`, and while the first is still running `409`. Keys are per caller (user or API
+//! token). A 5xx answer is not kept, so the request can be retried.
+
+use actix_web::{
+    Error, HttpMessage,
+    body::{BoxBody, MessageBody},
+    dev::{Payload, ServiceRequest, ServiceResponse},
+    http::{Method, StatusCode, header},
+    middleware::Next,
+    web,
+};
+use chrono::{Duration, Utc};
+use entity::idempotency_key;
+use futures_util::StreamExt;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    auth::{Actor, Principal},
+    error::ApiError,
+    startup::AppState,
+};
+
+/// The header.
+pub const HEADER: &str = "idempotency-key";
+/// How long a key is kept.
+const KEEP_HOURS: i64 = 24;
+/// The largest body the middleware reads to fingerprint (the sync push limit).
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// The middleware.
+pub async fn replay(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let key = req
+        .headers()
+        .get(HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let principal = req.extensions().get::<Principal>().cloned();
+    let (Some(key), Some(principal), true) = (key, principal, req.method() == Method::POST) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    if key.is_empty() || key.len() > 255 {
+        return Ok(req.error_response(ApiError::BadRequest {
+            code: "invalid_idempotency_key",
+            detail: "Idempotency-Key must have 1 to 255 characters.".to_owned(),
+        }));
+    }
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let actor_id = match principal.actor {
+        Actor::User { id } | Actor::ApiToken { id } => id,
+    };
+    // Read the body to fingerprint it, then hand it back to the handler untouched.
+    let mut body = web::BytesMut::new();
+    let mut payload = req.take_payload();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Ok(req.error_response(ApiError::PayloadTooLarge { limit: MAX_BODY }));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
+    let mut fingerprint = Sha256::new();
+    fingerprint.update(req.method().as_str().as_bytes());
+    fingerprint.update(req.uri().to_string().as_bytes());
+    fingerprint.update(&body);
+    let request_hash = fingerprint
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect::<String>();
+    req.set_payload(Payload::from(body));
+
+    match claim(&state, actor_id, &key, &request_hash).await {
+        Ok(Claim::Ours) => {}
+        Ok(Claim::Replay(kept)) => return Ok(req.into_response(kept)),
+        Err(error) => return Ok(req.error_response(error)),
+    }
+    let response = next.call(req).await?.map_into_boxed_body();
+    let status = response.status();
+    if status.is_server_error() {
+        forget(&state, actor_id, &key).await;
+        return Ok(response);
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let etag = response
+        .headers()
+        .get(header::ETAG)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let (request, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
+    keep(&state, actor_id, &key, status, content_type, etag, &bytes).await;
+    Ok(ServiceResponse::new(
+        request,
+        head.set_body(BoxBody::new(bytes)),
+    ))
+}
+
+enum Claim {
+    /// The key is new: this request runs.
+    Ours,
+    /// The key was used for the same request: its response.
+    Replay(actix_web::HttpResponse),
+}
+
+async fn claim(
+    state: &AppState,
+    actor_id: uuid::Uuid,
+    key: &str,
+    request_hash: &str,
+) -> Result<Claim, ApiError> {
+    let now = Utc::now();
+    idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::CreatedAt.lt(now - Duration::hours(KEEP_HOURS)))
+        .exec(&state.db)
+        .await?;
+    let inserted = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+        actor_id: Set(actor_id),
+        key: Set(key.to_owned()),
+        request_hash: Set(request_hash.to_owned()),
+        state: Set("running".to_owned()),
+        status_code: Set(None),
+        content_type: Set(None),
+        etag: Set(None),
+        response_body: Set(None),
+        created_at: Set(now),
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(&state.db)
+    .await?;
+    if matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
+        return Ok(Claim::Ours);
+    }
+    let kept = idempotency_key::Entity::find_by_id((actor_id, key.to_owned()))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::Conflict {
+            code: "idempotency_in_progress",
+            detail: "A request with this Idempotency-Key is still running.".to_owned(),
+        })?;
+    if kept.request_hash != request_hash {
+        return Err(ApiError::Unprocessable {
+            code: "idempotency_key_reused",
+            detail: "This Idempotency-Key was used for a different request.".to_owned(),
+            details: serde_json::json!({"key": key}),
+        });
+    }
+    if kept.state != "done" {
+        return Err(ApiError::Conflict {
+            code: "idempotency_in_progress",
+            detail: "A request with this Idempotency-Key is still running; retry shortly."
+                .to_owned(),
+        });
+    }
+    let status = kept
+        .status_code
+        .and_then(|code| u16::try_from(code).ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut response = actix_web::HttpResponse::build(status);
+    if let Some(content_type) = kept.content_type {
+        response.insert_header((header::CONTENT_TYPE, content_type));
+    }
+    if let Some(etag) = kept.etag {
+        response.insert_header((header::ETAG, etag));
+    }
+    response.insert_header(("idempotent-replayed", "true"));
+    Ok(Claim::Replay(
+        response.body(kept.response_body.unwrap_or_default()),
+    ))
+}
+
+async fn keep(
+    state: &AppState,
+    actor_id: uuid::Uuid,
+    key: &str,
+    status: StatusCode,
+    content_type: Option<String>,
+    etag: Option<String>,
+    body: &[u8],
+) {
+    let result = idempotency_key::Entity::update_many()
+        .set(idempotency_key::ActiveModel {
+            state: Set("done".to_owned()),
+            status_code: Set(Some(i32::from(status.as_u16()))),
+            content_type: Set(content_type),
+            etag: Set(etag),
+            response_body: Set(Some(String::from_utf8_lossy(body).into_owned())),
+            ..Default::default()
+        })
+        .filter(idempotency_key::Column::ActorId.eq(actor_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .exec(&state.db)
+        .await;
+    if let Err(error) = result {
+        tracing::warn!(error = %crate::error::cause_chain(&error), "could not keep an idempotent response");
+    }
+}
+
+async fn forget(state: &AppState, actor_id: uuid::Uuid, key: &str) {
+    let result = idempotency_key::Entity::delete_by_id((actor_id, key.to_owned()))
+        .exec(&state.db)
+        .await;
+    if let Err(error) = result {
+        tracing::warn!(error = %crate::error::cause_chain(&error), "could not release an idempotency key");
+    }
+}
