@@ -232,12 +232,21 @@ pub async fn list_pairings(
     db: &impl ConnectionTrait,
     scope: &Scope,
     cadre_id: Option<Uuid>,
+    after: Option<Uuid>,
+    limit: u64,
 ) -> Result<Vec<pairing::Model>, DbErr> {
     let mut query = pairing::Entity::find().filter(scope_condition(scope));
     if let Some(cadre_id) = cadre_id {
         query = query.filter(pairing::Column::CadreId.eq(cadre_id));
     }
-    query.order_by_asc(pairing::Column::Id).all(db).await
+    if let Some(after) = after {
+        query = query.filter(pairing::Column::Id.gt(after));
+    }
+    query
+        .order_by_asc(pairing::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
 }
 
 /// A cadre's pairing measured against the rule.
@@ -261,7 +270,7 @@ pub struct PairingStatus {
     pub problems: Vec<PairingProblem>,
 }
 
-/// The pairing of every active cadre and leader anchored in scope, in name order.
+/// The pairing of every active cadre and leader anchored in scope, by id.
 pub async fn pairing_status(
     db: &impl ConnectionTrait,
     scope: &Scope,
@@ -270,7 +279,7 @@ pub async fn pairing_status(
         .filter(scope.org_unit_condition(user::Column::ScopeOrgUnitId))
         .filter(user::Column::Role.is_in([Role::Cadre, Role::Leader]))
         .filter(user::Column::Active.eq(true))
-        .order_by_asc(user::Column::DisplayName)
+        .order_by_asc(user::Column::Id)
         .all(db)
         .await?;
     let mut pairings: Vec<pairing::Model> = Vec::new();

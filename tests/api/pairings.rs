@@ -17,7 +17,8 @@ async fn the_status_names_each_cadre_whose_pairing_falls_short_and_why() {
         .json();
 
     let find = |name: &str| {
-        all.as_array()
+        all["items"]
+            .as_array()
             .expect("list")
             .iter()
             .find(|status| status["display_name"] == name)
@@ -36,7 +37,7 @@ async fn the_status_names_each_cadre_whose_pairing_falls_short_and_why() {
         cadre2["problems"],
         json!(["residents_missing", "no_resident_in_hardship"])
     );
-    let names: Vec<&str> = problems
+    let names: Vec<&str> = problems["items"]
         .as_array()
         .expect("list")
         .iter()
@@ -85,7 +86,7 @@ async fn a_cadre_completes_their_own_pairing_but_not_anothers() {
     for_someone_else.assert_problem(403, "forbidden");
     again.assert_problem(409, "already_paired");
     assert!(
-        status
+        status["items"]
             .as_array()
             .expect("list")
             .iter()

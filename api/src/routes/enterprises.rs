@@ -208,7 +208,8 @@ async fn get_enterprise(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created.", body = EnterpriseResponse),
-        (status = 409, description = "The id is taken.", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The same enterprise was registered already (a retry).", body = EnterpriseResponse),
+        (status = 409, description = "A different enterprise has this id.", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/enterprises")]
@@ -257,9 +258,32 @@ async fn create_enterprise(
         created_seq: 0,
         origin_device: None,
     };
-    enterprise::Entity::insert(enterprise::ActiveModel::from(row.clone()))
+    let inserted = enterprise::Entity::insert(enterprise::ActiveModel::from(row.clone()))
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(enterprise::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(&txn)
         .await?;
+    if inserted == 0 {
+        // The id is taken: a retry of the same enterprise is answered with it.
+        let stored = enterprise::Entity::find_by_id(row.id)
+            .filter(scope_condition(&user))
+            .one(&txn)
+            .await?
+            .filter(|stored| {
+                stored.name == row.name
+                    && stored.town_id == row.town_id
+                    && stored.village_id == row.village_id
+            })
+            .ok_or_else(|| ApiError::Conflict {
+                code: "id_taken",
+                detail: "A different enterprise already has this id.".to_owned(),
+            })?;
+        crate::db::commit(txn).await?;
+        return Ok(HttpResponse::Ok().json(EnterpriseResponse::for_caller(stored, &user)));
+    }
     audit::record(
         &txn,
         &user.audit_actor(),

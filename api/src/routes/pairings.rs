@@ -15,6 +15,7 @@ use crate::{
     auth::{Actor, AuthUser},
     db::begin_write,
     error::{ApiError, ApiResult, Problem},
+    pagination::{self, Page},
     pairings::{self, PairingStatus},
     startup::AppState,
 };
@@ -72,6 +73,10 @@ pub struct CreatePairingRequest {
 pub struct PairingQuery {
     /// Only this cadre's pairings.
     pub cadre_id: Option<Uuid>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// Filters of the pairing status.
@@ -82,6 +87,10 @@ pub struct PairingStatusQuery {
     /// Only cadres whose pairing is incomplete or invalid.
     #[serde(default)]
     pub only_problems: bool,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// Pairings whose household is in the caller's scope.
@@ -89,18 +98,24 @@ pub struct PairingStatusQuery {
     tag = "roster",
     params(PairingQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "The pairings.", body = Vec<PairingResponse>)),
+    responses((status = 200, description = "A page of pairings.", body = Page<PairingResponse>)),
 )]
 #[get("/pairings")]
 async fn list_pairings(
     user: AuthUser,
     state: web::Data<AppState>,
     query: web::Query<PairingQuery>,
-) -> ApiResult<web::Json<Vec<PairingResponse>>> {
-    let rows = pairings::list_pairings(&state.db, user.scope(), query.cadre_id).await?;
-    Ok(web::Json(
-        rows.into_iter().map(PairingResponse::from).collect(),
-    ))
+) -> ApiResult<web::Json<Page<PairingResponse>>> {
+    let limit = pagination::limit(query.limit)?;
+    let after = pagination::uuid_cursor(query.cursor.as_deref())?;
+    let rows =
+        pairings::list_pairings(&state.db, user.scope(), query.cadre_id, after, limit + 1).await?;
+    Ok(web::Json(Page::from_rows(
+        rows,
+        limit,
+        |row| row.id.to_string(),
+        PairingResponse::from,
+    )))
 }
 
 /// Pairs a cadre with a household (admins and leaders for cadres in scope; a cadre for
@@ -199,17 +214,27 @@ async fn delete_pairing(
     tag = "roster",
     params(PairingStatusQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "The pairing of each cadre.", body = Vec<PairingStatus>)),
+    responses((status = 200, description = "A page of cadres with their pairing.", body = Page<PairingStatus>)),
 )]
 #[get("/pairings/status")]
 async fn get_pairing_status(
     user: AuthUser,
     state: web::Data<AppState>,
     query: web::Query<PairingStatusQuery>,
-) -> ApiResult<web::Json<Vec<PairingStatus>>> {
-    let mut statuses = pairings::pairing_status(&state.db, user.scope()).await?;
-    if query.only_problems {
-        statuses.retain(|status| !status.complete);
-    }
-    Ok(web::Json(statuses))
+) -> ApiResult<web::Json<Page<PairingStatus>>> {
+    let limit = pagination::limit(query.limit)?;
+    let after = pagination::uuid_cursor(query.cursor.as_deref())?;
+    let statuses: Vec<PairingStatus> = pairings::pairing_status(&state.db, user.scope())
+        .await?
+        .into_iter()
+        .filter(|status| !query.only_problems || !status.complete)
+        .filter(|status| after.is_none_or(|after| status.cadre_id > after))
+        .take(usize::try_from(limit + 1).unwrap_or(usize::MAX))
+        .collect();
+    Ok(web::Json(Page::from_rows(
+        statuses,
+        limit,
+        |status| status.cadre_id.to_string(),
+        |status| status,
+    )))
 }
