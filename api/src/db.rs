@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -48,15 +48,69 @@ pub async fn connect_and_migrate(settings: &DatabaseSettings) -> Result<Database
     Ok(db)
 }
 
-/// Starts a transaction that will write. On SQLite it begins `IMMEDIATE`, taking the write
-/// lock at once: a deferred transaction that reads and then writes can fail with
-/// "database is locked" whatever the busy timeout, because SQLite cannot upgrade its lock.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    })
-    .await
+/// How long a request waits its turn to write before it is answered 503.
+const WRITE_TURN_WAIT: Duration = Duration::from_secs(15);
+
+/// SQLite has one writer at a time. Left to itself, its busy handler polls with growing
+/// sleeps, and under sustained load a waiting writer can starve past any timeout
+/// ("database is locked"). Writers therefore queue here first, in arrival order, and SQLite
+/// sees one at a time. PostgreSQL writers do not queue.
+static SQLITE_WRITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A writing transaction (and, on SQLite, the turn to write). End it with [`commit`]; dropping
+/// it rolls back.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
+}
+
+/// Starts a transaction that will write. On SQLite it waits its turn (see
+/// `SQLITE_WRITE_TURN`) and begins `IMMEDIATE`, taking the write lock at once: a deferred
+/// transaction that reads and then writes can fail with "database is locked" whatever the
+/// busy timeout, because SQLite cannot upgrade its lock.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    let turn = match db.get_database_backend() {
+        DbBackend::Sqlite => Some(
+            tokio::time::timeout(WRITE_TURN_WAIT, SQLITE_WRITE_TURN.lock())
+                .await
+                .map_err(|_| DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout))?,
+        ),
+        _ => None,
+    };
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
+    Ok(WriteTxn { txn, _turn: turn })
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
 }
 
 /// True when the database answers and has every migration applied.
@@ -84,9 +138,9 @@ const SYNCED_TABLES: [&str; 8] = [
 /// (`change_seq = 0`) are first stamped with the next value of the sync counter; the counter
 /// row stays locked until the commit, so sequence numbers follow commit order. Every writing
 /// transaction ends here (a test checks that no other code calls `commit`).
-pub async fn commit(txn: DatabaseTransaction) -> Result<(), DbErr> {
-    stamp_changes(&txn).await?;
-    txn.commit().await
+pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
+    stamp_changes(&write.txn).await?;
+    write.txn.commit().await
 }
 
 async fn stamp_changes(txn: &DatabaseTransaction) -> Result<(), DbErr> {

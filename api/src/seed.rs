@@ -498,7 +498,7 @@ fn demo_id_card(village_number: usize, index: usize) -> Option<String> {
 }
 
 async fn seed_roster(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &impl sea_orm::ConnectionTrait,
     report: &mut SeedReport,
     now: chrono::DateTime<Utc>,
 ) -> Result<(), DbErr> {
@@ -668,7 +668,7 @@ const DEMO_MATTERS: [(entity::issue::Category, &str); 6] = [
 /// ones overdue), in progress, resolved awaiting feedback, struck off, and escalated to a
 /// town department.
 async fn seed_ledger(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &impl sea_orm::ConnectionTrait,
     report: &mut SeedReport,
     now: chrono::DateTime<Utc>,
 ) -> Result<(), DbErr> {
