@@ -89,21 +89,39 @@ pub async fn record(
     actor: &AuditActor,
     entry: AuditEntry,
 ) -> Result<(), DbErr> {
-    audit_log::Entity::insert(audit_log::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        occurred_at: Set(Utc::now()),
-        actor_type: Set(actor.actor_type.to_owned()),
-        actor_id: Set(actor.actor_id),
-        actor_role: Set(actor.role.map(crate::auth::role_name)),
-        action: Set(entry.action.to_owned()),
-        entity_type: Set(entry.entity_type.to_owned()),
-        entity_id: Set(entry.entity_id),
-        changes: Set(entry.changes),
-        request_id: Set(actor.request_id.clone()),
-        client_addr: Set(actor.client_addr.clone()),
-    })
-    .exec_without_returning(db)
-    .await?;
+    record_many(db, actor, vec![entry]).await
+}
+
+/// Writes one audit row per entry in one statement per 500 (a batch of changes, each its
+/// own mutation).
+pub async fn record_many(
+    db: &impl ConnectionTrait,
+    actor: &AuditActor,
+    entries: Vec<AuditEntry>,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let role = actor.role.map(crate::auth::role_name);
+    let rows: Vec<audit_log::ActiveModel> = entries
+        .into_iter()
+        .map(|entry| audit_log::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            occurred_at: Set(now),
+            actor_type: Set(actor.actor_type.to_owned()),
+            actor_id: Set(actor.actor_id),
+            actor_role: Set(role.clone()),
+            action: Set(entry.action.to_owned()),
+            entity_type: Set(entry.entity_type.to_owned()),
+            entity_id: Set(entry.entity_id),
+            changes: Set(entry.changes),
+            request_id: Set(actor.request_id.clone()),
+            client_addr: Set(actor.client_addr.clone()),
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        audit_log::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 

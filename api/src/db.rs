@@ -145,19 +145,21 @@ pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
 
 async fn stamp_changes(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
+    // Which synced tables this transaction marked — found before taking the counter's lock,
+    // so the lock is held only for the stamping itself and the commit.
     let pending = SYNCED_TABLES
         .iter()
-        .map(|table| format!("SELECT 1 FROM {table} WHERE change_seq = 0"))
+        .map(|table| format!("SELECT '{table}' AS marked FROM (SELECT 1 FROM {table} WHERE change_seq = 0 LIMIT 1) AS {table}_marked"))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    let any_pending = txn
-        .query_one_raw(Statement::from_string(
-            backend,
-            format!("SELECT 1 AS pending FROM ({pending}) AS changed LIMIT 1"),
-        ))
+    let marked: Vec<String> = txn
+        .query_all_raw(Statement::from_string(backend, pending))
         .await?
-        .is_some();
-    if !any_pending {
+        .iter()
+        .filter_map(|row| row.try_get::<String>("", "marked").ok())
+        .filter(|table| SYNCED_TABLES.contains(&table.as_str()))
+        .collect();
+    if marked.is_empty() {
         return Ok(());
     }
     let seq: i64 = txn
@@ -168,7 +170,7 @@ async fn stamp_changes(txn: &DatabaseTransaction) -> Result<(), DbErr> {
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("sync_counter".to_owned()))?
         .try_get("", "value")?;
-    for table in SYNCED_TABLES {
+    for table in marked {
         txn.execute_unprepared(&format!(
             "UPDATE {table} SET change_seq = {seq}, \
              created_seq = CASE WHEN created_seq = 0 THEN {seq} ELSE created_seq END \

@@ -415,3 +415,219 @@ pub async fn list_visits(
         .all(db)
         .await
 }
+
+/// What happened to one visit of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// Stored now.
+    Created,
+    /// Stored already, the same (a re-push).
+    Unchanged,
+}
+
+/// Records many household visits without issues (a sync push) with the rules of
+/// [`record_visit`] — scope, idempotency by id, `last_visited_at`, one audit row each — in a
+/// few statements per batch instead of several per visit. An error names the visit it is
+/// about.
+pub async fn record_household_visits(
+    db: &impl ConnectionTrait,
+    user: &AuthUser,
+    visits: Vec<NewVisit>,
+) -> Result<Vec<(Uuid, BatchOutcome)>, (Uuid, ApiError)> {
+    use std::collections::HashMap;
+    let first = visits.first().map(|visit| visit.id).unwrap_or_default();
+    let Actor::User { id: cadre_id } = user.principal.actor else {
+        return Err((
+            first,
+            ApiError::Forbidden("Visits are recorded by a person, not an API token.".to_owned()),
+        ));
+    };
+    let db_error = |id: Uuid| move |error: DbErr| (id, ApiError::from(error));
+    let visits: Vec<NewVisit> = visits
+        .into_iter()
+        .map(|mut visit| {
+            visit.visited_at = visit.visited_at.trunc_subsecs(6);
+            visit
+        })
+        .collect();
+    let ids: Vec<Uuid> = visits.iter().map(|visit| visit.id).collect();
+    let household_of = |visit: &NewVisit| match visit.target {
+        Target::Household(id) => Some(id),
+        Target::Enterprise(_) => None,
+    };
+    let same = |stored: &visit::Model, visit: &NewVisit| {
+        stored.cadre_id == cadre_id
+            && stored.household_id == household_of(visit)
+            && stored.visited_at == visit.visited_at
+    };
+    let mut stored: HashMap<Uuid, visit::Model> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for row in visit::Entity::find()
+            .filter(visit::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await
+            .map_err(db_error(first))?
+        {
+            stored.insert(row.id, row);
+        }
+    }
+    let mut outcomes = Vec::with_capacity(visits.len());
+    let mut new_visits = Vec::new();
+    for visit in visits {
+        match stored.get(&visit.id) {
+            Some(existing) if same(existing, &visit) => {
+                outcomes.push((visit.id, BatchOutcome::Unchanged))
+            }
+            Some(_) => {
+                return Err((
+                    visit.id,
+                    ApiError::Conflict {
+                        code: "id_taken",
+                        detail: "A different visit already has this id.".to_owned(),
+                    },
+                ));
+            }
+            None => new_visits.push(visit),
+        }
+    }
+    // The households, checked against the caller's scope in one query per 500.
+    let household_ids: Vec<Uuid> = new_visits.iter().filter_map(household_of).collect();
+    let mut places: HashMap<Uuid, VillagePlace> = HashMap::new();
+    for chunk in household_ids.chunks(500) {
+        for row in household::Entity::find()
+            .filter(household::Column::Id.is_in(chunk.iter().copied()))
+            .filter(households::scope_condition(user.scope()))
+            .all(db)
+            .await
+            .map_err(db_error(first))?
+        {
+            places.insert(
+                row.id,
+                VillagePlace {
+                    county_id: row.county_id,
+                    town_id: row.town_id,
+                    village_id: row.village_id,
+                },
+            );
+        }
+    }
+    // Microseconds, as both engines store them: the stored copy is recognised as ours by it.
+    let now = Utc::now().trunc_subsecs(6);
+    let mut rows = Vec::with_capacity(new_visits.len());
+    for visit in &new_visits {
+        let Some(household_id) = household_of(visit) else {
+            return Err((
+                visit.id,
+                ApiError::invalid_field(
+                    "household_id",
+                    "required",
+                    "Batch visits are household visits.",
+                ),
+            ));
+        };
+        let place = places.get(&household_id).ok_or_else(|| {
+            (
+                visit.id,
+                ApiError::invalid_field(
+                    "household_id",
+                    "not_found",
+                    "No such household in your scope.",
+                ),
+            )
+        })?;
+        rows.push(visit::Model {
+            id: visit.id,
+            county_id: place.county_id,
+            town_id: place.town_id,
+            village_id: place.village_id,
+            household_id: Some(household_id),
+            enterprise_id: None,
+            cadre_id,
+            channel: visit.channel,
+            visited_at: visit.visited_at,
+            received_at: now,
+            answers: visit.answers.clone(),
+            cadre_rating: visit.cadre_rating,
+            diary_note: visit.diary_note.clone(),
+            service_card_given: visit.service_card_given,
+            latitude: visit.latitude,
+            longitude: visit.longitude,
+            device_id: visit.device_id.clone(),
+            change_seq: 0,
+            created_seq: 0,
+            origin_device: visit.device_id.clone(),
+        });
+    }
+    for chunk in rows.chunks(200) {
+        visit::Entity::insert_many(chunk.iter().cloned().map(visit::ActiveModel::from))
+            .on_conflict_do_nothing()
+            .exec_without_returning(db)
+            .await
+            .map_err(db_error(first))?;
+    }
+    // A concurrent copy of the same push may have inserted some first: they must be the same.
+    let mut created = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(500) {
+        let now_stored: HashMap<Uuid, visit::Model> = visit::Entity::find()
+            .filter(visit::Column::Id.is_in(chunk.iter().map(|row| row.id)))
+            .all(db)
+            .await
+            .map_err(db_error(first))?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
+        for row in chunk {
+            match now_stored.get(&row.id) {
+                Some(stored)
+                    if stored.received_at == row.received_at && stored.cadre_id == row.cadre_id =>
+                {
+                    created.push(row);
+                    outcomes.push((row.id, BatchOutcome::Created));
+                }
+                Some(stored)
+                    if stored.cadre_id == row.cadre_id && stored.visited_at == row.visited_at =>
+                {
+                    outcomes.push((row.id, BatchOutcome::Unchanged));
+                }
+                _ => {
+                    return Err((
+                        row.id,
+                        ApiError::Conflict {
+                            code: "id_taken",
+                            detail: "A different visit already has this id.".to_owned(),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    let touched: std::collections::BTreeSet<Uuid> =
+        created.iter().filter_map(|row| row.household_id).collect();
+    let touched: Vec<Uuid> = touched.into_iter().collect();
+    for chunk in touched.chunks(500) {
+        // `last_visited_at` from the visits themselves: it only ever moves to the latest visit.
+        household::Entity::update_many()
+            .col_expr(
+                household::Column::LastVisitedAt,
+                Expr::cust("(SELECT MAX(visits.visited_at) FROM visits WHERE visits.household_id = households.id)"),
+            )
+            .col_expr(household::Column::ChangeSeq, Expr::value(0))
+            .filter(household::Column::Id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await
+            .map_err(db_error(first))?;
+    }
+    let entries = created
+        .iter()
+        .map(|row| {
+            AuditEntry::new("visit.create", "visit", row.id).with_changes(json!({
+                "household_id": row.household_id, "village_id": row.village_id, "channel": row.channel,
+                "visited_at": row.visited_at, "issues": [], "via": "sync",
+            }))
+        })
+        .collect();
+    audit::record_many(db, &user.audit_actor(), entries)
+        .await
+        .map_err(db_error(first))?;
+    Ok(outcomes)
+}

@@ -169,16 +169,33 @@ pub async fn push(
             Outcome::Conflict => conflicts.push(json!({"table": "households", "id": id})),
         }
     }
+    // Household visits are recorded as one batch; enterprise visits one by one.
+    let mut batch = Vec::new();
     for record in table("visits").written() {
         let pushed: PushedVisit = parse("visits", record)?;
         let id = pushed.id;
-        match apply_visit(&txn, user, clock, device, pushed)
+        let visit = new_visit(device, pushed).map_err(|error| about("visits", id, error))?;
+        if matches!(visit.target, Target::Household(_)) {
+            batch.push(visit);
+            continue;
+        }
+        match visits::record_visit(&txn, user, clock, visit)
             .await
             .map_err(|error| about("visits", id, error))?
         {
-            Outcome::Applied => report.applied += 1,
-            Outcome::Unchanged => report.unchanged += 1,
-            Outcome::Conflict => conflicts.push(json!({"table": "visits", "id": id})),
+            visits::Recorded::Created(..) => report.applied += 1,
+            visits::Recorded::Existing(..) => report.unchanged += 1,
+        }
+    }
+    if !batch.is_empty() {
+        let outcomes = visits::record_household_visits(&txn, user, batch)
+            .await
+            .map_err(|(id, error)| about("visits", id, error))?;
+        for (_, outcome) in outcomes {
+            match outcome {
+                visits::BatchOutcome::Created => report.applied += 1,
+                visits::BatchOutcome::Unchanged => report.unchanged += 1,
+            }
         }
     }
     for record in table("issues").written() {
@@ -431,13 +448,7 @@ async fn apply_household(
     Ok(Outcome::Applied)
 }
 
-async fn apply_visit(
-    db: &impl ConnectionTrait,
-    user: &AuthUser,
-    clock: LocalClock,
-    device: &str,
-    pushed: PushedVisit,
-) -> ApiResult<Outcome> {
+fn new_visit(device: &str, pushed: PushedVisit) -> ApiResult<NewVisit> {
     let target = match (pushed.household_id, pushed.enterprise_id) {
         (Some(household), None) => Target::Household(household),
         (None, Some(enterprise)) => Target::Enterprise(enterprise),
@@ -456,7 +467,7 @@ async fn apply_visit(
         .and_then(Value::as_i64)
         .and_then(|rating| i16::try_from(rating).ok())
         .filter(|rating| (1..=5).contains(rating));
-    let new = NewVisit {
+    Ok(NewVisit {
         id: pushed.id,
         target,
         channel: pushed.channel,
@@ -469,11 +480,6 @@ async fn apply_visit(
         longitude: pushed.longitude,
         device_id: Some(device.to_owned()),
         issues: Vec::new(),
-    };
-    Ok(match visits::record_visit(db, user, clock, new).await? {
-        visits::Recorded::Created(..) => Outcome::Applied,
-        // Visits are not edited after the fact: the same visit again is a re-push.
-        visits::Recorded::Existing(..) => Outcome::Unchanged,
     })
 }
 
