@@ -384,7 +384,9 @@ fn is_unavailable(error: &DbErr) -> bool {
                     // SQLite: SQLITE_BUSY (5) / SQLITE_LOCKED (6); PostgreSQL: class 57 (operator
                     // intervention, e.g. shutdown) and 08 (connection exception).
                     let code = db.code().unwrap_or_default();
-                    matches!(code.as_ref(), "5" | "6" | "517" | "262")
+                    // PostgreSQL 40001/40P01 (serialization failure, deadlock): the
+                    // transaction was rolled back and a retry succeeds.
+                    matches!(code.as_ref(), "5" | "6" | "517" | "262" | "40001" | "40P01")
                         || code.starts_with("57")
                         || code.starts_with("08")
                 }

@@ -558,6 +558,25 @@ pub async fn record_household_visits(
             origin_device: visit.device_id.clone(),
         });
     }
+    // Lock the households this batch will touch, in id order, before anything else
+    // (PostgreSQL; SQLite writes one at a time): two pushes touching the same households in
+    // different orders would otherwise deadlock. `FOR NO KEY UPDATE` is what the later UPDATE
+    // needs and does not block the foreign-key checks of other inserts.
+    let mut to_lock: Vec<Uuid> = rows.iter().filter_map(|row| row.household_id).collect();
+    to_lock.sort();
+    to_lock.dedup();
+    for chunk in to_lock.chunks(500) {
+        household::Entity::find()
+            .select_only()
+            .column(household::Column::Id)
+            .filter(household::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(household::Column::Id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await
+            .map_err(db_error(first))?;
+    }
     for chunk in rows.chunks(200) {
         visit::Entity::insert_many(chunk.iter().cloned().map(visit::ActiveModel::from))
             .on_conflict_do_nothing()

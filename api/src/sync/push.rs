@@ -88,10 +88,15 @@ pub struct PushReport {
 fn about(table: &str, id: Uuid, error: ApiError) -> ApiError {
     let problem = error.problem();
     let status = problem.status;
+    // Faults of ours (500) and of the database (503) are not the record's fault.
+    if status >= 500 {
+        return error;
+    }
     let details = json!({"table": table, "id": id, "errors": problem.errors});
     let detail = format!("{table} {id}: {}", problem.detail);
     match status {
         403 | 404 => ApiError::ForbiddenWithDetails { detail, details },
+        409 => ApiError::Conflict409WithDetails { detail, details },
         _ => ApiError::Unprocessable {
             code: "invalid_record",
             detail,
