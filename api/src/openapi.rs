@@ -76,6 +76,9 @@ fn add_security_scheme(spec: &mut openapi::OpenApi) {
 /// is required, 413/415/422 where there is a body, 500 and 503 everywhere.
 fn add_problem_responses(spec: &mut openapi::OpenApi) {
     for item in spec.paths.paths.values_mut() {
+        for operation in operations_mut(item) {
+            bound_page_size(operation);
+        }
         if let Some(post) = item.post.as_mut()
             && post
                 .security
@@ -105,6 +108,14 @@ fn add_problem_responses(spec: &mut openapi::OpenApi) {
                     "The caller's role may not take this action on a record in its scope.",
                 ));
             }
+            let has_query = operation.parameters.as_ref().is_some_and(|parameters| {
+                parameters.iter().any(|parameter| {
+                    matches!(parameter, RefOr::T(parameter) if parameter.parameter_in == openapi::path::ParameterIn::Query)
+                })
+            });
+            if has_query && !has_body {
+                standard.push(("422", "A query value is out of range (`limit` is 1–500), or a `cursor` is not one this list handed out."));
+            }
             if has_body {
                 standard.push(("413", "The body is larger than this route's limit."));
                 standard.push((
@@ -131,6 +142,24 @@ fn add_problem_responses(spec: &mut openapi::OpenApi) {
                     .entry(status.to_owned())
                     .or_insert_with(|| RefOr::T(problem_response(description)));
             }
+        }
+    }
+}
+
+/// `limit` is 1–500 on every list (API.md): say so in the schema.
+fn bound_page_size(operation: &mut openapi::path::Operation) {
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if let RefOr::T(parameter) = parameter
+            && parameter.name == "limit"
+        {
+            parameter.schema = Some(RefOr::T(openapi::schema::Schema::Object(
+                openapi::ObjectBuilder::new()
+                    .schema_type(openapi::schema::Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(500))
+                    .default(Some(serde_json::json!(50)))
+                    .build(),
+            )));
         }
     }
 }
