@@ -27,6 +27,9 @@ use crate::{
 pub const HEADER: &str = "idempotency-key";
 /// How long a key is kept.
 const KEEP_HOURS: i64 = 24;
+/// How long a running request holds its key before a retry may take over (a request that
+/// died without answering must not block its key for a day).
+const LEASE_SECONDS: i64 = 60;
 /// The largest body the middleware reads to fingerprint (the sync push limit).
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
@@ -157,6 +160,25 @@ async fn claim(
             detail: "This Idempotency-Key was used for a different request.".to_owned(),
             details: serde_json::json!({"key": key}),
         });
+    }
+    if kept.state != "done" && kept.created_at < now - Duration::seconds(LEASE_SECONDS) {
+        // The first request died (crash, kill, timeout) without an answer: after the lease
+        // this one takes over, once.
+        let taken = idempotency_key::Entity::update_many()
+            .col_expr(
+                idempotency_key::Column::CreatedAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(idempotency_key::Column::ActorId.eq(actor_id))
+            .filter(idempotency_key::Column::Key.eq(key))
+            .filter(idempotency_key::Column::State.eq("running"))
+            .filter(idempotency_key::Column::CreatedAt.eq(kept.created_at))
+            .exec(&state.db)
+            .await?
+            .rows_affected;
+        if taken == 1 {
+            return Ok(Claim::Ours);
+        }
     }
     if kept.state != "done" {
         return Err(ApiError::Conflict {

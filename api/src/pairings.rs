@@ -195,12 +195,23 @@ async fn tags_of(db: &impl ConnectionTrait, ids: Vec<Uuid>) -> Result<HashMap<Uu
 }
 
 /// Moves a household's pairings with it when it moves to another village, so that pairing
-/// scope keeps following the household.
+/// scope keeps following the household; the phones of the old village are told to delete the
+/// household and its pairings (tombstones at the old place).
 pub async fn follow_household(
     db: &impl ConnectionTrait,
+    before: &household::Model,
     household: &household::Model,
 ) -> Result<(), DbErr> {
     use sea_orm::sea_query::Expr;
+    let old_place = Some((before.county_id, before.town_id, before.village_id));
+    crate::sync::record_deletion(db, "households", household.id, old_place).await?;
+    for pairing in pairing::Entity::find()
+        .filter(pairing::Column::HouseholdId.eq(household.id))
+        .all(db)
+        .await?
+    {
+        crate::sync::record_deletion(db, "pairings", pairing.id, old_place).await?;
+    }
     pairing::Entity::update_many()
         .col_expr(pairing::Column::CountyId, Expr::value(household.county_id))
         .col_expr(pairing::Column::TownId, Expr::value(household.town_id))

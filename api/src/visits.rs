@@ -96,6 +96,36 @@ pub enum Recorded {
     Existing(visit::Model, Vec<issue::Model>),
 }
 
+/// A device time a visit can have: not before 2000, not more than a day ahead (clocks drift).
+fn check_visited_at(visited_at: DateTime<Utc>) -> ApiResult<()> {
+    let earliest = DateTime::from_timestamp(946_684_800, 0).unwrap_or_default();
+    if visited_at < earliest || visited_at > Utc::now() + chrono::Duration::days(1) {
+        return Err(ApiError::invalid_field(
+            "visited_at",
+            "out_of_range",
+            "A time between 2000 and tomorrow.",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a stored visit is the one sent again: same cadre, target, time and content.
+fn same_visit(stored: &visit::Model, cadre_id: Uuid, new: &NewVisit) -> bool {
+    let same_target = match new.target {
+        Target::Household(id) => stored.household_id == Some(id),
+        Target::Enterprise(id) => stored.enterprise_id == Some(id),
+    };
+    stored.cadre_id == cadre_id
+        && same_target
+        && stored.visited_at == new.visited_at
+        && stored.channel == new.channel
+        && stored.answers == new.answers
+        && stored.diary_note == new.diary_note
+        && stored.service_card_given == new.service_card_given
+        && stored.latitude == new.latitude
+        && stored.longitude == new.longitude
+}
+
 /// Records a visit and its issues in `db` (the caller's transaction). A visit whose id is
 /// stored already is a retry when it is the same visit (same cadre, target and time): the
 /// stored one is returned and nothing is written; otherwise the id clash is 409.
@@ -108,17 +138,14 @@ pub async fn record_visit(
     // Both engines keep microseconds: compare and store what they can hold.
     let mut new = new;
     new.visited_at = new.visited_at.trunc_subsecs(6);
+    check_visited_at(new.visited_at)?;
     let Actor::User { id: cadre_id } = user.principal.actor else {
         return Err(ApiError::Forbidden(
             "Visits are recorded by a person, not an API token.".to_owned(),
         ));
     };
     if let Some(stored) = visit::Entity::find_by_id(new.id).one(db).await? {
-        let same_target = match new.target {
-            Target::Household(id) => stored.household_id == Some(id),
-            Target::Enterprise(id) => stored.enterprise_id == Some(id),
-        };
-        if stored.cadre_id == cadre_id && same_target && stored.visited_at == new.visited_at {
+        if same_visit(&stored, cadre_id, &new) {
             let issues = issues_of_visit(db, &user.principal, stored.id).await?;
             return Ok(Recorded::Existing(stored, issues));
         }
@@ -199,16 +226,16 @@ pub async fn record_visit(
         channel: new.channel,
         visited_at: new.visited_at,
         received_at: Utc::now(),
-        answers: new.answers,
+        answers: new.answers.clone(),
         cadre_rating: new.cadre_rating,
-        diary_note: new.diary_note,
+        diary_note: new.diary_note.clone(),
         service_card_given: new.service_card_given,
         latitude: new.latitude,
         longitude: new.longitude,
         device_id: new.device_id.clone(),
         change_seq: 0,
         created_seq: 0,
-        origin_device: new.device_id,
+        origin_device: new.device_id.clone(),
     };
     // A concurrent copy of the same request may be inserting the same id: on PostgreSQL
     // `ON CONFLICT DO NOTHING` waits for it to commit, and then this copy is a retry.
@@ -218,7 +245,7 @@ pub async fn record_visit(
         .await?;
     if !matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
         return match visit::Entity::find_by_id(new.id).one(db).await? {
-            Some(stored) if stored.cadre_id == cadre_id && stored.visited_at == new.visited_at => {
+            Some(stored) if same_visit(&stored, cadre_id, &new) => {
                 let issues = issues_of_visit(db, &user.principal, stored.id).await?;
                 Ok(Recorded::Existing(stored, issues))
             }
@@ -450,16 +477,15 @@ pub async fn record_household_visits(
             visit
         })
         .collect();
+    for visit in &visits {
+        check_visited_at(visit.visited_at).map_err(|error| (visit.id, error))?;
+    }
     let ids: Vec<Uuid> = visits.iter().map(|visit| visit.id).collect();
     let household_of = |visit: &NewVisit| match visit.target {
         Target::Household(id) => Some(id),
         Target::Enterprise(_) => None,
     };
-    let same = |stored: &visit::Model, visit: &NewVisit| {
-        stored.cadre_id == cadre_id
-            && stored.household_id == household_of(visit)
-            && stored.visited_at == visit.visited_at
-    };
+    let same = |stored: &visit::Model, visit: &NewVisit| same_visit(stored, cadre_id, visit);
     let mut stored: HashMap<Uuid, visit::Model> = HashMap::new();
     for chunk in ids.chunks(500) {
         for row in visit::Entity::find()

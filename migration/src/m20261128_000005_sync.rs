@@ -45,6 +45,15 @@ impl MigrationTrait for Migration {
                         .to_owned(),
                 )
                 .await?;
+            // Rows written before this migration count as the first change, not as pending
+            // ones (0), so the first commit does not stamp the whole database.
+            manager
+                .get_connection()
+                .execute_unprepared(&format!(
+                    "UPDATE {} SET change_seq = 1, created_seq = 1",
+                    table.to_string()
+                ))
+                .await?;
             manager
                 .create_index(
                     Index::create()
@@ -69,7 +78,7 @@ impl MigrationTrait for Migration {
                 Query::insert()
                     .into_table(SyncCounter::Table)
                     .columns([SyncCounter::Id, SyncCounter::Value])
-                    .values_panic([1.into(), 0.into()])
+                    .values_panic([1.into(), 1.into()])
                     .to_owned(),
             )
             .await?;

@@ -400,3 +400,89 @@ async fn pushes_over_the_record_limit_are_413_and_bad_cursors_are_refused() {
     bad_cursor.assert_problem(422, "validation_failed");
     as_viewer.assert_problem(403, "forbidden");
 }
+
+#[tokio::test]
+async fn a_lost_pull_answer_is_sent_again_and_moved_households_leave_the_old_village() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let admin = app.token_for("admin").await;
+    let today = chrono::Utc::now()
+        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
+        .date_naive();
+    app.patch_json(
+        &admin,
+        &format!(
+            "/api/v1/assignments/{}",
+            demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
+        ),
+        &json!({"ends_on": (today - chrono::Days::new(1)).to_string()}),
+    )
+    .await;
+
+    let cursor = phone.cursor;
+    let first = phone.pull().await;
+    phone.cursor = cursor; // the answer was lost: the phone asks again from where it was
+    let again = phone.pull().await;
+
+    assert_eq!(
+        ids(&first, "villages", "deleted"),
+        vec![demo_id(villages::LIUSHUTUN).to_string()]
+    );
+    assert_eq!(
+        ids(&again, "villages", "deleted"),
+        vec![demo_id(villages::LIUSHUTUN).to_string()],
+        "sent again"
+    );
+
+    // A household moved from 东关村 to 石桥村 (outside cadre1's villages) comes down as deleted.
+    let moved = demo_id(&format!("household:{}:20", villages::DONGGUAN));
+    let patched = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/households/{moved}"),
+            &json!({"village_id": demo_id(villages::SHIQIAO)}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    let after_move = phone.pull().await;
+    assert!(
+        ids(&after_move, "households", "deleted").contains(&moved.to_string()),
+        "{after_move}"
+    );
+}
+
+#[tokio::test]
+async fn sync_needs_a_device_id_and_refuses_an_id_twice_in_one_push() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let household = Uuid::new_v4();
+    let record = new_household(household, villages::DONGGUAN, "重复");
+
+    let without_device = app
+        .get_as(&phone.token, "/api/v1/sync/pull?last_pulled_at=null")
+        .await;
+    let twice = phone
+        .push(json!({"households": {"created": [record.clone()], "updated": [record]}}))
+        .await;
+    let unknown_cursor = {
+        phone.cursor = Some(phone.cursor.unwrap_or(0) - 1);
+        let (token, device) = (phone.token.clone(), phone.device);
+        app.send(
+            reqwest::Method::GET,
+            &format!(
+                "/api/v1/sync/pull?last_pulled_at={}",
+                phone.cursor.unwrap_or(0)
+            ),
+            move |request| request.bearer_auth(token).header("x-device-id", device),
+        )
+        .await
+    };
+
+    without_device.assert_problem(400, "invalid_device_id");
+    twice.assert_problem(422, "invalid_record");
+    unknown_cursor.assert_problem(409, "sync_reset_required");
+}

@@ -439,17 +439,8 @@ pub async fn create_issue(
     issue::Entity::insert(issue::ActiveModel::from(row.clone()))
         .exec_without_returning(db)
         .await?;
-    record_event_with(
-        db,
-        caller,
-        row.id,
-        EventKind::Created,
-        None,
-        None,
-        None,
-        new.origin_device,
-    )
-    .await?;
+    // The `created` event is the server's: it comes down to the pushing phone as new.
+    record_event(db, caller, row.id, EventKind::Created, None, None).await?;
     Ok(row)
 }
 

@@ -565,7 +565,7 @@ async fn update_household(
     changed.updated_at = Utc::now();
     let saved = households::save_household(&txn, before.version, changed).await?;
     if saved.village_id != before.village_id {
-        crate::pairings::follow_household(&txn, &saved).await?;
+        crate::pairings::follow_household(&txn, &before, &saved).await?;
     }
     audit::record(
         &txn,

@@ -76,12 +76,13 @@ fn device_id(req: &HttpRequest) -> ApiResult<String> {
         .get("x-device-id")
         .and_then(|value| value.to_str().ok())
         .map(str::trim)
-        .unwrap_or("unknown");
+        .unwrap_or_default();
     if device.is_empty() || device.len() > 64 || !device.bytes().all(|byte| byte.is_ascii_graphic())
     {
         return Err(ApiError::BadRequest {
             code: "invalid_device_id",
-            detail: "X-Device-Id must be 1–64 visible ASCII characters.".to_owned(),
+            detail: "Send the device's stable id as X-Device-Id (1–64 visible ASCII characters)."
+                .to_owned(),
         });
     }
     Ok(device.to_owned())
@@ -91,12 +92,16 @@ fn device_id(req: &HttpRequest) -> ApiResult<String> {
 /// from one consistent snapshot. The first sync (`last_pulled_at=null`) sends only `created`:
 /// the villages, their households and enterprises, a year of visits, the open issues and a
 /// year of the rest, their timelines, and the pairings. A village that left the caller's scope
-/// comes down with its records as `deleted`. Send the device's id as `X-Device-Id`.
+/// comes down with its records as `deleted`. Send the device's id as `X-Device-Id`. A cursor this
+/// device's history does not know is `409 sync_reset_required`: pull again from `null`.
 #[utoipa::path(
     tag = "sync",
-    params(PullQuery, ("X-Device-Id" = Option<String>, Header, description = "The device's stable id.")),
+    params(PullQuery, ("X-Device-Id" = String, Header, description = "The device's stable id (required).")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The changes and the new cursor.", body = PullResponse)),
+    responses(
+        (status = 200, description = "The changes and the new cursor.", body = PullResponse),
+        (status = 409, description = "`sync_reset_required`: pull again with `last_pulled_at=null`.", body = Problem, content_type = "application/problem+json"),
+    ),
 )]
 #[get("/sync/pull")]
 async fn pull_changes(
@@ -133,11 +138,12 @@ async fn pull_changes(
 /// server owns (`version`, `status`, `cadre_id`, …) and `_status`/`_changed` are ignored.
 #[utoipa::path(
     tag = "sync",
-    params(PushQuery, ("X-Device-Id" = Option<String>, Header, description = "The device's stable id.")),
+    params(PushQuery, ("X-Device-Id" = String, Header, description = "The device's stable id (required).")),
     request_body = PushRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Applied.", body = PushReport),
+        (status = 422, description = "A record is invalid (`details` names it), or one id appears twice.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Records changed on the server since `last_pulled_at` (`details.conflicts`).", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More than 1,000 records or 4 MiB.", body = Problem, content_type = "application/problem+json"),
     ),

@@ -127,6 +127,16 @@ pub async fn pull(
             .and_then(|snapshot| serde_json::from_value::<BTreeSet<Uuid>>(snapshot.villages).ok()),
         None => None,
     };
+    if window.since.is_some() && previous.is_none() {
+        // Without the villages this device had, villages that left its scope could not be
+        // sent as deleted: the app must start over with a first pull.
+        return Err(ApiError::Conflict {
+            code: "sync_reset_required",
+            detail:
+                "This device's last pull is not known here: pull again with last_pulled_at=null."
+                    .to_owned(),
+        });
+    }
     let (joined, left): (Vec<Uuid>, Vec<Uuid>) = match &previous {
         Some(previous) => (
             villages_now.difference(previous).copied().collect(),
@@ -487,18 +497,9 @@ async fn remember_scope(
             pulled_at: Utc::now(),
         },
     ))
-    .on_conflict(
-        sea_orm::sea_query::OnConflict::columns([
-            sync_device_scope::Column::UserId,
-            sync_device_scope::Column::DeviceId,
-            sync_device_scope::Column::Seq,
-        ])
-        .update_columns([
-            sync_device_scope::Column::Villages,
-            sync_device_scope::Column::PulledAt,
-        ])
-        .to_owned(),
-    )
+    // A snapshot is never overwritten: a phone that pulls again at the same cursor (its
+    // answer was lost) must be compared with what it had, not with what it was just sent.
+    .on_conflict_do_nothing()
     .exec_without_returning(&txn)
     .await?;
     let keep_from = previous.unwrap_or(timestamp).min(timestamp);

@@ -96,7 +96,8 @@ fn about(table: &str, id: Uuid, error: ApiError) -> ApiError {
     let detail = format!("{table} {id}: {}", problem.detail);
     match status {
         403 | 404 => ApiError::ForbiddenWithDetails { detail, details },
-        409 => ApiError::Conflict409WithDetails { detail, details },
+        // A concurrent change of the same record (412 inside the push) is a conflict too.
+        409 | 412 => ApiError::Conflict409WithDetails { detail, details },
         _ => ApiError::Unprocessable {
             code: "invalid_record",
             detail,
@@ -156,11 +157,27 @@ pub async fn push(
             });
         }
     }
+    for (table, changes) in &body.changes {
+        let mut seen = std::collections::HashSet::new();
+        for id in changes
+            .written()
+            .filter_map(|record| record.get("id").and_then(Value::as_str))
+        {
+            if !seen.insert(id) {
+                return Err(ApiError::Unprocessable {
+                    code: "invalid_record",
+                    detail: format!("{table} {id}: the record appears twice in this push."),
+                    details: json!({"table": table, "id": id}),
+                });
+            }
+        }
+    }
     let txn = begin_write(db).await?;
     let mut report = PushReport::default();
     let mut conflicts = Vec::new();
     let empty = TableChanges::default();
     let table = |name: &str| body.changes.get(name).unwrap_or(&empty);
+    lock_households(&txn, &body).await?;
 
     for record in table("households").written() {
         let pushed: PushedHousehold = parse("households", record)?;
@@ -249,6 +266,44 @@ pub async fn push(
     }
     commit(txn).await?;
     Ok(report)
+}
+
+/// Locks every household the push names (its own rows and the targets of its visits), in id
+/// order, before anything is written (PostgreSQL `FOR NO KEY UPDATE`; SQLite writes one at a
+/// time): two pushes touching the same households in different orders cannot deadlock.
+async fn lock_households(db: &impl ConnectionTrait, body: &PushBody) -> ApiResult<()> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    let id_of = |record: &Value, field: &str| {
+        record
+            .get(field)
+            .and_then(Value::as_str)
+            .and_then(|id| id.parse::<Uuid>().ok())
+    };
+    let mut ids: Vec<Uuid> = Vec::new();
+    if let Some(changes) = body.changes.get("households") {
+        ids.extend(changes.written().filter_map(|record| id_of(record, "id")));
+    }
+    if let Some(changes) = body.changes.get("visits") {
+        ids.extend(
+            changes
+                .written()
+                .filter_map(|record| id_of(record, "household_id")),
+        );
+    }
+    ids.sort();
+    ids.dedup();
+    for chunk in ids.chunks(500) {
+        household::Entity::find()
+            .select_only()
+            .column(household::Column::Id)
+            .filter(household::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(household::Column::Id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// What happened to one pushed record.
@@ -443,6 +498,9 @@ async fn apply_household(
     changed.version = existing.version + 1;
     changed.updated_at = now;
     let saved = households::save_household(db, existing.version, changed).await?;
+    if saved.village_id != existing.village_id {
+        crate::pairings::follow_household(db, &existing, &saved).await?;
+    }
     audit::record(
         db,
         &user.audit_actor(),
@@ -590,7 +648,10 @@ async fn apply_event(
     pushed: PushedEvent,
 ) -> ApiResult<Outcome> {
     if let Some(stored) = issue_event::Entity::find_by_id(pushed.id).one(db).await? {
-        return if stored.issue_id == pushed.issue_id && stored.kind == pushed.kind {
+        return if stored.issue_id == pushed.issue_id
+            && stored.kind == pushed.kind
+            && stored.note == pushed.note
+        {
             Ok(Outcome::Unchanged)
         } else {
             Err(ApiError::invalid_field(
