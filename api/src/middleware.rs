@@ -56,6 +56,7 @@ pub async fn request_context(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    add_security_headers(response.headers_mut());
     let status = response.status();
     span.in_scope(|| {
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -66,6 +67,31 @@ pub async fn request_context(
         }
     });
     Ok(response)
+}
+
+/// Headers every response carries: no MIME sniffing, no framing, no referrer, and — for
+/// everything but the documentation pages — no caching of what may be personal data.
+fn add_security_headers(headers: &mut header::HeaderMap) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    let is_docs = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value.starts_with("text/css")
+                || value.contains("javascript")
+                || value.starts_with("image/")
+        });
+    if !is_docs && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
 }
 
 fn is_sane_request_id(value: &str) -> bool {

@@ -114,3 +114,33 @@ async fn bad_path_and_query_values_are_400_problems() {
     bad_query.assert_problem(400, "invalid_query_parameter");
     unknown_query.assert_problem(400, "invalid_query_parameter");
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+
+    for path in [
+        "/healthz",
+        "/api/v1/no-such-thing",
+        "/api/v1/me",
+        "/api-docs/openapi.json",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(
+            response.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(response.header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(
+            response.header("referrer-policy"),
+            Some("no-referrer"),
+            "{path}"
+        );
+        assert_eq!(
+            response.header("cache-control"),
+            Some("no-store"),
+            "{path}: personal data is never cached"
+        );
+    }
+}
