@@ -247,3 +247,85 @@ async fn a_server_killed_mid_push_keeps_all_or_nothing_and_the_retry_lands_exact
         "exactly once"
     );
 }
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_and_commit() {
+    let database = ChildDatabase::create().await;
+    let seeded = database
+        .command(&["seed-demo"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("seed");
+    assert!(seeded.success());
+    let (mut server, address) = start(&database);
+    let client = reqwest::Client::new();
+    let admin: Value = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = admin["access_token"].as_str().expect("token").to_owned();
+    let rows = 20_000;
+    let mut csv = String::from("村,户主姓名,联系电话\n");
+    for index in 0..rows {
+        csv.push_str(&format!("石桥村,关停测试{index},139{index:08}\n"));
+    }
+    let importing = {
+        let (client, address) = (client.clone(), address.clone());
+        tokio::spawn(async move {
+            client
+                .post(format!("{address}/api/v1/households/import"))
+                .bearer_auth(token)
+                .header("content-type", "text/csv")
+                .body(csv)
+                .send()
+                .await
+                .map(|response| (response.status().as_u16(), std::time::Instant::now()))
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(terminated.success());
+    let began = std::time::Instant::now();
+
+    let (status, answered_at) = importing
+        .await
+        .expect("task")
+        .expect("the in-flight request is answered");
+    assert!(
+        answered_at > began,
+        "the import was still running when SIGTERM came (else this tests nothing)"
+    );
+    let exit = server.wait().expect("exits");
+
+    assert_eq!(status, 200, "the import in flight completes");
+    assert!(exit.success(), "a clean exit: {exit:?}");
+    assert!(
+        began.elapsed() < Duration::from_secs(30),
+        "within the shutdown bound"
+    );
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(database.url.as_str())
+        .await
+        .expect("connect");
+    let imported = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM households WHERE head_name LIKE '关停测试%'".to_owned(),
+        ))
+        .await
+        .expect("count")
+        .expect("row")
+        .try_get::<i64>("", "n")
+        .expect("n");
+    db.close().await.ok();
+    assert_eq!(imported, rows, "and it committed");
+}
