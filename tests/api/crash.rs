@@ -329,3 +329,95 @@ async fn sigterm_lets_the_request_in_flight_finish_and_commit() {
     db.close().await.ok();
     assert_eq!(imported, rows, "and it committed");
 }
+
+#[tokio::test]
+async fn debug_logs_carry_no_password_token_phone_or_id_number() {
+    let database = ChildDatabase::create().await;
+    let seeded = database
+        .command(&["seed-demo"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("seed");
+    assert!(seeded.success());
+    let log_path = std::env::temp_dir().join(format!("minqing-log-{}.txt", Uuid::new_v4()));
+    let log_file = std::fs::File::create(&log_path).expect("log file");
+    let mut child = database
+        .command(&["serve"])
+        .env("MINQING_ADDR", "127.0.0.1:0")
+        .env("MINQING_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .expect("server");
+    let mut address = None;
+    for _ in 0..300 {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(port) = text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find_map(|line| line["port"].as_u64())
+        {
+            address = Some(format!("http://127.0.0.1:{port}"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let address = address.expect("the server logs its port");
+    let client = reqwest::Client::new();
+    let secret_password = "Very-Secret-Password-42";
+    let (phone, id_card) = ("13987654321", "11010519491231002X");
+    let login: Value = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["access_token"].as_str().expect("token").to_owned();
+    let refresh = login["refresh_token"].as_str().expect("refresh").to_owned();
+    let wrong = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": secret_password}))
+        .send()
+        .await
+        .expect("wrong login");
+    assert_eq!(wrong.status().as_u16(), 401);
+    let created = client
+        .post(format!("{address}/api/v1/households"))
+        .bearer_auth(&token)
+        .json(&json!({"village_id": demo_id(villages::DONGGUAN), "head_name": "日志测试", "phone": phone, "id_card_number": id_card}))
+        .send()
+        .await
+        .expect("household");
+    assert_eq!(created.status().as_u16(), 201);
+    let bad = client
+        .post(format!("{address}/api/v1/households"))
+        .bearer_auth(&token)
+        .json(&json!({"village_id": demo_id(villages::DONGGUAN), "head_name": "日志测试", "phone": 13987654321_i64}))
+        .send()
+        .await
+        .expect("bad household");
+    assert_eq!(bad.status().as_u16(), 422);
+    child.kill().expect("stop");
+    child.wait().expect("reaped");
+
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    let _ = std::fs::remove_file(&log_path);
+    assert!(
+        log.contains("request finished"),
+        "the log was written at debug level"
+    );
+    for (what, secret) in [
+        ("password", DEMO_PASSWORD),
+        ("wrong password", secret_password),
+        ("access token", token.as_str()),
+        ("refresh token", refresh.as_str()),
+        ("phone", phone),
+        ("ID number", id_card),
+    ] {
+        assert!(!log.contains(secret), "the log contains a {what}");
+    }
+}
