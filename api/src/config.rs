@@ -41,6 +41,9 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// How long a request waits for a free connection before it is answered 503.
     pub acquire_timeout: Duration,
+    /// The longest a statement may run or wait for a lock (PostgreSQL) before it is cancelled
+    /// and the request answered 503; SQLite waits at most its busy timeout (5 s).
+    pub statement_timeout: Duration,
 }
 
 impl DatabaseSettings {
@@ -50,6 +53,7 @@ impl DatabaseSettings {
             url: url.into(),
             max_connections: 8,
             acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(30),
         }
     }
 
@@ -146,6 +150,14 @@ pub struct SettingsArgs {
         global = true
     )]
     pub db_acquire_timeout_secs: u64,
+    /// Seconds a statement may run or wait for a lock on PostgreSQL before it is cancelled (503).
+    #[arg(
+        long,
+        env = "MINQING_DB_STATEMENT_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub db_statement_timeout_secs: u64,
     /// Log filter, e.g. `info` or `minqing=debug,sqlx=warn`.
     #[arg(long, env = "MINQING_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -236,6 +248,7 @@ impl SettingsArgs {
         );
         database.max_connections = self.db_max_connections.max(1);
         database.acquire_timeout = Duration::from_secs(self.db_acquire_timeout_secs.max(1));
+        database.statement_timeout = Duration::from_secs(self.db_statement_timeout_secs.max(1));
         let jwt_secret = match &self.jwt_secret {
             Some(secret) if secret.chars().count() < 32 => return Err(ConfigError::SecretTooShort),
             Some(secret) => Secret::new(secret.clone()),

@@ -27,6 +27,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .connect_timeout(settings.acquire_timeout)
         .idle_timeout(Duration::from_secs(300))
         .test_before_acquire(true)
+        .statement_timeout(settings.statement_timeout)
         .sqlx_logging(false);
     if settings.engine() == Engine::Sqlite {
         options.map_sqlx_sqlite_opts(|sqlite| {

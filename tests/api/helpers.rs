@@ -20,6 +20,7 @@ pub struct TestApp {
     /// The application's own pool, to look at what it stored.
     pub db: DatabaseConnection,
     server: actix_web::dev::ServerHandle,
+    database_url: String,
     _database: TestDatabase,
 }
 
@@ -126,6 +127,7 @@ pub async fn spawn_app() -> TestApp {
         database: DatabaseSettings {
             max_connections: 4,
             acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(3),
             ..DatabaseSettings::new(database.url.clone())
         },
         jwt_secret: Secret::new(TEST_JWT_SECRET),
@@ -150,6 +152,7 @@ pub async fn spawn_app() -> TestApp {
             .expect("client"),
         db,
         server,
+        database_url: database.url.clone(),
         _database: database,
     }
 }
@@ -367,6 +370,11 @@ impl TestApp {
     pub async fn patch_json(&self, token: &str, path: &str, body: &Value) -> TestResponse {
         self.call(reqwest::Method::PATCH, Some(token), path, Some(body))
             .await
+    }
+
+    /// The URL of this test's database.
+    pub fn db_url(&self) -> String {
+        self.database_url.clone()
     }
 
     /// How many audit rows exist.

@@ -14,6 +14,7 @@ mod auth;
 mod crash;
 mod docs;
 mod errors;
+mod faults;
 mod health;
 mod helpers;
 mod households;
