@@ -175,7 +175,7 @@ fn add_idempotency_key(operation: &mut openapi::path::Operation) {
              `Idempotent-Replayed: true`); the same key with another request is 422; while the first \
              request runs, 409. Kept 24 hours, per caller.",
         ))
-        .schema(Some(openapi::ObjectBuilder::new().schema_type(openapi::schema::Type::String).max_length(Some(255))))
+        .schema(Some(openapi::ObjectBuilder::new().schema_type(openapi::schema::Type::String).min_length(Some(1)).max_length(Some(255))))
         .build();
     operation
         .parameters

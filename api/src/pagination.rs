@@ -58,7 +58,9 @@ pub fn limit(requested: Option<u64>) -> ApiResult<u64> {
 
 /// A cursor that is a record id.
 pub fn uuid_cursor(cursor: Option<&str>) -> ApiResult<Option<Uuid>> {
+    // `?cursor=` (empty) is the first page, like no cursor at all.
     cursor
+        .filter(|cursor| !cursor.is_empty())
         .map(|cursor| {
             Uuid::parse_str(cursor).map_err(|_| {
                 ApiError::invalid_field(

@@ -382,6 +382,17 @@ async fn huge_pages_are_refused_and_cursors_page_through_everything_once() {
     }
 
     huge.assert_problem(422, "validation_failed");
+    for path in [
+        "/api/v1/users?cursor=",
+        "/api/v1/issues?cursor=",
+        "/api/v1/visits?cursor=",
+    ] {
+        let empty_cursor = app.get_as(&app.token_for("admin").await, path).await;
+        assert_eq!(
+            empty_cursor.status, 200,
+            "an empty cursor is the first page: {path}"
+        );
+    }
     bad_cursor.assert_problem(422, "validation_failed");
     assert_eq!(seen.len(), 12, "three pages of 5, 5 and 2: {seen:?}");
     let unique: std::collections::BTreeSet<&String> = seen.iter().collect();

@@ -70,6 +70,7 @@ impl From<api_token::Model> for ApiTokenResponse {
 pub struct CreateApiTokenRequest {
     /// What it is for.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// `admin` (scripts) or `viewer` (read-only dashboards).
     pub role: Role,

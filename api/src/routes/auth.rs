@@ -24,10 +24,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub struct LoginRequest {
     /// Login name.
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     #[schema(example = "cadre1")]
     pub username: String,
     /// Password.
     #[validate(length(min = 1, max = 128))]
+    #[schema(min_length = 1, max_length = 128)]
     #[schema(example = "demo-password")]
     pub password: String,
 }
@@ -38,6 +40,7 @@ pub struct LoginRequest {
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub refresh_token: String,
 }
 

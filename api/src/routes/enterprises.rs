@@ -107,18 +107,22 @@ pub struct CreateEnterpriseRequest {
     pub town_id: Option<Uuid>,
     /// Name.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Contact person.
     #[validate(length(max = 50))]
+    #[schema(max_length = 50)]
     pub contact_name: Option<String>,
     /// Contact phone.
     #[validate(custom(function = "valid_phone"))]
     pub contact_phone: Option<String>,
     /// Address.
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub address: Option<String>,
     /// Notes.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub notes: Option<String>,
 }
 

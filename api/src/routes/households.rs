@@ -147,31 +147,38 @@ pub struct CreateHouseholdRequest {
     pub village_id: Uuid,
     /// Head of household.
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_length = 1, max_length = 50)]
     pub head_name: String,
     /// Mobile or landline.
     #[validate(custom(function = "valid_phone"))]
     pub phone: Option<String>,
     /// Address.
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub address: Option<String>,
     /// Members of the household, 1–99.
     #[validate(range(min = 1, max = 99))]
+    #[schema(minimum = 1, maximum = 99)]
     pub members_count: Option<i32>,
     /// Resident ID number of the head (18 characters, checked).
     #[validate(custom(function = "valid_id_card"))]
     pub id_card_number: Option<String>,
     /// WGS-84 latitude.
     #[validate(range(min = -90.0, max = 90.0))]
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub latitude: Option<f64>,
     /// WGS-84 longitude.
     #[validate(range(min = -180.0, max = 180.0))]
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub longitude: Option<f64>,
     /// Visit-priority tags.
     #[serde(default)]
     #[validate(length(max = 5))]
+    #[schema(max_items = 5)]
     pub tags: Vec<HouseholdTag>,
     /// Notes.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub notes: Option<String>,
 }
 
@@ -193,6 +200,7 @@ pub struct UpdateHouseholdRequest {
     pub village_id: Option<Uuid>,
     /// Head of household.
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_length = 1, max_length = 50)]
     pub head_name: Option<String>,
     /// Mobile or landline; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
@@ -220,6 +228,7 @@ pub struct UpdateHouseholdRequest {
     pub longitude: Option<Option<f64>>,
     /// The complete new set of tags.
     #[validate(length(max = 5))]
+    #[schema(max_items = 5)]
     pub tags: Option<Vec<HouseholdTag>>,
     /// Notes; `null` clears them.
     #[serde(default, deserialize_with = "nullable")]

@@ -277,9 +277,11 @@ pub struct CreateIssueRequest {
     pub applicant_household_id: Option<Uuid>,
     /// The applicant's name.
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_length = 1, max_length = 50)]
     pub applicant_name: String,
     /// The applicant's phone.
     #[validate(length(max = 20))]
+    #[schema(max_length = 20)]
     pub applicant_phone: Option<String>,
     /// The issue itself.
     #[serde(flatten)]
@@ -294,12 +296,14 @@ pub struct IssueFields {
     pub category: Category,
     /// 申办事项.
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub matter: String,
     /// Answered on the spot (当场答复): recorded and counted, kept out of the ledger.
     #[serde(default)]
     pub answered_on_spot: bool,
     /// The answer given on the spot (required when answered on the spot).
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub spot_answer: Option<String>,
     /// The level that can solve it (default `village`).
     #[serde(default = "village_level")]
@@ -416,7 +420,7 @@ async fn list_issues(
     query: web::Query<IssueQuery>,
 ) -> ApiResult<web::Json<Page<IssueResponse>>> {
     let limit = pagination::limit(query.limit)?;
-    let after = match query.cursor.as_deref() {
+    let after = match query.cursor.as_deref().filter(|cursor| !cursor.is_empty()) {
         Some(text) => Some(LedgerCursor::decode(text).ok_or_else(|| {
             ApiError::invalid_field(
                 "cursor",
@@ -577,6 +581,7 @@ async fn create_issue(
 pub struct ProgressRequest {
     /// What was done so far.
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
 }
 
@@ -586,6 +591,7 @@ pub struct ProgressRequest {
 pub struct ResolveRequest {
     /// What was done.
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
     /// Mark it a practical deed (实事).
     pub is_deed: Option<bool>,
@@ -599,6 +605,7 @@ pub struct FeedbackRequest {
     pub satisfied: bool,
     /// What the applicant said.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -608,6 +615,7 @@ pub struct FeedbackRequest {
 pub struct NoteRequest {
     /// The note.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -617,6 +625,7 @@ pub struct NoteRequest {
 pub struct ReopenRequest {
     /// Why (what the applicant is unsatisfied with).
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
 }
 
@@ -628,6 +637,7 @@ pub struct ExtendDeadlineRequest {
     pub new_deadline: NaiveDate,
     /// Why.
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
 }
 
@@ -640,6 +650,7 @@ pub struct EscalateRequest {
     pub department_id: Uuid,
     /// Why it cannot be solved at this level.
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
     /// The new deadline.
     pub new_deadline: NaiveDate,

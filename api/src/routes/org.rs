@@ -79,9 +79,11 @@ pub struct CreateOrgUnitRequest {
     pub kind: OrgKind,
     /// Chinese name.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Administrative code, unique across the deployment.
     #[validate(length(min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
     pub code: String,
 }
 
@@ -231,9 +233,11 @@ pub struct CreateDepartmentRequest {
     pub org_unit_id: Uuid,
     /// Chinese name.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Stable code, unique.
     #[validate(length(min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
     pub code: String,
 }
 

@@ -93,6 +93,7 @@ pub struct CreateUserRequest {
     pub username: String,
     /// Name shown to people.
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     #[schema(example = "王芳")]
     pub display_name: String,
     /// Mobile number, 11 digits.
@@ -108,6 +109,7 @@ pub struct CreateUserRequest {
     pub department_id: Option<Uuid>,
     /// Initial password, 8–128 characters.
     #[validate(length(min = 8, max = 128))]
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -117,6 +119,7 @@ pub struct CreateUserRequest {
 pub struct UpdateUserRequest {
     /// Name shown to people.
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
     /// Mobile number, 11 digits.
     #[validate(custom(function = "accounts::valid_mobile"))]
@@ -133,6 +136,7 @@ pub struct UpdateUserRequest {
     pub active: Option<bool>,
     /// A new password, 8–128 characters.
     #[validate(length(min = 8, max = 128))]
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
 }
 

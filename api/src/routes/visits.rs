@@ -32,15 +32,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub struct BasicSituation {
     /// 就业.
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub employment: Option<String>,
     /// 子女上学.
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub schooling: Option<String>,
     /// 看病就医.
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub medical: Option<String>,
     /// 养老.
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub elderly_care: Option<String>,
 }
 
@@ -50,9 +54,11 @@ pub struct BasicSituation {
 pub struct CadreEvaluation {
     /// 1 (poor) to 5 (excellent).
     #[validate(range(min = 1, max = 5))]
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: Option<i16>,
     /// In the resident's words.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
 }
 
@@ -65,18 +71,22 @@ pub struct SixAnswers {
     pub basic_situation: Option<BasicSituation>,
     /// 2. 问困难问题: difficulties needing help.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub difficulties: Option<String>,
     /// 3. 问致富愿望: wishes and plans to raise income.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub income_wishes: Option<String>,
     /// 4. 问干部评价.
     #[validate(nested)]
     pub cadre_evaluation: Option<CadreEvaluation>,
     /// 5. 问工作建议: suggestions on village rules, welfare, sanitation, culture.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub work_suggestions: Option<String>,
     /// 6. 问发展计策: ideas for the village's development.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub development_ideas: Option<String>,
 }
 
@@ -92,9 +102,11 @@ pub struct RaisedIssueRequest {
     pub issue: IssueFields,
     /// The applicant, when not the household head (default: the head).
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_length = 1, max_length = 50)]
     pub applicant_name: Option<String>,
     /// The applicant's phone (default: the household's).
     #[validate(length(max = 20))]
+    #[schema(max_length = 20)]
     pub applicant_phone: Option<String>,
 }
 
@@ -117,15 +129,18 @@ pub struct CreateVisitRequest {
     pub answers: Option<SixAnswers>,
     /// The visit diary (入户日记).
     #[validate(length(max = 5000))]
+    #[schema(max_length = 5000)]
     pub diary_note: Option<String>,
     /// Whether the service card (民情服务卡) was handed over.
     #[serde(default)]
     pub service_card_given: bool,
     /// WGS-84 latitude.
     #[validate(range(min = -90.0, max = 90.0))]
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub latitude: Option<f64>,
     /// WGS-84 longitude.
     #[validate(range(min = -180.0, max = 180.0))]
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub longitude: Option<f64>,
     /// The issues raised (at most 20).
     #[serde(default)]
@@ -331,7 +346,7 @@ async fn list_visits(
     query: web::Query<VisitQuery>,
 ) -> ApiResult<web::Json<Page<VisitResponse>>> {
     let limit = pagination::limit(query.limit)?;
-    let before = match query.cursor.as_deref() {
+    let before = match query.cursor.as_deref().filter(|cursor| !cursor.is_empty()) {
         Some(text) => Some(decode_cursor(text).ok_or_else(|| {
             ApiError::invalid_field(
                 "cursor",
