@@ -157,7 +157,8 @@ async fn push(
     Ok(response.status().as_u16())
 }
 
-async fn visits_stored(database: &ChildDatabase) -> i64 {
+/// Counts rows in the child's database with a query of the form `SELECT COUNT(*) AS n …`.
+async fn count(database: &ChildDatabase, sql: &str) -> i64 {
     use sea_orm::{ConnectionTrait, Statement};
     let db = sea_orm::Database::connect(database.url.as_str())
         .await
@@ -165,7 +166,7 @@ async fn visits_stored(database: &ChildDatabase) -> i64 {
     let row = db
         .query_one_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM visits".to_owned(),
+            sql.to_owned(),
         ))
         .await
         .expect("count")
@@ -175,8 +176,12 @@ async fn visits_stored(database: &ChildDatabase) -> i64 {
     count
 }
 
-#[tokio::test]
-async fn a_server_killed_mid_push_keeps_all_or_nothing_and_the_retry_lands_exactly_once() {
+async fn visits_stored(database: &ChildDatabase) -> i64 {
+    count(database, "SELECT COUNT(*) AS n FROM visits").await
+}
+
+/// A fresh database with the demo county, seeded by the binary itself.
+async fn seeded_database() -> ChildDatabase {
     let database = ChildDatabase::create().await;
     let seeded = database
         .command(&["seed-demo"])
@@ -184,7 +189,13 @@ async fn a_server_killed_mid_push_keeps_all_or_nothing_and_the_retry_lands_exact
         .stderr(Stdio::null())
         .status()
         .expect("seed");
-    assert!(seeded.success());
+    assert!(seeded.success(), "seed-demo");
+    database
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_push_keeps_all_or_nothing_and_the_retry_lands_exactly_once() {
+    let database = seeded_database().await;
     let client = reqwest::Client::new();
     let batch_size = 500;
     let households: Vec<Uuid> = (0..50)
@@ -250,14 +261,7 @@ async fn a_server_killed_mid_push_keeps_all_or_nothing_and_the_retry_lands_exact
 
 #[tokio::test]
 async fn sigterm_lets_the_request_in_flight_finish_and_commit() {
-    let database = ChildDatabase::create().await;
-    let seeded = database
-        .command(&["seed-demo"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("seed");
-    assert!(seeded.success());
+    let database = seeded_database().await;
     let (mut server, address) = start(&database);
     let client = reqwest::Client::new();
     let admin: Value = client
@@ -312,34 +316,17 @@ async fn sigterm_lets_the_request_in_flight_finish_and_commit() {
         began.elapsed() < Duration::from_secs(30),
         "within the shutdown bound"
     );
-    use sea_orm::{ConnectionTrait, Statement};
-    let db = sea_orm::Database::connect(database.url.as_str())
-        .await
-        .expect("connect");
-    let imported = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM households WHERE head_name LIKE '关停测试%'".to_owned(),
-        ))
-        .await
-        .expect("count")
-        .expect("row")
-        .try_get::<i64>("", "n")
-        .expect("n");
-    db.close().await.ok();
+    let imported = count(
+        &database,
+        "SELECT COUNT(*) AS n FROM households WHERE head_name LIKE '关停测试%'",
+    )
+    .await;
     assert_eq!(imported, rows, "and it committed");
 }
 
 #[tokio::test]
 async fn debug_logs_carry_no_password_token_phone_or_id_number() {
-    let database = ChildDatabase::create().await;
-    let seeded = database
-        .command(&["seed-demo"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("seed");
-    assert!(seeded.success());
+    let database = seeded_database().await;
     let log_path = std::env::temp_dir().join(format!("minqing-log-{}.txt", Uuid::new_v4()));
     let log_file = std::fs::File::create(&log_path).expect("log file");
     let mut child = database
