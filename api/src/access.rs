@@ -136,6 +136,7 @@ pub fn requirement(operation_id: &str) -> Option<Requirement> {
     let action = |action| Requirement::Action(action);
     Some(match operation_id {
         "check_health" | "check_readiness" | "login" | "refresh_session" | "logout" => Public,
+        "get_village_board" | "get_town_board" => Public,
         "get_me" => Authenticated,
         "list_org_units" | "get_org_unit" | "list_departments" => action(ReadOrg),
         "create_org_unit" | "create_department" => action(ManageOrg),

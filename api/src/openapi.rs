@@ -29,6 +29,7 @@ RFC 9457 `application/problem+json` with a stable `code`. Lists use cursor pagin
     components(schemas(Problem, FieldError)),
     tags(
         (name = "health", description = "Liveness and readiness probes for load balancers and operators."),
+        (name = "public", description = "The notice boards (村务公开栏): no sign-in, no personal data."),
     ),
 )]
 struct ApiDoc;

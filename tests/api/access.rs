@@ -64,6 +64,7 @@ fn expected_roles(operation_id: &str) -> &'static [&'static str] {
     ];
     match operation_id {
         "check_health" | "check_readiness" | "login" | "refresh_session" | "logout" => EVERYONE,
+        "get_village_board" | "get_town_board" => EVERYONE,
         "get_me" | "list_org_units" | "get_org_unit" | "list_departments" => EVERYONE,
         "list_users" | "get_user" | "list_assignments" | "create_assignment"
         | "update_assignment" => &["admin", "leader"],

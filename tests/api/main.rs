@@ -11,6 +11,7 @@ mod access;
 mod api_tokens;
 mod audit;
 mod auth;
+mod board;
 mod crash;
 mod docs;
 mod errors;

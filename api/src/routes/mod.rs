@@ -6,6 +6,7 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 pub mod api_tokens;
 pub mod audit;
 pub mod auth;
+pub mod board;
 pub mod enterprises;
 pub mod fallback;
 pub mod health;
@@ -21,6 +22,7 @@ pub mod visits;
 /// Registers every documented route.
 pub fn configure(cfg: &mut ServiceConfig) {
     health::configure(cfg);
+    cfg.service(scope::scope("/public").configure(board::configure));
     cfg.service(
         scope::scope("/api/v1")
             .configure(auth::configure)
