@@ -30,6 +30,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// How many days ahead an open issue counts as "due soon".
     pub due_soon_days: u32,
+    /// Browser origins allowed to call the API (CORS); empty: CORS is off.
+    pub cors_origins: Vec<String>,
 }
 
 /// How to reach the database.
@@ -209,6 +211,15 @@ pub struct SettingsArgs {
         global = true
     )]
     pub due_soon_days: u32,
+    /// Comma-separated browser origins allowed to call the API (CORS), e.g.
+    /// `https://dashboard.county.gov.cn`; unset: CORS is off.
+    #[arg(
+        long,
+        env = "MINQING_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 /// Why the settings could not be resolved.
@@ -263,6 +274,7 @@ impl SettingsArgs {
             utc_offset: self.utc_offset,
             trusted_proxies: self.trusted_proxies.clone(),
             due_soon_days: self.due_soon_days,
+            cors_origins: self.cors_origins.clone(),
         })
     }
 }

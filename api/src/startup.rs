@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use actix_web::{
     App, HttpServer,
     dev::{Server, ServerHandle},
-    middleware::{Compress, from_fn},
+    middleware::{Compress, Condition, from_fn},
     web,
 };
 use sea_orm::{DatabaseConnection, DbErr};
@@ -77,6 +77,30 @@ pub enum StartupError {
     UnguardedOperation(String),
 }
 
+/// CORS for the configured browser origins (dashboards on another host). Off when none are
+/// configured: the API is then for same-origin pages, phones and scripts only.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::{Method, header};
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::ACCEPT,
+        ])
+        .allowed_header("idempotency-key")
+        .allowed_header("x-device-id")
+        .allowed_header("x-request-id")
+        .expose_headers([header::ETAG, header::RETRY_AFTER])
+        .expose_headers(["x-request-id", "idempotent-replayed"])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
 /// A built application: connected, migrated and listening, not yet serving.
 pub struct Application {
     port: u16,
@@ -106,6 +130,7 @@ impl Application {
         {
             return Err(StartupError::UnguardedOperation(unguarded.to_owned()));
         }
+        let cors_origins = settings.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
@@ -126,6 +151,10 @@ impl Application {
             .default_service(web::to(routes::fallback::no_route))
             .wrap(from_fn(crate::idempotency::replay))
             .wrap(from_fn(crate::auth::authorize))
+            .wrap(Condition::new(
+                !cors_origins.is_empty(),
+                cors(&cors_origins),
+            ))
             .wrap(Compress::default())
             .wrap(from_fn(request_context))
         })

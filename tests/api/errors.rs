@@ -144,3 +144,42 @@ async fn every_response_carries_the_security_headers() {
         );
     }
 }
+
+async fn preflight(
+    app: &crate::helpers::TestApp,
+    origin: &'static str,
+) -> crate::helpers::TestResponse {
+    app.send(reqwest::Method::OPTIONS, "/api/v1/issues", move |request| {
+        request
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+    })
+    .await
+}
+
+#[tokio::test]
+async fn cors_is_off_by_default_and_allows_only_the_configured_origins() {
+    let closed = spawn_app().await;
+    let open = crate::helpers::spawn_app_with(|settings| {
+        settings.cors_origins = vec!["https://dashboard.example.gov.cn".to_owned()];
+    })
+    .await;
+
+    let by_default = preflight(&closed, "https://dashboard.example.gov.cn").await;
+    let allowed = preflight(&open, "https://dashboard.example.gov.cn").await;
+    let other = preflight(&open, "https://evil.example.com").await;
+
+    assert!(
+        by_default.header("access-control-allow-origin").is_none(),
+        "CORS is off by default"
+    );
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://dashboard.example.gov.cn")
+    );
+    assert!(
+        other.header("access-control-allow-origin").is_none(),
+        "another origin is not allowed"
+    );
+}

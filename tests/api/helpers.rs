@@ -120,6 +120,11 @@ pub fn on_postgres() -> bool {
 
 /// Starts the application on a fresh database.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the application with settings changed by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     init_logging();
     let database = TestDatabase::create().await;
     let settings = Settings {
@@ -136,7 +141,10 @@ pub async fn spawn_app() -> TestApp {
         utc_offset: api::clock::CHINA_STANDARD_TIME,
         trusted_proxies: Vec::new(),
         due_soon_days: 3,
+        cors_origins: Vec::new(),
     };
+    let mut settings = settings;
+    adjust(&mut settings);
     let application = Application::build(settings)
         .await
         .expect("application builds");
