@@ -64,10 +64,9 @@ fn refused(step: Step, status: Status) -> ApiError {
 
 fn forbidden(step: Step) -> ApiError {
     let who = match step {
-        Step::Close | Step::Urge | Step::ExtendDeadline => "a leader",
+        Step::Close | Step::Urge | Step::ExtendDeadline | Step::Reopen => "a leader",
         Step::Escalate => "the lead responsible person (the first visitor)",
         Step::AcceptEscalation => "the department it was sent to",
-        Step::Reopen => "a leader or the lead responsible person",
         _ => "the lead responsible person or the current handler",
     };
     ApiError::Forbidden(format!("Only {who} may take this step."))

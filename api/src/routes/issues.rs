@@ -804,8 +804,8 @@ async fn close_issue(
     step(user, state, req, *id, Step::Close, input).await
 }
 
-/// Reopens a resolved or struck-off issue whose applicant is not satisfied: a leader or the
-/// lead responsible person.
+/// Reopens a resolved or struck-off issue (the applicant is not satisfied, or the matter came
+/// back): a leader. An unsatisfied answer in `feedback` reopens the issue by itself.
 #[utoipa::path(
     tag = "ledger",
     params(("id" = Uuid, Path, description = "Issue id."), ("If-Match" = Option<String>, Header, description = "The `ETag` you read; stale: 412.")),
