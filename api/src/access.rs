@@ -55,8 +55,22 @@ pub enum Action {
     EscalateIssues,
     /// Accept an escalation sent to one's department.
     AcceptEscalations,
+    /// Load a year's working-day calendar (holidays, make-up working days).
+    ManageCalendar,
+    /// Read the duty roster (一线工作日) in scope.
+    ReadDuties,
+    /// Generate the duty roster and swap duties (leaders).
+    ManageDuties,
     /// Sync the field app (pull and push).
     SyncFieldApp,
+    /// Read the leadership dashboards and the monthly ledger.
+    ReadDashboards,
+    /// Sign a month's ledger off.
+    SignOffMonths,
+    /// Create and change campaigns.
+    ManageCampaigns,
+    /// Export the ledger as a spreadsheet (leaders, viewers and their API tokens).
+    ExportLedger,
 }
 
 /// May a caller with `role` take `action` (on records in its scope)?
@@ -77,7 +91,12 @@ pub fn role_may(role: Role, action: Action) -> bool {
                 | ReadLedger
                 | SuperviseIssues
                 | ReopenIssues
+                | ReadDuties
+                | ManageDuties
                 | SyncFieldApp
+                | ReadDashboards
+                | SignOffMonths
+                | ExportLedger
         ),
         Role::Cadre => matches!(
             action,
@@ -92,6 +111,7 @@ pub fn role_may(role: Role, action: Action) -> bool {
                 | HandleIssues
                 | EscalateIssues
                 | SyncFieldApp
+                | ReadDuties
         ),
         Role::VillageOfficial => matches!(
             action,
@@ -105,10 +125,18 @@ pub fn role_may(role: Role, action: Action) -> bool {
                 | HandleIssues
                 | EscalateIssues
                 | SyncFieldApp
+                | ReadDuties
         ),
         Role::Viewer => matches!(
             action,
-            ReadOrg | ReadRoster | ReadPairings | ReadVisits | ReadLedger
+            ReadOrg
+                | ReadRoster
+                | ReadPairings
+                | ReadVisits
+                | ReadLedger
+                | ReadDashboards
+                | ExportLedger
+                | ReadDuties
         ),
         Role::Department => matches!(
             action,
@@ -137,6 +165,7 @@ pub fn requirement(operation_id: &str) -> Option<Requirement> {
     Some(match operation_id {
         "check_health" | "check_readiness" | "login" | "refresh_session" | "logout" => Public,
         "get_village_board" | "get_town_board" => Public,
+        "get_village_duty" => Public,
         "get_me" => Authenticated,
         "list_org_units" | "get_org_unit" | "list_departments" => action(ReadOrg),
         "create_org_unit" | "create_department" => action(ManageOrg),
@@ -155,12 +184,26 @@ pub fn requirement(operation_id: &str) -> Option<Requirement> {
         "create_visit" | "create_issue" => action(RecordVisits),
         "list_visits" | "get_visit" => action(ReadVisits),
         "list_issues" | "get_issue" => action(ReadLedger),
+        "export_ledger" => action(ExportLedger),
         "add_issue_progress" | "resolve_issue" | "record_issue_feedback" => action(HandleIssues),
         "close_issue" | "urge_issue" | "extend_issue_deadline" => action(SuperviseIssues),
         "reopen_issue" => action(ReopenIssues),
         "escalate_issue" => action(EscalateIssues),
         "accept_escalation" => action(AcceptEscalations),
         "pull_changes" | "push_changes" => action(SyncFieldApp),
+        "get_calendar" => Authenticated,
+        "put_calendar" => action(ManageCalendar),
+        "generate_duties" | "swap_duty" => action(ManageDuties),
+        "list_duties" => action(ReadDuties),
+        "get_deadline_dashboard"
+        | "get_quota_dashboard"
+        | "get_satisfaction_dashboard"
+        | "get_deed_dashboard"
+        | "get_monthly_ledger"
+        | "export_monthly_ledger" => action(ReadDashboards),
+        "sign_off_month" => action(SignOffMonths),
+        "list_campaigns" | "get_campaign" | "get_current_campaign" => action(ReadOrg),
+        "create_campaign" | "update_campaign" => action(ManageCampaigns),
         _ => return None,
     })
 }

@@ -31,6 +31,12 @@ impl LocalClock {
     pub fn date_of(&self, instant: DateTime<Utc>) -> NaiveDate {
         instant.with_timezone(&self.offset).date_naive()
     }
+
+    /// The instant a local day begins (its local midnight).
+    pub fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {
+        let midnight = day.and_time(chrono::NaiveTime::MIN);
+        (midnight - self.offset).and_utc()
+    }
 }
 
 /// Parses `+08:00` (the form `MINQING_UTC_OFFSET` takes).
@@ -47,5 +53,16 @@ mod tests {
     fn offsets_parse_in_the_documented_form() {
         assert_eq!(parse_offset("+08:00"), Ok(CHINA_STANDARD_TIME));
         assert!(parse_offset("Asia/Shanghai").is_err());
+    }
+
+    #[test]
+    fn a_local_day_in_china_begins_at_sixteen_hundred_utc_the_day_before() {
+        let clock = LocalClock::new(CHINA_STANDARD_TIME);
+        let day = NaiveDate::from_ymd_opt(2026, 5, 1).expect("date");
+        assert_eq!(
+            clock.start_of(day).to_rfc3339(),
+            "2026-04-30T16:00:00+00:00"
+        );
+        assert_eq!(clock.date_of(clock.start_of(day)), day);
     }
 }

@@ -28,6 +28,8 @@ pub struct NewOrgUnit {
     pub name: String,
     /// Administrative code, unique.
     pub code: String,
+    /// The office's phone.
+    pub office_phone: Option<String>,
 }
 
 /// Which parent kinds a kind may hang under: a village under a district or directly under
@@ -87,6 +89,7 @@ pub async fn create_org_unit(
         county_id: Set(county_id),
         town_id: Set(town_id),
         district_id: Set(district_id),
+        office_phone: Set(new.office_phone),
         created_at: Set(Utc::now()),
         ..Default::default()
     };

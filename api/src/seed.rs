@@ -375,6 +375,7 @@ pub async fn seed_demo_with(
     seed_roster(&txn, &mut report, now).await?;
     if options.ledger {
         seed_ledger(&txn, &mut report, now).await?;
+        seed_campaign(&txn, county_id, now).await?;
     }
     if report.total() > 0 {
         audit::record(
@@ -716,6 +717,7 @@ async fn seed_ledger(
                 latitude: None,
                 longitude: None,
                 device_id: None,
+                duty_id: None,
                 change_seq: 0,
                 created_seq: 0,
                 origin_device: None,
@@ -854,5 +856,31 @@ async fn seed_ledger(
         .on_conflict_do_nothing()
         .exec_without_returning(txn)
         .await?;
+    Ok(())
+}
+
+/// The county's campaign of this year, as the source documents describe it (once).
+async fn seed_campaign(
+    txn: &impl sea_orm::ConnectionTrait,
+    county_id: Uuid,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use chrono::Datelike;
+    let year = now.with_timezone(&crate::clock::CHINA_STANDARD_TIME).year();
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let exists = entity::campaign::Entity::find()
+        .filter(entity::campaign::Column::OrgUnitId.eq(county_id))
+        .filter(entity::campaign::Column::Year.eq(year))
+        .one(txn)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(());
+    }
+    let spec = crate::campaigns::CampaignSpec::standard(year)
+        .ok_or_else(|| DbErr::Custom(format!("no standard campaign for {year}")))?;
+    crate::campaigns::create_campaign(txn, &crate::access::Scope::All, county_id, spec)
+        .await
+        .map_err(|error| DbErr::Custom(error.to_string()))?;
     Ok(())
 }

@@ -43,6 +43,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Days ahead that count as "due soon".
     pub due_soon_days: u32,
+    /// How many ledger exports may run at once (per process and per caller).
+    pub exports: crate::ledger::export::ExportLimiter,
 }
 
 impl AppState {
@@ -121,6 +123,7 @@ impl Application {
             clock: LocalClock::new(settings.utc_offset),
             trusted_proxies: settings.trusted_proxies.clone(),
             due_soon_days: settings.due_soon_days,
+            exports: Default::default(),
         });
         let spec = openapi::spec();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));

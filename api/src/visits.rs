@@ -14,6 +14,7 @@ use crate::{
     access::Scope,
     audit::{self, AuditEntry},
     auth::{Actor, AuthUser},
+    calendar,
     clock::LocalClock,
     error::{ApiError, ApiResult},
     households::{self, VillagePlace},
@@ -46,6 +47,8 @@ pub struct RaisedIssue {
     pub level: entity::issue::Level,
     /// 办结时限.
     pub deadline: Option<chrono::NaiveDate>,
+    /// 办结时限 in working days after the day of the visit (instead of `deadline`).
+    pub deadline_working_days: Option<u32>,
     /// A practical deed.
     pub is_deed: bool,
     /// The cadre a conduct complaint names.
@@ -124,6 +127,25 @@ fn same_visit(stored: &visit::Model, cadre_id: Uuid, new: &NewVisit) -> bool {
         && stored.service_card_given == new.service_card_given
         && stored.latitude == new.latitude
         && stored.longitude == new.longitude
+}
+
+/// The duty a sit-in visit (值班坐访) was made on: the village's duty of the visit's local
+/// date, if one is rostered. Visits of other channels have none.
+async fn duty_of_sit_in(
+    db: &impl ConnectionTrait,
+    clock: LocalClock,
+    channel: visit::Channel,
+    village_id: Uuid,
+    visited_at: DateTime<Utc>,
+) -> Result<Option<Uuid>, DbErr> {
+    if channel != visit::Channel::DutySitIn {
+        return Ok(None);
+    }
+    Ok(
+        crate::duties::duty_on(db, village_id, clock.date_of(visited_at))
+            .await?
+            .map(|duty| duty.id),
+    )
 }
 
 /// Records a visit and its issues in `db` (the caller's transaction). A visit whose id is
@@ -233,6 +255,7 @@ pub async fn record_visit(
         latitude: new.latitude,
         longitude: new.longitude,
         device_id: new.device_id.clone(),
+        duty_id: duty_of_sit_in(db, clock, new.channel, place.village_id, new.visited_at).await?,
         change_seq: 0,
         created_seq: 0,
         origin_device: new.device_id.clone(),
@@ -258,6 +281,15 @@ pub async fn record_visit(
     let raised_on = clock.date_of(new.visited_at);
     let mut issues = Vec::with_capacity(new.issues.len());
     for (index, raised) in new.issues.into_iter().enumerate() {
+        let deadline = calendar::resolve_deadline(
+            db,
+            raised.deadline,
+            raised.deadline_working_days,
+            raised_on,
+            &format!("issues[{index}].deadline"),
+            &format!("issues[{index}].deadline_working_days"),
+        )
+        .await?;
         let issue = ledger::create_issue(
             db,
             &user.principal,
@@ -278,7 +310,7 @@ pub async fn record_visit(
                 level: raised.level,
                 handler_department_id: raised.handler_department_id,
                 named_cadre_id: raised.named_cadre_id,
-                deadline: raised.deadline,
+                deadline,
                 is_deed: raised.is_deed,
                 raised_on,
                 origin_device: row.device_id.clone(),
@@ -459,6 +491,7 @@ pub enum BatchOutcome {
 pub async fn record_household_visits(
     db: &impl ConnectionTrait,
     user: &AuthUser,
+    clock: LocalClock,
     visits: Vec<NewVisit>,
 ) -> Result<Vec<(Uuid, BatchOutcome)>, (Uuid, ApiError)> {
     use std::collections::HashMap;
@@ -561,6 +594,9 @@ pub async fn record_household_visits(
                 ),
             )
         })?;
+        let duty_id = duty_of_sit_in(db, clock, visit.channel, place.village_id, visit.visited_at)
+            .await
+            .map_err(db_error(visit.id))?;
         rows.push(visit::Model {
             id: visit.id,
             county_id: place.county_id,
@@ -579,6 +615,7 @@ pub async fn record_household_visits(
             latitude: visit.latitude,
             longitude: visit.longitude,
             device_id: visit.device_id.clone(),
+            duty_id,
             change_seq: 0,
             created_seq: 0,
             origin_device: visit.device_id.clone(),

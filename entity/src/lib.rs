@@ -5,13 +5,18 @@
 
 pub mod api_token;
 pub mod audit_log;
+pub mod calendar_day;
+pub mod calendar_year;
+pub mod campaign;
 pub mod department;
+pub mod duty;
 pub mod enterprise;
 pub mod escalation;
 pub mod household;
 pub mod idempotency_key;
 pub mod issue;
 pub mod issue_event;
+pub mod ledger_month;
 pub mod login_throttle;
 pub mod org_unit;
 pub mod pairing;

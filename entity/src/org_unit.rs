@@ -56,6 +56,8 @@ pub struct Model {
     pub town_id: Option<Uuid>,
     /// The management district this unit is in, if any.
     pub district_id: Option<Uuid>,
+    /// The office's phone (a village office's number, shown on the public duty roster).
+    pub office_phone: Option<String>,
     /// When the row was created.
     pub created_at: DateTimeUtc,
     /// Sync: the commit-ordered change sequence of the last write (0 until committed).

@@ -80,6 +80,8 @@ pub struct Model {
     pub longitude: Option<f64>,
     /// The device that sent it (sync).
     pub device_id: Option<String>,
+    /// For a duty-day sit-in (值班坐访): the village's duty of that local date, if rostered.
+    pub duty_id: Option<Uuid>,
     /// Sync: the commit-ordered change sequence of the last write (0 until committed).
     pub change_seq: i64,
     /// Sync: the change sequence of the write that created the row.

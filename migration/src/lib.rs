@@ -10,6 +10,8 @@ mod m20261127_000003_roster;
 mod m20261128_000004_ledger;
 mod m20261128_000005_sync;
 mod m20261128_000006_idempotency;
+mod m20261128_000007_campaigns;
+mod m20261128_000008_calendar;
 
 /// The migrator used by the server, the CLI and the tests.
 pub struct Migrator;
@@ -24,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_ledger::Migration),
             Box::new(m20261128_000005_sync::Migration),
             Box::new(m20261128_000006_idempotency::Migration),
+            Box::new(m20261128_000007_campaigns::Migration),
+            Box::new(m20261128_000008_calendar::Migration),
         ]
     }
 }

@@ -65,6 +65,10 @@ fn expected_roles(operation_id: &str) -> &'static [&'static str] {
     match operation_id {
         "check_health" | "check_readiness" | "login" | "refresh_session" | "logout" => EVERYONE,
         "get_village_board" | "get_town_board" => EVERYONE,
+        "get_village_duty" | "get_calendar" => EVERYONE,
+        "put_calendar" => &["admin"],
+        "generate_duties" | "swap_duty" => &["admin", "leader"],
+        "list_duties" => &["admin", "leader", "cadre", "village_official", "viewer"],
         "get_me" | "list_org_units" | "get_org_unit" | "list_departments" => EVERYONE,
         "list_users" | "get_user" | "list_assignments" | "create_assignment"
         | "update_assignment" => &["admin", "leader"],
@@ -99,10 +103,20 @@ fn expected_roles(operation_id: &str) -> &'static [&'static str] {
             &["admin", "cadre", "village_official", "department"]
         }
         "close_issue" | "urge_issue" | "extend_issue_deadline" => &["admin", "leader"],
+        "export_ledger" => &["admin", "leader", "viewer"],
         "reopen_issue" => &["admin", "leader"],
         "escalate_issue" => &["admin", "cadre", "village_official"],
         "accept_escalation" => &["admin", "department"],
         "pull_changes" | "push_changes" => &["admin", "leader", "cadre", "village_official"],
+        "get_deadline_dashboard"
+        | "get_quota_dashboard"
+        | "get_satisfaction_dashboard"
+        | "get_deed_dashboard"
+        | "get_monthly_ledger"
+        | "export_monthly_ledger" => &["admin", "leader", "viewer"],
+        "sign_off_month" => &["admin", "leader"],
+        "list_campaigns" | "get_campaign" | "get_current_campaign" => EVERYONE,
+        "create_campaign" | "update_campaign" => &["admin"],
         other => panic!("operation {other} is missing from the expected access table"),
     }
 }

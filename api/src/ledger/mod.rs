@@ -1,7 +1,10 @@
 //! The issue ledger (台账): who may see an issue, the list with its filters, creating issues,
 //! and applying lifecycle steps with their timeline events.
 
+pub mod export;
+pub mod labels;
 pub mod lifecycle;
+pub mod monthly;
 pub mod steps;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -167,6 +170,16 @@ pub struct LedgerFilter {
     pub due_before: Option<NaiveDate>,
     /// Only deeds.
     pub is_deed: Option<bool>,
+    /// Only issues of villages inside this unit (its kind and id).
+    pub within: Option<(org_unit::OrgKind, Uuid)>,
+    /// Only resolved issues whose applicant has not been told the result.
+    pub awaiting_feedback: bool,
+    /// Only issues struck off at or after this instant.
+    pub closed_since: Option<DateTime<Utc>>,
+    /// Only issues raised at or after this instant.
+    pub raised_from: Option<DateTime<Utc>>,
+    /// Only issues raised before this instant.
+    pub raised_before: Option<DateTime<Utc>>,
 }
 
 /// A position in the ledger's order (deadline, then id).
@@ -243,6 +256,29 @@ pub async fn list_ledger(
     }
     if let Some(is_deed) = filter.is_deed {
         query = query.filter(issue::Column::IsDeed.eq(is_deed));
+    }
+    if let Some((kind, id)) = filter.within {
+        query = query.filter(Scope::Subtree { kind, id }.village_condition(
+            issue::Column::CountyId,
+            issue::Column::TownId,
+            issue::Column::VillageId,
+        ));
+    }
+    if filter.awaiting_feedback {
+        query = query
+            .filter(issue::Column::Status.eq(Status::Resolved))
+            .filter(issue::Column::FeedbackGiven.eq(false));
+    }
+    if let Some(since) = filter.closed_since {
+        query = query
+            .filter(issue::Column::Status.eq(Status::Closed))
+            .filter(issue::Column::ClosedAt.gte(since));
+    }
+    if let Some(from) = filter.raised_from {
+        query = query.filter(issue::Column::CreatedAt.gte(from));
+    }
+    if let Some(before) = filter.raised_before {
+        query = query.filter(issue::Column::CreatedAt.lt(before));
     }
     if let Some(after) = after {
         query = query.filter(

@@ -34,12 +34,25 @@ pub struct StepInput {
     pub satisfied: Option<bool>,
     /// Extension: the new deadline.
     pub new_deadline: Option<NaiveDate>,
+    /// Extension: the new deadline in working days instead (not with `new_deadline`).
+    pub extend_by_working_days: Option<WorkingDaysExtension>,
     /// Resolution: mark the issue a practical deed (实事).
     pub is_deed: Option<bool>,
     /// The event's id when a phone chose it (sync); generated otherwise.
     pub event_id: Option<Uuid>,
     /// The device that sent the step (sync).
     pub origin_device: Option<String>,
+}
+
+/// A deadline extension given in working days: counted from the current deadline, or from
+/// `today` if the current deadline has passed (or there is none), so that the new deadline is
+/// always that many working days ahead of whichever is later.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkingDaysExtension {
+    /// How many working days.
+    pub days: u32,
+    /// Today (local).
+    pub today: NaiveDate,
 }
 
 fn required(value: Option<String>, field: &str, message: &str) -> ApiResult<String> {
@@ -198,7 +211,23 @@ pub async fn take_step(
         Step::Urge => (EventKind::Urged, input.note, None),
         Step::ExtendDeadline => {
             let reason = required(input.note, "note", "Say why the deadline is extended.")?;
-            let new_deadline = input.new_deadline.ok_or_else(|| {
+            let from = input
+                .extend_by_working_days
+                .map_or(Default::default(), |by| {
+                    issue
+                        .deadline
+                        .map_or(by.today, |deadline| deadline.max(by.today))
+                });
+            let new_deadline = crate::calendar::resolve_deadline(
+                db,
+                input.new_deadline,
+                input.extend_by_working_days.map(|by| by.days),
+                from,
+                "new_deadline",
+                "new_deadline_working_days",
+            )
+            .await?
+            .ok_or_else(|| {
                 ApiError::invalid_field("new_deadline", "required", "Give the new deadline.")
             })?;
             if issue

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ApiResult, Problem},
+    ledger::labels::Label,
     privacy,
     startup::AppState,
 };
@@ -69,24 +70,6 @@ pub struct Board {
     pub recently_closed: Vec<BoardItem>,
 }
 
-fn category_label(category: Category) -> &'static str {
-    match category {
-        Category::CadreConduct => "干部作风",
-        Category::PracticalDifficulty => "实际困难",
-        Category::WorkShortcoming => "工作不足",
-        Category::DevelopmentSuggestion => "发展建议",
-    }
-}
-
-fn status_label(status: Status) -> &'static str {
-    match status {
-        Status::Open => "待办",
-        Status::InProgress => "办理中",
-        Status::Resolved => "已办结",
-        Status::Closed => "已销号",
-    }
-}
-
 async fn board(state: &AppState, place: org_unit::Model, condition: Condition) -> ApiResult<Board> {
     let recent = Utc::now() - Duration::days(RECENT_DAYS);
     let rows = issue::Entity::find()
@@ -128,13 +111,13 @@ async fn board(state: &AppState, place: org_unit::Model, condition: Condition) -
             village: villages.get(&row.village_id).cloned().unwrap_or_default(),
             applicant: privacy::mask_name(&row.applicant_name),
             matter: row.matter,
-            category: category_label(row.category).to_owned(),
+            category: row.category.label().to_owned(),
             responsible: people
                 .get(&row.lead_responsible_id)
                 .cloned()
                 .unwrap_or_default(),
             deadline: row.deadline,
-            status: status_label(row.status).to_owned(),
+            status: row.status.label().to_owned(),
             progress: row.latest_progress,
         };
         if row.status == Status::Closed {

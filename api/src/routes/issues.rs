@@ -17,7 +17,7 @@ use validator::Validate;
 use crate::{
     audit::{self, AuditEntry},
     auth::AuthUser,
-    concurrency,
+    calendar, concurrency,
     db::begin_write,
     error::{ApiError, ApiResult, Problem},
     households,
@@ -308,8 +308,15 @@ pub struct IssueFields {
     /// The level that can solve it (default `village`).
     #[serde(default = "village_level")]
     pub level: Level,
-    /// 办结时限, a local date (required unless answered on the spot).
+    /// 办结时限, a local date (required unless answered on the spot, or given as
+    /// `deadline_working_days`).
     pub deadline: Option<NaiveDate>,
+    /// 办结时限 in working days instead of a date ("5 个工作日"): day 1 is the first working day
+    /// after the day the matter was raised, per the working-day calendar (holidays skipped,
+    /// make-up working days counted). Not together with `deadline`.
+    #[validate(range(min = 1, max = 365))]
+    #[schema(minimum = 1, maximum = 365)]
+    pub deadline_working_days: Option<u32>,
     /// A practical deed (实事).
     #[serde(default)]
     pub is_deed: bool,
@@ -352,10 +359,59 @@ pub struct IssueQuery {
     pub due_before: Option<NaiveDate>,
     /// Only deeds (`true`) or non-deeds (`false`).
     pub is_deed: Option<bool>,
+    /// Only issues of villages inside this org unit (county, town, district or village).
+    pub org_unit_id: Option<Uuid>,
+    /// Only resolved issues whose applicant has not been told the result (`true`).
+    #[serde(default)]
+    pub awaiting_feedback: bool,
+    /// Only issues struck off on or after this (local) day.
+    pub closed_since: Option<NaiveDate>,
+    /// Only issues raised on or after this (local) day.
+    pub raised_from: Option<NaiveDate>,
+    /// Only issues raised on or before this (local) day.
+    pub raised_to: Option<NaiveDate>,
     /// Page size, 1–500 (default 50).
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+impl IssueQuery {
+    /// The ledger filter these parameters ask for; an `org_unit_id` outside the caller's scope
+    /// is 404.
+    pub async fn filter(&self, state: &AppState, user: &AuthUser) -> ApiResult<LedgerFilter> {
+        let within = match self.org_unit_id {
+            Some(id) => {
+                let unit = crate::org::find_org_unit(&state.db, user.scope(), id)
+                    .await?
+                    .ok_or_else(|| ApiError::NotFound("No such org unit in your scope.".to_owned()))?;
+                Some((unit.kind, unit.id))
+            }
+            None => None,
+        };
+        let day_start = |day: NaiveDate| state.clock.start_of(day);
+        Ok(LedgerFilter {
+            statuses: parse_statuses(self.status.as_deref())?,
+            category: self.category,
+            level: self.level,
+            village_id: self.village_id,
+            town_id: self.town_id,
+            responsible_id: self.responsible_id,
+            department_id: self.department_id,
+            overdue: self.overdue,
+            due_soon: self.due_soon,
+            due_before: self.due_before,
+            is_deed: self.is_deed,
+            within,
+            awaiting_feedback: self.awaiting_feedback,
+            closed_since: self.closed_since.map(day_start),
+            raised_from: self.raised_from.map(day_start),
+            raised_before: self
+                .raised_to
+                .and_then(|day| day.succ_opt())
+                .map(day_start),
+        })
+    }
 }
 
 fn parse_statuses(text: Option<&str>) -> ApiResult<Vec<Status>> {
@@ -430,19 +486,7 @@ async fn list_issues(
         })?),
         None => None,
     };
-    let filter = LedgerFilter {
-        statuses: parse_statuses(query.status.as_deref())?,
-        category: query.category,
-        level: query.level,
-        village_id: query.village_id,
-        town_id: query.town_id,
-        responsible_id: query.responsible_id,
-        department_id: query.department_id,
-        overdue: query.overdue,
-        due_soon: query.due_soon,
-        due_before: query.due_before,
-        is_deed: query.is_deed,
-    };
+    let filter = query.filter(&state, &user).await?;
     let deadlines = state.deadlines();
     let rows = ledger::list_ledger(
         &state.db,
@@ -534,6 +578,15 @@ async fn create_issue(
         }
     }
     let fields = body.issue;
+    let deadline = calendar::resolve_deadline(
+        &txn,
+        fields.deadline,
+        fields.deadline_working_days,
+        deadlines.today,
+        "deadline",
+        "deadline_working_days",
+    )
+    .await?;
     let row = ledger::create_issue(
         &txn,
         &user.principal,
@@ -552,7 +605,7 @@ async fn create_issue(
             level: fields.level,
             handler_department_id: fields.handler_department_id,
             named_cadre_id: fields.named_cadre_id,
-            deadline: fields.deadline,
+            deadline,
             is_deed: fields.is_deed,
             raised_on: deadlines.today,
             origin_device: None,
@@ -633,8 +686,14 @@ pub struct ReopenRequest {
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ExtendDeadlineRequest {
-    /// The new deadline (later than the current one).
-    pub new_deadline: NaiveDate,
+    /// The new deadline (later than the current one); or give `new_deadline_working_days`.
+    pub new_deadline: Option<NaiveDate>,
+    /// The extension in working days instead of a date: counted from the current deadline (or
+    /// from today, if that has passed), per the working-day calendar. Not together with
+    /// `new_deadline`.
+    #[validate(range(min = 1, max = 365))]
+    #[schema(minimum = 1, maximum = 365)]
+    pub new_deadline_working_days: Option<u32>,
     /// Why.
     #[validate(length(min = 1, max = 2000))]
     #[schema(min_length = 1, max_length = 2000)]
@@ -652,8 +711,13 @@ pub struct EscalateRequest {
     #[validate(length(min = 1, max = 2000))]
     #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
-    /// The new deadline.
-    pub new_deadline: NaiveDate,
+    /// The new deadline; or give `new_deadline_working_days`.
+    pub new_deadline: Option<NaiveDate>,
+    /// The new deadline in working days after today, per the working-day calendar. Not
+    /// together with `new_deadline`.
+    #[validate(range(min = 1, max = 365))]
+    #[schema(minimum = 1, maximum = 365)]
+    pub new_deadline_working_days: Option<u32>,
 }
 
 async fn step(
@@ -888,7 +952,13 @@ async fn extend_issue_deadline(
     let body = body.into_inner();
     let input = StepInput {
         note: Some(body.note),
-        new_deadline: Some(body.new_deadline),
+        new_deadline: body.new_deadline,
+        extend_by_working_days: body.new_deadline_working_days.map(|days| {
+            steps::WorkingDaysExtension {
+                days,
+                today: state.clock.today(),
+            }
+        }),
         ..StepInput::default()
     };
     step(user, state, req, *id, Step::ExtendDeadline, input).await
@@ -921,10 +991,20 @@ async fn escalate_issue(
     let deadlines = state.deadlines();
     let txn = begin_write(&state.db).await?;
     let precondition = |current| concurrency::check_version(&req, None, current);
+    let new_deadline = calendar::resolve_deadline(
+        &txn,
+        body.new_deadline,
+        body.new_deadline_working_days,
+        deadlines.today,
+        "new_deadline",
+        "new_deadline_working_days",
+    )
+    .await?
+    .ok_or_else(|| ApiError::invalid_field("new_deadline", "required", "Give the new deadline."))?;
     let input = EscalationInput {
         department_id: body.department_id,
         reason: body.reason,
-        new_deadline: body.new_deadline,
+        new_deadline,
     };
     let (saved, _) = steps::escalate(
         &txn,

@@ -7,11 +7,17 @@ pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod board;
+pub mod calendar;
+pub mod campaigns;
+pub mod dashboard;
+pub mod duties;
 pub mod enterprises;
 pub mod fallback;
 pub mod health;
 pub mod households;
 pub mod issues;
+pub mod ledger_months;
+pub mod ledger_export;
 pub mod me;
 pub mod org;
 pub mod pairings;
@@ -22,7 +28,11 @@ pub mod visits;
 /// Registers every documented route.
 pub fn configure(cfg: &mut ServiceConfig) {
     health::configure(cfg);
-    cfg.service(scope::scope("/public").configure(board::configure));
+    cfg.service(
+        scope::scope("/public")
+            .configure(board::configure)
+            .configure(duties::configure_public),
+    );
     cfg.service(
         scope::scope("/api/v1")
             .configure(auth::configure)
@@ -34,6 +44,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(pairings::configure)
             .configure(visits::configure)
             .configure(issues::configure)
+            .configure(calendar::configure)
+            .configure(duties::configure)
+            .configure(ledger_export::configure)
+            .configure(dashboard::configure)
+            .configure(ledger_months::configure)
+            .configure(campaigns::configure)
             .configure(sync::configure)
             .configure(api_tokens::configure)
             .configure(audit::configure),

@@ -51,6 +51,9 @@ pub struct OrgUnitResponse {
     pub town_id: Option<Uuid>,
     /// The management district it is in, if any.
     pub district_id: Option<Uuid>,
+    /// The office's phone (a village office's number, shown on the public duty roster).
+    #[schema(example = "0635-1234567")]
+    pub office_phone: Option<String>,
 }
 
 impl From<org_unit::Model> for OrgUnitResponse {
@@ -64,6 +67,7 @@ impl From<org_unit::Model> for OrgUnitResponse {
             county_id: unit.county_id,
             town_id: unit.town_id,
             district_id: unit.district_id,
+            office_phone: unit.office_phone,
         }
     }
 }
@@ -85,6 +89,21 @@ pub struct CreateOrgUnitRequest {
     #[validate(length(min = 1, max = 32))]
     #[schema(min_length = 1, max_length = 32)]
     pub code: String,
+    /// The office's phone, a landline (`0635-1234567`) or a mobile: for a village, the number
+    /// the public duty roster shows.
+    #[validate(custom(function = "valid_office_phone"))]
+    #[schema(max_length = 20, example = "0635-1234567")]
+    pub office_phone: Option<String>,
+}
+
+/// A landline with its area code, or a mobile number.
+fn valid_office_phone(phone: &str) -> Result<(), validator::ValidationError> {
+    if phone.len() <= 20 && crate::privacy::valid_phone(phone) {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("invalid_phone")
+            .with_message("A landline with its area code (0635-1234567) or a mobile.".into()))
+    }
 }
 
 /// Filters of the org unit list.
@@ -185,6 +204,7 @@ async fn create_org_unit(
             kind: body.kind,
             name: body.name,
             code: body.code,
+            office_phone: body.office_phone,
         },
     )
     .await?;

@@ -180,6 +180,9 @@ pub struct VisitResponse {
     pub latitude: Option<f64>,
     /// Longitude.
     pub longitude: Option<f64>,
+    /// For a duty-day sit-in (值班坐访): the duty it was made on, if the village's roster has
+    /// one on that day.
+    pub duty_id: Option<Uuid>,
     /// The issues raised, as the caller may see them (lists leave them out).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issues: Option<Vec<IssueResponse>>,
@@ -215,6 +218,7 @@ impl VisitResponse {
             service_card_given: row.service_card_given,
             latitude: row.latitude,
             longitude: row.longitude,
+            duty_id: row.duty_id,
             issues,
         }
     }
@@ -309,6 +313,7 @@ async fn create_visit(
                 spot_answer: raised.issue.spot_answer,
                 level: raised.issue.level,
                 deadline: raised.issue.deadline,
+                deadline_working_days: raised.issue.deadline_working_days,
                 is_deed: raised.issue.is_deed,
                 named_cadre_id: raised.issue.named_cadre_id,
                 handler_department_id: raised.issue.handler_department_id,

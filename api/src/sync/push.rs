@@ -210,7 +210,7 @@ pub async fn push(
         }
     }
     if !batch.is_empty() {
-        let outcomes = visits::record_household_visits(&txn, user, batch)
+        let outcomes = visits::record_household_visits(&txn, user, clock, batch)
             .await
             .map_err(|(id, error)| about("visits", id, error))?;
         for (_, outcome) in outcomes {
@@ -595,6 +595,17 @@ async fn apply_issue(
         town_id: visit.town_id,
         village_id: visit.village_id,
     };
+    let raised_on = clock.date_of(visit.visited_at);
+    let deadline = crate::calendar::resolve_deadline(
+        db,
+        pushed.deadline,
+        // A WatermelonDB number column that is not optional reads 0 when unset: 0 is "not given".
+        pushed.deadline_working_days.filter(|days| *days > 0),
+        raised_on,
+        "deadline",
+        "deadline_working_days",
+    )
+    .await?;
     let applicant_name = pushed
         .applicant_name
         .or_else(|| {
@@ -623,9 +634,9 @@ async fn apply_issue(
             level: pushed.level,
             handler_department_id: pushed.handler_department_id,
             named_cadre_id: pushed.named_cadre_id,
-            deadline: pushed.deadline,
+            deadline,
             is_deed: pushed.is_deed,
-            raised_on: clock.date_of(visit.visited_at),
+            raised_on,
             origin_device: Some(device.to_owned()),
         },
         "",

@@ -238,6 +238,9 @@ pub struct PushedIssue {
     /// Deadline.
     #[serde(default)]
     pub deadline: Option<NaiveDate>,
+    /// Deadline in working days after the day of the visit (instead of `deadline`).
+    #[serde(default)]
+    pub deadline_working_days: Option<u32>,
     /// Deed.
     #[serde(default)]
     pub is_deed: bool,

@@ -1,0 +1,188 @@
+//! `/api/v1/ledger/monthly/{YYYY-MM}`: the monthly review of the ledger (月度台账) and its
+//! sign-off. A signed month is answered from its frozen copy.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::{
+    audit::{self, AuditEntry},
+    auth::{Actor, AuthUser},
+    dashboard,
+    db::begin_write,
+    error::{ApiResult, Problem},
+    ledger::monthly::{self, Month, MonthlyLedger},
+    privacy,
+    startup::AppState,
+};
+
+/// Registers the monthly ledger routes.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(get_monthly_ledger).service(sign_off_month);
+}
+
+/// Which place's month.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MonthQuery {
+    /// The town or county (default: your own).
+    pub org_unit_id: Option<Uuid>,
+}
+
+/// Who signed a month off.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignOffResponse {
+    /// The leader.
+    pub signed_by: Uuid,
+    /// Their name.
+    pub signed_by_name: String,
+    /// When.
+    pub signed_at: DateTime<Utc>,
+    /// Their remark.
+    pub note: Option<String>,
+}
+
+/// How many lines each part holds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonthlyCounts {
+    /// 本月新增.
+    pub new: usize,
+    /// 本月销号.
+    pub struck_off: usize,
+    /// 结转下月.
+    pub carried_over: usize,
+}
+
+/// A month's ledger, with its sign-off if it has one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonthlyLedgerResponse {
+    /// The ledger.
+    #[serde(flatten)]
+    pub ledger: MonthlyLedger,
+    /// The counts.
+    pub counts: MonthlyCounts,
+    /// The sign-off; a signed month is frozen (this is the copy kept when it was signed).
+    pub signed_off: Option<SignOffResponse>,
+}
+
+/// A sign-off.
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SignOffRequest {
+    /// The town or county (default: your own).
+    pub org_unit_id: Option<Uuid>,
+    /// A remark.
+    #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
+    pub note: Option<String>,
+}
+
+fn respond(
+    ledger: MonthlyLedger,
+    user: &AuthUser,
+    signed_off: Option<SignOffResponse>,
+) -> MonthlyLedgerResponse {
+    let reader = match user.principal.actor {
+        Actor::User { id } => Some(id),
+        Actor::ApiToken { .. } => None,
+    };
+    let ledger = ledger.for_reader(reader, privacy::sees_names(user.principal.role));
+    MonthlyLedgerResponse {
+        counts: MonthlyCounts {
+            new: ledger.new.len(),
+            struck_off: ledger.struck_off.len(),
+            carried_over: ledger.carried_over.len(),
+        },
+        ledger,
+        signed_off,
+    }
+}
+
+/// The month's ledger of a town or county: issues new this month, struck off this month, and
+/// carried over with their progress as at the month's end. A signed-off month is answered
+/// from the copy frozen when it was signed.
+#[utoipa::path(
+    tag = "ledger",
+    params(("month" = String, Path, description = "`YYYY-MM`.", example = "2026-05"), MonthQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The month's ledger.", body = MonthlyLedgerResponse),
+        (status = 404, description = "No such org unit in your scope.", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/ledger/monthly/{month}")]
+async fn get_monthly_ledger(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    month: web::Path<String>,
+    query: web::Query<MonthQuery>,
+) -> ApiResult<web::Json<MonthlyLedgerResponse>> {
+    let month = Month::parse(&month)?;
+    let place = dashboard::place_of(&state.db, user.scope(), query.org_unit_id).await?;
+    monthly::check_place(&place)?;
+    if let Some(sign_off) = monthly::find_sign_off(&state.db, place.id, month).await? {
+        let ledger = monthly::frozen(&sign_off)?;
+        let names = dashboard::user_names(&state.db, vec![sign_off.signed_by]).await?;
+        let signed = SignOffResponse {
+            signed_by: sign_off.signed_by,
+            signed_by_name: names.get(&sign_off.signed_by).cloned().unwrap_or_default(),
+            signed_at: sign_off.signed_at,
+            note: sign_off.note,
+        };
+        return Ok(web::Json(respond(ledger, &user, Some(signed))));
+    }
+    let ledger = monthly::compute(&state.db, &state.clock, &place, month).await?;
+    Ok(web::Json(respond(ledger, &user, None)))
+}
+
+/// Signs the month off (leaders): the month's ledger is kept as it is now and no later change
+/// alters it. Once per place and month.
+#[utoipa::path(
+    tag = "ledger",
+    params(("month" = String, Path, description = "`YYYY-MM`.", example = "2026-05")),
+    request_body = SignOffRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Signed; the frozen ledger.", body = MonthlyLedgerResponse),
+        (status = 404, description = "No such org unit in your scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The month is signed off already.", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/ledger/monthly/{month}/sign-off")]
+async fn sign_off_month(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    month: web::Path<String>,
+    body: web::Json<SignOffRequest>,
+) -> ApiResult<HttpResponse> {
+    body.validate()?;
+    let body = body.into_inner();
+    let month = Month::parse(&month)?;
+    let signer = user.user_id()?;
+    let place = dashboard::place_of(&state.db, user.scope(), body.org_unit_id).await?;
+    let txn = begin_write(&state.db).await?;
+    let row = monthly::sign_off(&txn, &state.clock, &place, month, signer, body.note).await?;
+    audit::record(
+        &txn,
+        &user.audit_actor(),
+        AuditEntry::new("ledger_month.sign_off", "ledger_month", row.id).with_changes(
+            serde_json::json!({"org_unit_id": place.id, "month": row.month, "note": row.note}),
+        ),
+    )
+    .await?;
+    crate::db::commit(txn).await?;
+    let ledger = monthly::frozen(&row)?;
+    let names = dashboard::user_names(&state.db, vec![signer]).await?;
+    let signed = SignOffResponse {
+        signed_by: signer,
+        signed_by_name: names.get(&signer).cloned().unwrap_or_default(),
+        signed_at: row.signed_at,
+        note: row.note,
+    };
+    Ok(HttpResponse::Created().json(respond(ledger, &user, Some(signed))))
+}

@@ -1,0 +1,302 @@
+//! The monthly ledger: what is new, struck off and carried over in a month, and the sign-off
+//! that freezes it.
+
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
+use entity::{issue, issue_event};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, demo_id, spawn_app, villages};
+
+fn today() -> NaiveDate {
+    Utc::now()
+        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
+        .date_naive()
+}
+
+fn this_month() -> String {
+    today().format("%Y-%m").to_string()
+}
+
+/// The 10th of last month at noon, China time.
+fn in_last_month() -> DateTime<Utc> {
+    let first = today().with_day(1).expect("first") - Months::new(1);
+    (first + Days::new(9))
+        .and_hms_opt(4, 0, 0)
+        .expect("noon in China")
+        .and_utc()
+}
+
+fn last_month() -> String {
+    in_last_month().format("%Y-%m").to_string()
+}
+
+async fn record(app: &TestApp, token: &str, matters: &[&str]) -> Vec<String> {
+    let deadline = (today() + Days::new(30)).to_string();
+    let issues: Vec<Value> = matters
+        .iter()
+        .map(|matter| {
+            json!({"id": Uuid::new_v4(), "category": "practical_difficulty",
+                   "matter": matter, "deadline": deadline})
+        })
+        .collect();
+    let body = json!({
+        "id": Uuid::new_v4(),
+        "household_id": demo_id(&format!("household:{}:3", villages::DONGGUAN)),
+        "channel": "door_to_door",
+        "visited_at": Utc::now().to_rfc3339(),
+        "issues": issues,
+    });
+    let response = app.post_json(Some(token), "/api/v1/visits", &body).await;
+    assert_eq!(response.status, 201, "{}", response.text);
+    response.json()["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|issue| issue["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+async fn step(app: &TestApp, token: &str, issue: &str, step: &str, body: Value) {
+    let response = app
+        .post_json(
+            Some(token),
+            &format!("/api/v1/issues/{issue}/{step}"),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status, 200, "{step}: {}", response.text);
+}
+
+async fn strike_off(app: &TestApp, cadre: &str, leader: &str, issue: &str) {
+    step(app, cadre, issue, "resolve", json!({"note": "已修好"})).await;
+    step(app, cadre, issue, "feedback", json!({"satisfied": true})).await;
+    step(app, leader, issue, "close", json!({"note": "销号"})).await;
+}
+
+/// Moves an issue, its timeline and (if struck off) its strike-off back into last month.
+async fn move_to_last_month(app: &TestApp, id: &str) {
+    let id: Uuid = id.parse().expect("uuid");
+    let when = in_last_month();
+    issue::Entity::update_many()
+        .col_expr(issue::Column::CreatedAt, Expr::value(when))
+        .filter(issue::Column::Id.eq(id))
+        .exec(&app.db)
+        .await
+        .expect("move issue");
+    issue::Entity::update_many()
+        .col_expr(
+            issue::Column::ClosedAt,
+            Expr::value(when + chrono::Duration::hours(2)),
+        )
+        .filter(issue::Column::Id.eq(id))
+        .filter(issue::Column::ClosedAt.is_not_null())
+        .exec(&app.db)
+        .await
+        .expect("move strike-off");
+    issue_event::Entity::update_many()
+        .col_expr(
+            issue_event::Column::OccurredAt,
+            Expr::value(when + chrono::Duration::hours(1)),
+        )
+        .filter(issue_event::Column::IssueId.eq(id))
+        .exec(&app.db)
+        .await
+        .expect("move timeline");
+}
+
+fn matters(ledger: &Value, part: &str) -> Vec<String> {
+    let mut matters: Vec<String> = ledger[part]
+        .as_array()
+        .unwrap_or_else(|| panic!("{part} in {ledger}"))
+        .iter()
+        .map(|item| item["matter"].as_str().expect("matter").to_owned())
+        .collect();
+    matters.sort();
+    matters
+}
+
+#[tokio::test]
+async fn a_month_lists_what_is_new_struck_off_and_carried_over() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let leader = app.token_for("leader1").await;
+    let ids = record(
+        &app,
+        &cadre,
+        &[
+            "A 本月新增未办结",
+            "B 本月新增已销号",
+            "C 上月结转",
+            "D 上月已销号",
+        ],
+    )
+    .await;
+    step(
+        &app,
+        &cadre,
+        &ids[0],
+        "progress",
+        json!({"note": "已联系施工队"}),
+    )
+    .await;
+    strike_off(&app, &cadre, &leader, &ids[1]).await;
+    strike_off(&app, &cadre, &leader, &ids[3]).await;
+    move_to_last_month(&app, &ids[2]).await;
+    move_to_last_month(&app, &ids[3]).await;
+
+    let response = app
+        .get_as(&leader, &format!("/api/v1/ledger/monthly/{}", this_month()))
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    let month = response.json();
+    assert_eq!(
+        matters(&month, "new"),
+        ["A 本月新增未办结", "B 本月新增已销号"]
+    );
+    assert_eq!(matters(&month, "struck_off"), ["B 本月新增已销号"]);
+    assert_eq!(
+        matters(&month, "carried_over"),
+        ["A 本月新增未办结", "C 上月结转"]
+    );
+    assert_eq!(
+        month["counts"],
+        json!({"new": 2, "struck_off": 1, "carried_over": 2})
+    );
+    assert_eq!(month["signed_off"], Value::Null);
+    let a = month["carried_over"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|item| item["matter"] == "A 本月新增未办结")
+        .expect("A");
+    assert_eq!(
+        (&a["progress"], &a["status"]),
+        (&json!("已联系施工队"), &json!("in_progress"))
+    );
+    assert_eq!(
+        (&a["village"], &a["responsible"]),
+        (&json!("东关村"), &json!("李明"))
+    );
+
+    let previous = app
+        .get_as(&leader, &format!("/api/v1/ledger/monthly/{}", last_month()))
+        .await
+        .json();
+    assert_eq!(matters(&previous, "new"), ["C 上月结转", "D 上月已销号"]);
+    assert_eq!(matters(&previous, "struck_off"), ["D 上月已销号"]);
+    assert_eq!(matters(&previous, "carried_over"), ["C 上月结转"]);
+}
+
+#[tokio::test]
+async fn a_signed_month_is_frozen_and_signed_only_once() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let leader = app.token_for("leader1").await;
+    let ids = record(&app, &cadre, &["路灯维修"]).await;
+    step(&app, &cadre, &ids[0], "progress", json!({"note": "已报修"})).await;
+    let path = format!("/api/v1/ledger/monthly/{}", this_month());
+    let audit_before = app.audit_count().await;
+
+    let signed = app
+        .post_json(
+            Some(&leader),
+            &format!("{path}/sign-off"),
+            &json!({"note": "本月台账已审"}),
+        )
+        .await;
+    assert_eq!(signed.status, 201, "{}", signed.text);
+    assert_eq!(app.audit_count().await, audit_before + 1);
+    step(
+        &app,
+        &cadre,
+        &ids[0],
+        "progress",
+        json!({"note": "签字之后的新进展"}),
+    )
+    .await;
+    record(&app, &cadre, &["签字之后的新事项"]).await;
+
+    let month = app.get_as(&leader, &path).await.json();
+    assert_eq!(
+        matters(&month, "new"),
+        ["路灯维修"],
+        "later issues don't enter a signed month"
+    );
+    assert_eq!(month["carried_over"][0]["progress"], "已报修");
+    assert_eq!(
+        month["signed_off"]["signed_by"],
+        demo_id("user:leader1").to_string()
+    );
+    assert_eq!(month["signed_off"]["signed_by_name"], "赵建国");
+    assert_eq!(month["signed_off"]["note"], "本月台账已审");
+
+    app.post_json(Some(&leader), &format!("{path}/sign-off"), &json!({}))
+        .await
+        .assert_problem(409, "month_signed_off");
+    app.post_json(Some(&cadre), &format!("{path}/sign-off"), &json!({}))
+        .await
+        .assert_problem(403, "forbidden");
+    let next = (today().with_day(1).expect("first") + Months::new(1)).format("%Y-%m");
+    app.post_json(
+        Some(&leader),
+        &format!("/api/v1/ledger/monthly/{next}/sign-off"),
+        &json!({}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn the_monthly_ledger_is_masked_for_viewers_and_kept_to_the_scope() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    record(&app, &cadre, &["修桥"]).await;
+    let viewer = app.token_for("viewer1").await;
+    let town = demo_id("371526100");
+    let month = app
+        .get_as(
+            &viewer,
+            &format!("/api/v1/ledger/monthly/{}?org_unit_id={town}", this_month()),
+        )
+        .await
+        .json();
+    let name = month["new"][0]["applicant_name"].as_str().expect("name");
+    assert!(name.ends_with('*'), "masked: {name}");
+    let leader = app.token_for("leader1").await;
+    app.get_as(
+        &leader,
+        &format!(
+            "/api/v1/ledger/monthly/{}?org_unit_id={}",
+            this_month(),
+            demo_id("371526101")
+        ),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.get_as(
+        &leader,
+        &format!(
+            "/api/v1/ledger/monthly/{}?org_unit_id={}",
+            this_month(),
+            demo_id(villages::DONGGUAN)
+        ),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    for bad in ["2026-13", "2026-5", "latest"] {
+        app.get_as(&leader, &format!("/api/v1/ledger/monthly/{bad}"))
+            .await
+            .assert_problem(422, "validation_failed");
+    }
+    let count = app
+        .get_as(&leader, &format!("/api/v1/ledger/monthly/{}", this_month()))
+        .await
+        .json()["counts"]["new"]
+        .clone();
+    assert_eq!(count, json!(1));
+}
