@@ -71,6 +71,10 @@ pub enum Action {
     ManageCampaigns,
     /// Export the ledger as a spreadsheet (leaders, viewers and their API tokens).
     ExportLedger,
+    /// Open satisfaction survey rounds and make their one-time codes.
+    ManageSurveys,
+    /// Read survey rounds and record residents' answers.
+    RecordSurveys,
 }
 
 /// May a caller with `role` take `action` (on records in its scope)?
@@ -97,6 +101,8 @@ pub fn role_may(role: Role, action: Action) -> bool {
                 | ReadDashboards
                 | SignOffMonths
                 | ExportLedger
+                | ManageSurveys
+                | RecordSurveys
         ),
         Role::Cadre => matches!(
             action,
@@ -112,6 +118,7 @@ pub fn role_may(role: Role, action: Action) -> bool {
                 | EscalateIssues
                 | SyncFieldApp
                 | ReadDuties
+                | RecordSurveys
         ),
         Role::VillageOfficial => matches!(
             action,
@@ -126,6 +133,7 @@ pub fn role_may(role: Role, action: Action) -> bool {
                 | EscalateIssues
                 | SyncFieldApp
                 | ReadDuties
+                | RecordSurveys
         ),
         Role::Viewer => matches!(
             action,
@@ -204,6 +212,10 @@ pub fn requirement(operation_id: &str) -> Option<Requirement> {
         "sign_off_month" => action(SignOffMonths),
         "list_campaigns" | "get_campaign" | "get_current_campaign" => action(ReadOrg),
         "create_campaign" | "update_campaign" => action(ManageCampaigns),
+        "create_survey" | "create_survey_codes" => action(ManageSurveys),
+        "list_surveys" | "get_survey" | "record_survey_response" => action(RecordSurveys),
+        "get_survey_results" | "get_assessment" => action(ReadDashboards),
+        "answer_survey" => Public,
         _ => return None,
     })
 }

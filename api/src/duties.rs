@@ -45,7 +45,7 @@ pub const MAX_RANGE_DAYS: i64 = 366;
 
 /// A duty is kept when the person on duty recorded a sit-in visit linked to it. Written
 /// literally so that a status filter is one `EXISTS` in the SQL on both engines.
-const KEPT_SQL: &str = "EXISTS (SELECT 1 FROM visits WHERE visits.duty_id = duties.id AND visits.cadre_id = duties.user_id)";
+pub const KEPT_SQL: &str = "EXISTS (SELECT 1 FROM visits WHERE visits.duty_id = duties.id AND visits.cadre_id = duties.user_id)";
 
 /// What kind of duty day a date is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! The `minqing` binary only parses the command line and calls [`cli::run`].
 
 pub mod access;
+pub mod assessment;
 pub mod accounts;
 pub mod audit;
 pub mod auth;

@@ -21,6 +21,7 @@ pub mod login_throttle;
 pub mod org_unit;
 pub mod pairing;
 pub mod refresh_token;
+pub mod survey;
 pub mod sync_device_scope;
 pub mod sync_tombstone;
 pub mod user;

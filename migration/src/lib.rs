@@ -12,6 +12,7 @@ mod m20261128_000005_sync;
 mod m20261128_000006_idempotency;
 mod m20261128_000007_campaigns;
 mod m20261128_000008_calendar;
+mod m20261128_000009_surveys;
 
 /// The migrator used by the server, the CLI and the tests.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_idempotency::Migration),
             Box::new(m20261128_000007_campaigns::Migration),
             Box::new(m20261128_000008_calendar::Migration),
+            Box::new(m20261128_000009_surveys::Migration),
         ]
     }
 }

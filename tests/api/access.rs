@@ -117,6 +117,12 @@ fn expected_roles(operation_id: &str) -> &'static [&'static str] {
         "sign_off_month" => &["admin", "leader"],
         "list_campaigns" | "get_campaign" | "get_current_campaign" => EVERYONE,
         "create_campaign" | "update_campaign" => &["admin"],
+        "create_survey" | "create_survey_codes" => &["admin", "leader"],
+        "list_surveys" | "get_survey" | "record_survey_response" => {
+            &["admin", "leader", "cadre", "village_official"]
+        }
+        "get_survey_results" | "get_assessment" => &["admin", "leader", "viewer"],
+        "answer_survey" => EVERYONE,
         other => panic!("operation {other} is missing from the expected access table"),
     }
 }

@@ -491,6 +491,23 @@ async fn the_filters_of_the_issue_list_apply_to_the_export() {
     assert_eq!(matters(&overdue.body), vec!["危房改造"]);
     assert_eq!(matters(&town_level.body), vec!["'=HYPERLINK(\"http://x\")"]);
     assert_eq!(matters(&village.body), vec!["危房改造"]);
+    let within = download(
+        &app,
+        &leader,
+        &format!("?format=csv&org_unit_id={}", demo_id(villages::LIUSHUTUN)),
+    )
+    .await;
+    let outside = download(
+        &app,
+        &leader,
+        &format!("?org_unit_id={}", demo_id(villages::HEWAN)),
+    )
+    .await;
+    assert_eq!(matters(&within.body), vec!["危房改造"]);
+    assert_eq!(
+        outside.status, 404,
+        "another town's village is not confirmed"
+    );
 }
 
 #[tokio::test]
@@ -527,4 +544,63 @@ async fn an_unknown_format_or_parameter_is_refused_and_only_leaders_viewers_and_
     }
     let anonymous = app.get("/api/v1/ledger/export").await;
     anonymous.assert_problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn small_pages_give_the_same_rows_in_the_same_order_as_one_large_page() {
+    use futures_util::StreamExt;
+    let app = spawn_app().await;
+    ledger(&app).await;
+    // Two more matters due the same day as the street lights: ties are ordered by id.
+    let cadre = app.token_for("cadre1").await;
+    visit(
+        &app,
+        &cadre,
+        villages::DONGGUAN,
+        4,
+        vec![
+            raised("吴丽华", "practical_difficulty", "低保申请", in_days(10)),
+            raised(
+                "吴丽华",
+                "development_suggestion",
+                "修文化广场",
+                in_days(10),
+            ),
+        ],
+    )
+    .await;
+    let admin = api::auth::Principal {
+        actor: api::auth::Actor::User {
+            id: demo_id("user:admin"),
+        },
+        role: entity::user::Role::Admin,
+        scope: api::access::Scope::All,
+    };
+    let deadlines = api::ledger::Deadlines {
+        today: today(),
+        due_soon_days: 3,
+    };
+    let pages = |page_size: u64| {
+        api::ledger::export::ledger_rows(
+            app.db.clone(),
+            admin.clone(),
+            api::ledger::LedgerFilter::default(),
+            deadlines,
+            page_size,
+        )
+        .map(|page| page.expect("a page"))
+        .collect::<Vec<_>>()
+    };
+
+    let small = pages(2).await;
+    let large = pages(1_000).await;
+
+    let sizes: Vec<usize> = small.iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![2, 2, 2, 1], "seven rows in pages of two");
+    assert_eq!(large.len(), 1);
+    let small: Vec<_> = small.into_iter().flatten().collect();
+    assert_eq!(small, large[0]);
+    let deadlines: Vec<_> = small.iter().map(|row| row.deadline).collect();
+    assert!(deadlines.is_sorted(), "{deadlines:?}");
+    assert!(small[0].overdue && small.iter().skip(1).all(|row| !row.overdue));
 }

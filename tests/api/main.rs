@@ -9,6 +9,7 @@
 
 mod access;
 mod api_tokens;
+mod assessment;
 mod audit;
 mod auth;
 mod board;

@@ -301,8 +301,8 @@ pub async fn ledger_page(
 }
 
 /// The whole ledger the caller may see, filtered, in ledger order (deadline, id), as a
-/// stream of pages of [`PAGE_SIZE`] rows read one after another as the stream is polled.
-/// A database error ends the stream after yielding it.
+/// stream of pages of `page_size` rows ([`PAGE_SIZE`] in the API) read one after another as
+/// the stream is polled. A database error ends the stream after yielding it.
 ///
 /// Not a snapshot: an issue whose deadline changes while the export runs may be missed or
 /// listed twice, like in any keyset-paged read.
@@ -311,6 +311,7 @@ pub fn ledger_rows(
     caller: Principal,
     filter: LedgerFilter,
     deadlines: Deadlines,
+    page_size: u64,
 ) -> impl Stream<Item = ApiResult<Vec<ExportRow>>> + Send + 'static {
     struct Paging {
         db: DatabaseConnection,
@@ -326,7 +327,8 @@ pub fn ledger_rows(
         deadlines,
         after: None,
     };
-    stream::unfold(Some(first), |paging| async move {
+    let page_size = page_size.max(1);
+    stream::unfold(Some(first), move |paging| async move {
         let mut paging = paging?;
         let page = ledger_page(
             &paging.db,
@@ -334,7 +336,7 @@ pub fn ledger_rows(
             &paging.filter,
             paging.deadlines,
             paging.after,
-            PAGE_SIZE,
+            page_size,
         )
         .await;
         match page {
@@ -452,11 +454,13 @@ impl From<WriteError> for ApiError {
 ///   when closed — also on a crash), which is streamed back with its `Content-Length`.
 ///   Memory stays flat whatever the number of rows. A failing source is an ordinary error
 ///   response (e.g. 503), since nothing has been sent yet.
-/// - **csv**: the byte-order mark and the header line leave at once; each page is then
-///   encoded and sent as it is read, so the first bytes leave before the last row is read.
-///   If the source fails after that, the error is logged and the connection is closed
-///   without the body's proper end (HTTP/1.1: no final chunk), so the client sees a failed,
-///   truncated download — never a short file that looks complete.
+/// - **csv**: the first page is read before the response starts (a source that fails at
+///   once is an ordinary error response); the byte-order mark, the header line and that
+///   page then leave at once, and each further page is encoded and sent as it is read, so
+///   the first bytes leave long before the last row is read. If the source fails midway,
+///   the error is logged and the connection is closed without the body's proper end
+///   (HTTP/1.1: no final chunk), so the client sees a failed, truncated download — never a
+///   short file that looks complete.
 pub async fn respond<S>(
     permit: ExportPermit,
     format: ExportFormat,
@@ -477,7 +481,7 @@ where
             let body = file_chunks(tokio::fs::File::from_std(file), permit);
             Ok(response.body(SizedStream::new(length, body)))
         }
-        ExportFormat::Csv => Ok(response.streaming(csv_body(rows, permit))),
+        ExportFormat::Csv => csv_response(response, Box::pin(rows), permit).await,
     }
 }
 
@@ -658,11 +662,11 @@ fn excel_date(date: NaiveDate) -> Option<ExcelDateTime> {
     ExcelDateTime::from_ymd(year, month, day).ok()
 }
 
-/// A text cut to what a cell holds.
-fn cell(text: &str) -> Cow<'_, str> {
+/// A text cut to what a cell holds (longer texts are an error in the writer).
+fn cell(text: &str) -> &str {
     match text.char_indices().nth(MAX_CELL_CHARS) {
-        Some((end, _)) => Cow::Borrowed(&text[..end]),
-        None => Cow::Borrowed(text),
+        Some((end, _)) => &text[..end],
+        None => text,
     }
 }
 
@@ -724,54 +728,62 @@ fn csv_rows(rows: &[ExportRow], first_number: u64) -> Result<Vec<u8>, WriteError
 
 type PageStream = Pin<Box<dyn Stream<Item = ApiResult<Vec<ExportRow>>> + Send>>;
 
-/// Where the CSV body is: the head not yet sent, or the next row's number.
+/// The CSV response: the first page is read before anything is sent, so that a database
+/// that cannot be reached is an ordinary error response (503), not a broken download.
+async fn csv_response(
+    mut response: actix_web::HttpResponseBuilder,
+    mut rows: PageStream,
+    permit: ExportPermit,
+) -> ApiResult<HttpResponse> {
+    let mut head = csv_head()?;
+    let mut next_number = 1;
+    if let Some(page) = rows.next().await.transpose()? {
+        head.extend(csv_rows(&page, next_number)?);
+        next_number += page.len() as u64;
+    }
+    Ok(response.streaming(csv_body(Bytes::from(head), next_number, rows, permit)))
+}
+
+/// The rest of the CSV body: the next row's number and where the pages come from.
 struct CsvBody {
     rows: PageStream,
-    next_number: Option<u64>,
+    next_number: u64,
     span: tracing::Span,
     _permit: ExportPermit,
 }
 
-/// The CSV body: the head at once, then one chunk per page as it is read. A failure after
-/// the head is logged and ends the body with an error, which makes the server drop the
+/// The CSV body: `head` at once, then one chunk per page as it is read. A failure after the
+/// head is logged and ends the body with an error, which makes the server drop the
 /// connection mid-body (see [`respond`]).
-fn csv_body<S>(
-    rows: S,
+fn csv_body(
+    head: Bytes,
+    next_number: u64,
+    rows: PageStream,
     permit: ExportPermit,
-) -> impl Stream<Item = Result<Bytes, std::io::Error>> + 'static
-where
-    S: Stream<Item = ApiResult<Vec<ExportRow>>> + Send + 'static,
-{
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + 'static {
     let state = CsvBody {
-        rows: Box::pin(rows),
-        next_number: None,
+        rows,
+        next_number,
         // The body is sent after the handler returns: keep the request's span for the log.
         span: tracing::Span::current(),
         _permit: permit,
     };
-    stream::unfold(Some(state), |state| async move {
+    let rest = stream::unfold(Some(state), |state| async move {
         let mut state = state?;
-        let Some(number) = state.next_number else {
-            return match csv_head() {
-                Ok(head) => {
-                    state.next_number = Some(1);
-                    Some((Ok(Bytes::from(head)), Some(state)))
-                }
-                Err(error) => Some((Err(stop(&state, error.into(), 0)), None)),
-            };
-        };
+        let rows_sent = state.next_number - 1;
         let page = match state.rows.next().await? {
             Ok(page) => page,
-            Err(error) => return Some((Err(stop(&state, error, number - 1)), None)),
+            Err(error) => return Some((Err(stop(&state, error, rows_sent)), None)),
         };
-        match csv_rows(&page, number) {
+        match csv_rows(&page, state.next_number) {
             Ok(bytes) => {
-                state.next_number = Some(number + page.len() as u64);
+                state.next_number += page.len() as u64;
                 Some((Ok(Bytes::from(bytes)), Some(state)))
             }
-            Err(error) => Some((Err(stop(&state, error.into(), number - 1)), None)),
+            Err(error) => Some((Err(stop(&state, error.into(), rows_sent)), None)),
         }
-    })
+    });
+    stream::once(std::future::ready(Ok(head))).chain(rest)
 }
 
 /// Logs why a streamed export stopped and gives the error that aborts the body.
@@ -886,6 +898,13 @@ mod tests {
     }
 
     #[test]
+    fn texts_longer_than_a_cell_holds_are_cut() {
+        let long = "路".repeat(MAX_CELL_CHARS + 10);
+        assert_eq!(cell(&long).chars().count(), MAX_CELL_CHARS);
+        assert_eq!(cell("路灯"), "路灯");
+    }
+
+    #[test]
     fn csv_lines_are_quoted_where_needed_and_end_in_crlf() {
         let bytes = csv_rows(&[row("a, \"b\"\nc")], 7).expect("csv");
         assert_eq!(
@@ -966,17 +985,16 @@ mod tests {
             Ok(vec![row("never sent")]),
         ]);
 
-        let chunks: Vec<Result<Bytes, std::io::Error>> = csv_body(pages, permit).collect().await;
+        let chunks: Vec<Result<Bytes, std::io::Error>> =
+            csv_body(Bytes::from_static(b"head"), 4, Box::pin(pages), permit)
+                .collect()
+                .await;
 
         assert_eq!(chunks.len(), 3, "head, one page, then the error");
-        assert!(
-            chunks[0]
-                .as_ref()
-                .is_ok_and(|head| head.starts_with(b"\xEF\xBB\xBF"))
-        );
+        assert_eq!(chunks[0].as_ref().ok(), Some(&Bytes::from_static(b"head")));
         let page = chunks[1].as_ref().expect("page");
-        assert!(String::from_utf8_lossy(page).starts_with("1,东关村"));
-        assert!(String::from_utf8_lossy(page).contains("\r\n2,东关村"));
+        assert!(String::from_utf8_lossy(page).starts_with("4,东关村"));
+        assert!(String::from_utf8_lossy(page).contains("\r\n5,东关村"));
         assert!(chunks[2].is_err());
         let first = limiter.try_start(&principal(Uuid::new_v4()));
         let second = limiter.try_start(&principal(Uuid::new_v4()));

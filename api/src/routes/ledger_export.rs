@@ -137,6 +137,12 @@ async fn export_ledger(
     let permit = state.exports.try_start(&user.principal)?;
     let today = state.clock.today();
     let name = DownloadName::new(&format!("ledger-{today}"), &format!("台账-{today}"));
-    let rows = export::ledger_rows(state.db.clone(), user.principal, filter, state.deadlines());
+    let rows = export::ledger_rows(
+        state.db.clone(),
+        user.principal,
+        filter,
+        state.deadlines(),
+        export::PAGE_SIZE,
+    );
     export::respond(permit, format, &name, rows).await
 }

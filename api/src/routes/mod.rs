@@ -4,6 +4,7 @@
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 pub mod api_tokens;
+pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod board;
@@ -21,6 +22,7 @@ pub mod ledger_export;
 pub mod me;
 pub mod org;
 pub mod pairings;
+pub mod surveys;
 pub mod sync;
 pub mod users;
 pub mod visits;
@@ -31,7 +33,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
         scope::scope("/public")
             .configure(board::configure)
-            .configure(duties::configure_public),
+            .configure(duties::configure_public)
+            .configure(surveys::configure_public),
     );
     cfg.service(
         scope::scope("/api/v1")
@@ -49,6 +52,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(ledger_export::configure)
             .configure(dashboard::configure)
             .configure(ledger_months::configure)
+            .configure(surveys::configure)
+            .configure(assessment::configure)
             .configure(campaigns::configure)
             .configure(sync::configure)
             .configure(api_tokens::configure)
