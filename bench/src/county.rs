@@ -583,6 +583,7 @@ struct Raised {
     visit_id: Option<Uuid>,
     channel: Channel,
     at: DateTime<Utc>,
+    origin: Option<String>,
 }
 
 struct Event {
@@ -1144,3 +1145,518 @@ impl Generator<'_> {
         Ok(())
     }
 
+    async fn visits_and_issues(&mut self) -> BenchResult<()> {
+        let seed = self.options.seed;
+        for (day, count) in self.day_counts().into_iter().enumerate() {
+            let mut schedule = Rng::stream(seed, &[kind::SCHEDULE, day as u64]);
+            let mut rng = Rng::stream(seed, &[kind::CONTENT, day as u64]);
+            for _ in 0..count {
+                let (household, visited_at) = self.scheduled(&mut schedule, day as i64);
+                let (visit_id, cadre, channel, origin) = self.visit(&mut rng, household, visited_at);
+                if rng.chance(0.18) {
+                    let raised = Raised {
+                        village: household / HOUSEHOLDS_PER_VILLAGE,
+                        lead: cadre,
+                        household: Some(household),
+                        visit_id: Some(visit_id),
+                        channel,
+                        at: visited_at + TimeDelta::seconds(1),
+                        origin,
+                    };
+                    self.issue(&mut rng, raised);
+                }
+            }
+            // Matters that came in by the hotline or the mailbox: 2% of the day's visits.
+            for _ in 0..(count / 50) {
+                let village = rng.below(self.plan.villages.len() as u64) as usize;
+                let lead = *rng.pick(&self.plan.villages[village].lottery);
+                let household = rng.chance(0.6).then(|| {
+                    village * HOUSEHOLDS_PER_VILLAGE
+                        + rng.below(HOUSEHOLDS_PER_VILLAGE as u64) as usize
+                });
+                let at = local_midnight(day_date(self.options.as_of, day as i64))
+                    + TimeDelta::hours(8)
+                    + TimeDelta::seconds(rng.range(0, 10 * 3600));
+                let channel = if rng.chance(0.7) {
+                    Channel::Hotline
+                } else {
+                    Channel::Mailbox
+                };
+                let raised = Raised {
+                    village,
+                    lead,
+                    household,
+                    visit_id: None,
+                    channel,
+                    at,
+                    origin: None,
+                };
+                self.issue(&mut rng, raised);
+            }
+            let pending = self.visits.pending()
+                + self.issues.pending()
+                + self.escalations.pending()
+                + self.events.pending();
+            if pending >= ROWS_PER_TRANSACTION || day as i64 == DAYS - 1 {
+                // Parents first: an issue refers to its visit, escalations and events to
+                // their issue.
+                write(
+                    self.db,
+                    &mut [
+                        &mut self.visits,
+                        &mut self.issues,
+                        &mut self.escalations,
+                        &mut self.events,
+                    ],
+                )
+                .await?;
+                self.seq += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// One visit to `household`; returns its id, the visitor, the channel and the device it
+    /// was pushed from.
+    fn visit(
+        &mut self,
+        rng: &mut Rng,
+        household: usize,
+        visited_at: DateTime<Utc>,
+    ) -> (Uuid, usize, Channel, Option<String>) {
+        let village = &self.plan.villages[household / HOUSEHOLDS_PER_VILLAGE];
+        let town = &self.plan.towns[village.town];
+        let cadre_index = *rng.pick(&village.lottery);
+        let cadre = &self.plan.users[cadre_index];
+        let id = rng.uuid_v7(visited_at);
+        let channel = visit_channel(rng);
+        let received_at = if rng.chance(0.9) {
+            visited_at + TimeDelta::minutes(rng.range(1, 120))
+        } else {
+            // Recorded offline, synced later.
+            visited_at + TimeDelta::hours(rng.range(2, 72))
+        }
+        .min(self.now - TimeDelta::seconds(1));
+        let (answers, rating) = rng.pick(&self.answers).clone();
+        let origin = rng.chance(0.8).then(|| cadre.device.clone());
+        self.visits.push([
+            uuid(id),
+            uuid(self.plan.county_id),
+            uuid(town.id),
+            uuid(village.id),
+            opt_uuid(Some(self.household_ids[household])),
+            opt_uuid(None),
+            uuid(cadre.id),
+            enum_value(channel),
+            visited_at.into(),
+            received_at.into(),
+            Some(answers).into(),
+            Some(rating).into(),
+            opt_text(rng.chance(0.3).then(|| "入户走访，了解家庭近况，宣传惠民政策。".to_owned())),
+            rng.chance(0.85).into(),
+            Some(village.latitude + rng.range(-50, 50) as f64 / 10_000.0).into(),
+            Some(village.longitude + rng.range(-50, 50) as f64 / 10_000.0).into(),
+            opt_text(origin.clone()),
+            opt_uuid(None),
+            self.seq.into(),
+            self.seq.into(),
+            opt_text(origin.clone()),
+        ]);
+        (id, cadre_index, channel, origin)
+    }
+
+    /// One issue with its whole story up to now: rows for the issue, its escalations and its
+    /// timeline.
+    fn issue(&mut self, rng: &mut Rng, raised: Raised) {
+        let seed = self.options.seed;
+        let now = self.now;
+        let today = local_date(now);
+        let plan = &self.plan;
+        let village = &plan.villages[raised.village];
+        let town = &plan.towns[village.town];
+        let lead = raised.lead;
+        let id = rng.uuid_v7(raised.at);
+        let (category, matters) = match rng.below(100) {
+            0..45 => MATTERS[0],
+            45..65 => MATTERS[1],
+            65..90 => MATTERS[2],
+            _ => MATTERS[3],
+        };
+        let matter = *rng.pick(matters);
+        let named = (category == Category::CadreConduct && rng.chance(0.5))
+            .then(|| *rng.pick(&village.lottery))
+            .filter(|named| *named != lead)
+            .map(|named| plan.users[named].id);
+        let (applicant_name, applicant_phone, household_id) = match raised.household {
+            Some(household) => (
+                head_name(seed, household),
+                Some(phone(household)),
+                Some(self.household_ids[household]),
+            ),
+            None => (person_name(seed, 1_000_000 + rng.below(1_000_000)), None, None),
+        };
+        let on_the_spot = category != Category::CadreConduct && rng.chance(0.10);
+        let raised_on = local_date(raised.at);
+        let mut events = vec![Event {
+            kind: EventKind::Created,
+            at: raised.at,
+            actor: lead,
+            note: None,
+            data: None,
+        }];
+        let mut level = Level::Village;
+        let mut handler_org = village.id;
+        let mut handler_department = None;
+        let mut handler = lead;
+        let mut deadline = raised_on + chrono::Days::new(*rng.pick(&[7, 10, 15, 15, 20, 30]));
+        if !on_the_spot && rng.chance(0.04) {
+            // Raised directly at the town, with one of its offices.
+            let department = &plan.departments[*rng.pick(&town.departments)];
+            level = Level::Town;
+            handler_org = town.id;
+            handler_department = Some(department.id);
+            handler = department.staff;
+            deadline = raised_on + chrono::Days::new(30);
+        }
+        let mut status = Status::Open;
+        let mut latest_progress = None;
+        let mut resolution = None;
+        let mut feedback_given = false;
+        let mut satisfied = None;
+        let mut resolved_at = None;
+        let mut closed_at = None;
+        let mut is_deed = false;
+        let mut escalated = false;
+        let mut t = raised.at;
+        'story: {
+            if on_the_spot {
+                status = Status::Closed;
+                feedback_given = true;
+                resolved_at = Some(raised.at);
+                closed_at = Some(raised.at);
+                break 'story;
+            }
+            let mut targets = Vec::new();
+            if level == Level::Village && rng.chance(0.08) {
+                targets.push(Level::Town);
+                if rng.chance(0.25) {
+                    targets.push(Level::County);
+                }
+            } else if level == Level::Town && rng.chance(0.1) {
+                targets.push(Level::County);
+            }
+            for to_level in targets {
+                t += TimeDelta::hours(rng.range(20, 120));
+                if t >= now {
+                    break 'story;
+                }
+                let (to_org, department, days) = match to_level {
+                    Level::Town => (town.id, *rng.pick(&town.departments), 30),
+                    _ => (plan.county_id, *rng.pick(&plan.county_departments), 45),
+                };
+                let department = &plan.departments[department];
+                let new_deadline = local_date(t) + chrono::Days::new(days);
+                let escalation_id = rng.uuid_v7(t);
+                let accepted_at = t + TimeDelta::hours(rng.range(2, 48));
+                let accepted = accepted_at < now;
+                events.push(Event {
+                    kind: EventKind::Escalated,
+                    at: t,
+                    actor: lead,
+                    note: Some("本级无法解决，申请转办"),
+                    data: Some(json!({
+                        "escalation_id": escalation_id,
+                        "from_level": level,
+                        "to_level": to_level,
+                        "department_id": department.id,
+                        "new_deadline": new_deadline,
+                    })),
+                });
+                self.escalations.push([
+                    uuid(escalation_id),
+                    uuid(id),
+                    enum_value(level),
+                    enum_value(to_level),
+                    uuid(handler_org),
+                    uuid(to_org),
+                    uuid(department.id),
+                    text("本级无法解决，申请转办"),
+                    new_deadline.into(),
+                    uuid(plan.users[lead].id),
+                    t.into(),
+                    opt_uuid(accepted.then_some(plan.users[department.staff].id)),
+                    accepted.then_some(accepted_at).into(),
+                ]);
+                escalated = true;
+                level = to_level;
+                handler_org = to_org;
+                handler_department = Some(department.id);
+                deadline = new_deadline;
+                if !accepted {
+                    break 'story;
+                }
+                t = accepted_at;
+                handler = department.staff;
+                status = Status::InProgress;
+                events.push(Event {
+                    kind: EventKind::EscalationAccepted,
+                    at: t,
+                    actor: department.staff,
+                    note: None,
+                    data: Some(json!({"escalation_id": escalation_id, "department_id": department.id})),
+                });
+            }
+            t += TimeDelta::hours(rng.range(3, 96));
+            if t >= now {
+                break 'story;
+            }
+            let note = *rng.pick(&PROGRESS_NOTES);
+            events.push(Event {
+                kind: EventKind::Progress,
+                at: t,
+                actor: handler,
+                note: Some(note),
+                data: None,
+            });
+            latest_progress = Some(note);
+            status = Status::InProgress;
+            // Most are done in time, some late, a few get stuck for months.
+            let span = (deadline - local_date(t)).num_days().max(1);
+            let delay = match rng.below(100) {
+                0..72 => rng.range(12, span * 24),
+                72..95 => rng.range(span * 24, (2 * span + 10) * 24),
+                _ => rng.range(2 * span * 24, 400 * 24),
+            };
+            let done_at = t + TimeDelta::hours(delay.max(1));
+            let urge_at = local_midnight(deadline + chrono::Days::new(3)) + TimeDelta::hours(10);
+            if urge_at > t && urge_at < done_at.min(now) && rng.chance(0.4) {
+                events.push(Event {
+                    kind: EventKind::Urged,
+                    at: urge_at,
+                    actor: town.leader,
+                    note: Some("已超期，请加快办理"),
+                    data: None,
+                });
+            }
+            if done_at >= now {
+                break 'story;
+            }
+            t = done_at;
+            is_deed = matches!(
+                category,
+                Category::PracticalDifficulty | Category::DevelopmentSuggestion
+            ) && rng.chance(0.08);
+            let note = *rng.pick(&RESOLUTIONS);
+            events.push(Event {
+                kind: EventKind::Resolved,
+                at: t,
+                actor: handler,
+                note: Some(note),
+                data: Some(json!({"is_deed": is_deed})),
+            });
+            status = Status::Resolved;
+            resolution = Some(note);
+            latest_progress = Some(note);
+            resolved_at = Some(t);
+            // Some applicants are never told (事事有回音 shows them).
+            if !rng.chance(0.9) {
+                break 'story;
+            }
+            t += TimeDelta::hours(rng.range(2, 96));
+            if t >= now {
+                break 'story;
+            }
+            let happy = rng.chance(0.93);
+            events.push(Event {
+                kind: EventKind::Feedback,
+                at: t,
+                actor: lead,
+                note: None,
+                data: Some(json!({"satisfied": happy})),
+            });
+            feedback_given = true;
+            satisfied = Some(happy);
+            if !happy {
+                events.push(Event {
+                    kind: EventKind::Reopened,
+                    at: t + TimeDelta::seconds(1),
+                    actor: lead,
+                    note: Some("群众不满意，重新办理"),
+                    data: Some(json!({"from": "resolved", "by": "feedback"})),
+                });
+                status = Status::InProgress;
+                resolved_at = None;
+                feedback_given = false;
+                t += TimeDelta::hours(rng.range(72, 480));
+                if t >= now {
+                    break 'story;
+                }
+                events.push(Event {
+                    kind: EventKind::Resolved,
+                    at: t,
+                    actor: handler,
+                    note: Some(note),
+                    data: Some(json!({"is_deed": is_deed})),
+                });
+                status = Status::Resolved;
+                resolved_at = Some(t);
+                t += TimeDelta::hours(rng.range(2, 72));
+                if t >= now {
+                    break 'story;
+                }
+                events.push(Event {
+                    kind: EventKind::Feedback,
+                    at: t,
+                    actor: lead,
+                    note: None,
+                    data: Some(json!({"satisfied": true})),
+                });
+                feedback_given = true;
+                satisfied = Some(true);
+            }
+            t += TimeDelta::hours(rng.range(24, 480));
+            if t >= now {
+                break 'story;
+            }
+            events.push(Event {
+                kind: EventKind::Closed,
+                at: t,
+                actor: town.leader,
+                note: Some("群众满意，予以销号"),
+                data: None,
+            });
+            status = Status::Closed;
+            closed_at = Some(t);
+        }
+        let tally = &mut self.tally;
+        match status {
+            _ if on_the_spot => tally.on_the_spot += 1,
+            Status::Open => tally.open += 1,
+            Status::InProgress => tally.in_progress += 1,
+            Status::Resolved if feedback_given => tally.told += 1,
+            Status::Resolved => tally.awaiting_feedback += 1,
+            Status::Closed => tally.closed += 1,
+        }
+        if matches!(status, Status::Open | Status::InProgress) && deadline < today {
+            tally.overdue += 1;
+        }
+        tally.deeds += u64::from(is_deed);
+        tally.escalated += u64::from(escalated);
+        let updated_at = events.last().map_or(raised.at, |event| event.at);
+        // Every step after the first saved the issue once (a reopening by feedback is part of
+        // the feedback's save).
+        let version = events
+            .iter()
+            .filter(|event| !matches!(event.kind, EventKind::Created | EventKind::Reopened))
+            .count() as i32
+            + 1;
+        let seq = self.seq;
+        self.issues.push([
+            uuid(id),
+            uuid(plan.county_id),
+            uuid(town.id),
+            uuid(village.id),
+            opt_uuid(raised.visit_id),
+            enum_value(raised.channel),
+            opt_uuid(household_id),
+            text(applicant_name),
+            opt_text(applicant_phone),
+            enum_value(category),
+            text(matter),
+            on_the_spot.into(),
+            opt_text(on_the_spot.then(|| "已当场解释政策并答复".to_owned())),
+            enum_value(level),
+            uuid(plan.users[lead].id),
+            uuid(handler_org),
+            opt_uuid(handler_department),
+            opt_uuid(named),
+            (!on_the_spot).then_some(deadline).into(),
+            enum_value(status),
+            is_deed.into(),
+            opt_text(latest_progress.map(str::to_owned)),
+            opt_text(resolution.map(str::to_owned)),
+            feedback_given.into(),
+            satisfied.into(),
+            resolved_at.into(),
+            closed_at.into(),
+            version.into(),
+            raised.at.into(),
+            updated_at.into(),
+            seq.into(),
+            seq.into(),
+            opt_text(raised.origin),
+        ]);
+        for event in events {
+            let actor = &plan.users[event.actor];
+            self.events.push([
+                uuid(rng.uuid_v7(event.at)),
+                uuid(id),
+                enum_value(event.kind),
+                opt_uuid(Some(actor.id)),
+                opt_text(Some(api::auth::role_name(actor.role))),
+                opt_text(event.note.map(str::to_owned)),
+                event.data.into(),
+                event.at.into(),
+                seq.into(),
+                seq.into(),
+                opt_text(None),
+            ]);
+        }
+    }
+}
+
+/// Writes the pending rows of these tables, in this order (parents first), in one
+/// transaction.
+async fn write(db: &DatabaseConnection, tables: &mut [&mut Bulk]) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    for bulk in tables.iter_mut() {
+        bulk.flush(&txn).await?;
+    }
+    txn.commit().await
+}
+
+fn visit_channel(rng: &mut Rng) -> Channel {
+    match rng.below(100) {
+        0..92 => Channel::DoorToDoor,
+        92..98 => Channel::DutySitIn,
+        _ => Channel::Forum,
+    }
+}
+
+/// The head of household `index`.
+fn head_name(seed: u64, index: usize) -> String {
+    person_name(seed, index as u64 + 10_000)
+}
+
+/// The phone of household `index` (unique).
+fn phone(index: usize) -> String {
+    format!("139{index:08}")
+}
+
+/// Answers to the six questions, with the cadre rating they contain.
+fn answer_templates() -> Vec<(serde_json::Value, i16)> {
+    let mut templates = Vec::new();
+    for difficulty in DIFFICULTIES {
+        for wish in WISHES {
+            for rating in [2i16, 3, 4, 4, 5, 5] {
+                templates.push((
+                    json!({
+                        "basic_situation": {
+                            "employment": "务农",
+                            "schooling": "孩子在镇中学",
+                            "medical": "已参加合作医疗",
+                            "elderly_care": "老人身体尚可",
+                        },
+                        "difficulties": difficulty,
+                        "income_wishes": wish,
+                        "cadre_evaluation": {"rating": rating, "comment": "干部常来"},
+                        "work_suggestions": "希望多组织文化活动",
+                        "development_ideas": "发展特色种植",
+                    }),
+                    rating,
+                ));
+            }
+        }
+    }
+    templates
+}
