@@ -171,12 +171,12 @@ pub async fn list_rounds(
 /// Who gave a response.
 #[derive(Debug, Clone)]
 pub enum Respondent {
-    /// A cadre recorded a resident's answers (optionally naming the household).
+    /// A cadre recorded a resident's answers, for the resident's household.
     Recorded {
         /// The cadre.
         by: Uuid,
-        /// The household.
-        household_id: Option<Uuid>,
+        /// The household (each answers a round once).
+        household_id: Uuid,
     },
     /// A resident answered through the public link with a one-time code.
     Code {
@@ -238,21 +238,40 @@ pub async fn record_response(
     }
     let (household_id, recorded_by, code_hash) = match respondent {
         Respondent::Recorded { by, household_id } => {
-            if let Some(household_id) = household_id {
-                let in_village = household::Entity::find_by_id(household_id)
-                    .filter(household::Column::VillageId.eq(round.village_id))
-                    .one(db)
-                    .await?
-                    .is_some();
-                if !in_village {
-                    return Err(ApiError::invalid_field(
-                        "household_id",
-                        "not_found",
-                        "No such household in the round's village.",
-                    ));
-                }
+            // The people rated are usually the ones with the questionnaire: a recorder never
+            // rates themself, and each household answers once, so a round cannot be stuffed.
+            if let Some(index) = answers.iter().position(|(cadre, _)| *cadre == by) {
+                return Err(ApiError::invalid_field(
+                    &format!("answers[{index}].cadre_id"),
+                    "self_rating",
+                    "A cadre does not record a rating of themself; the resident can answer with a code.",
+                ));
             }
-            (household_id, Some(by), None)
+            let in_village = household::Entity::find_by_id(household_id)
+                .filter(household::Column::VillageId.eq(round.village_id))
+                .one(db)
+                .await?
+                .is_some();
+            if !in_village {
+                return Err(ApiError::invalid_field(
+                    "household_id",
+                    "not_found",
+                    "No such household in the round's village.",
+                ));
+            }
+            let answered = survey::response::Entity::find()
+                .filter(survey::response::Column::RoundId.eq(round.id))
+                .filter(survey::response::Column::HouseholdId.eq(household_id))
+                .one(db)
+                .await?
+                .is_some();
+            if answered {
+                return Err(ApiError::Conflict {
+                    code: "household_answered",
+                    detail: "This household has answered this round already.".to_owned(),
+                });
+            }
+            (Some(household_id), Some(by), None)
         }
         Respondent::Code { code_hash } => (None, None, Some(code_hash)),
     };
@@ -329,6 +348,26 @@ pub fn normalise_code(code: &str) -> String {
         .collect()
 }
 
+/// Looks a code up without writing: 404 for an unknown code, 409 for a used one. The public
+/// endpoint asks this before it takes a write turn, so guessing codes never holds up writers.
+pub async fn check_code(db: &impl ConnectionTrait, code: &str) -> ApiResult<()> {
+    let row = survey::code::Entity::find_by_id(secret_hash(&normalise_code(code)))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such survey code.".to_owned()))?;
+    if row.used_at.is_some() {
+        return Err(code_used());
+    }
+    Ok(())
+}
+
+fn code_used() -> ApiError {
+    ApiError::Conflict {
+        code: "code_used",
+        detail: "This code has been used already; each code answers once.".to_owned(),
+    }
+}
+
 /// Takes a one-time code: its round if the code exists and is unused (then marked used).
 pub async fn take_code(
     db: &impl ConnectionTrait,
@@ -349,10 +388,7 @@ pub async fn take_code(
         .exec(db)
         .await?;
     if taken.rows_affected == 0 {
-        return Err(ApiError::Conflict {
-            code: "code_used",
-            detail: "This code has been used already; each code answers once.".to_owned(),
-        });
+        return Err(code_used());
     }
     let round = survey::round::Entity::find_by_id(row.round_id)
         .one(db)

@@ -1,14 +1,31 @@
-//! The audit trail: who changed what, when, from where. A row is written with
-//! [`record`] inside the transaction of the change it describes, so a change and its record
-//! commit or vanish together. Nothing in the application updates or deletes audit rows.
+//! The audit trail: who changed what, when, from where — and who was shown personal data
+//! unmasked. A row is written with [`record`] inside the transaction of the change it
+//! describes, so a change and its record commit or vanish together; a read of personal data
+//! is recorded by [`record_read`] in a short transaction of its own.
+//!
+//! The trail is a hash chain. [`record`] inserts rows unsealed; [`seal`], called by
+//! `db::commit`, locks the chain's head row, gives the transaction's rows the next `seq`
+//! numbers, each the previous row's hash (`prev_hash`) and its own (`row_hash`, SHA-256 over a
+//! canonical form of its fields), and moves the head. The lock is taken once per transaction,
+//! at commit, after every other lock the transaction holds, so it neither serialises the work
+//! of concurrent writers nor joins a deadlock. Triggers refuse any other UPDATE and any DELETE
+//! not covered by a retention checkpoint; [`verify`] walks the chain and names the first entry
+//! that was altered, removed or added behind the application's back; [`prune`] removes entries
+//! older than the retention period and leaves a checkpoint, so what is kept still verifies.
+//! Nothing in the application updates or deletes audit rows otherwise.
 
-use chrono::{DateTime, Utc};
-use entity::{audit_log, user::Role};
+use std::fmt;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use entity::{audit_chain_head, audit_checkpoint, audit_log, user::Role};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    AccessMode, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, IsolationLevel, NotSet, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionOptions, TransactionTrait,
+    sea_query::{CaseStatement, Expr},
 };
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::auth::RequestMeta;
@@ -93,7 +110,8 @@ pub async fn record(
 }
 
 /// Writes one audit row per entry in one statement per 500 (a batch of changes, each its
-/// own mutation).
+/// own mutation). The rows are sealed into the chain when the transaction commits
+/// (`db::commit` calls [`seal`]).
 pub async fn record_many(
     db: &impl ConnectionTrait,
     actor: &AuditActor,
@@ -115,6 +133,9 @@ pub async fn record_many(
             changes: Set(entry.changes),
             request_id: Set(actor.request_id.clone()),
             client_addr: Set(actor.client_addr.clone()),
+            seq: NotSet,
+            prev_hash: NotSet,
+            row_hash: NotSet,
         })
         .collect();
     for chunk in rows.chunks(500) {
@@ -123,6 +144,569 @@ pub async fn record_many(
             .await?;
     }
     Ok(())
+}
+
+/// Records, in a short writing transaction of its own, an entry about a read (reads have no
+/// transaction to share): that the caller was shown personal data unmasked. The caller
+/// answers only once it is stored, so nothing is shown that the trail does not know of.
+pub async fn record_read(
+    db: &DatabaseConnection,
+    actor: &AuditActor,
+    entry: AuditEntry,
+) -> Result<(), DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    record(&txn, actor, entry).await?;
+    crate::db::commit(txn).await
+}
+
+/// The `prev_hash` of the first entry of the chain.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// How many unsealed rows [`seal`] reads at a time, and how many one UPDATE seals.
+const SEAL_PAGE: u64 = 500;
+const SEAL_UPDATE_ROWS: usize = 100;
+
+/// Links this transaction's new audit rows into the chain. Called by `db::commit` just before
+/// the commit (after every other lock the transaction takes): when there is nothing to seal it
+/// costs one index probe; otherwise it locks the head row (`FOR UPDATE` on PostgreSQL; SQLite
+/// writers are already one at a time), numbers the rows in id (time) order, hashes them, and
+/// moves the head — one lock, one read and one update of the head per transaction, and one
+/// UPDATE per 100 rows. Rows written before the chain existed join it at the first seal.
+pub async fn seal(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let pending = audit_log::Entity::find()
+        .select_only()
+        .column(audit_log::Column::Id)
+        .filter(audit_log::Column::Seq.is_null())
+        .limit(1)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    if pending.is_none() {
+        return Ok(());
+    }
+    let head = audit_chain_head::Entity::find_by_id(1)
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("audit_chain_head".to_owned()))?;
+    let (mut seq, mut hash) = (head.last_seq, head.last_hash.clone());
+    loop {
+        // Read after the lock: rows another transaction sealed meanwhile are not seen again.
+        let rows = audit_log::Entity::find()
+            .filter(audit_log::Column::Seq.is_null())
+            .order_by_asc(audit_log::Column::Id)
+            .limit(SEAL_PAGE)
+            .all(db)
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut links = Vec::with_capacity(rows.len());
+        for row in &rows {
+            seq += 1;
+            let row_hash = entry_hash(row, seq, &hash);
+            links.push((row.id, seq, std::mem::replace(&mut hash, row_hash.clone()), row_hash));
+        }
+        for chunk in links.chunks(SEAL_UPDATE_ROWS) {
+            write_links(db, chunk).await?;
+        }
+    }
+    if seq != head.last_seq {
+        audit_chain_head::Entity::update_many()
+            .col_expr(audit_chain_head::Column::LastSeq, Expr::val(seq).into())
+            .col_expr(audit_chain_head::Column::LastHash, Expr::val(hash).into())
+            .filter(audit_chain_head::Column::Id.eq(1))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sets `seq`, `prev_hash` and `row_hash` of several rows in one statement.
+async fn write_links(
+    db: &impl ConnectionTrait,
+    links: &[(Uuid, i64, String, String)],
+) -> Result<(), DbErr> {
+    let (mut seqs, mut prevs, mut hashes) =
+        (CaseStatement::new(), CaseStatement::new(), CaseStatement::new());
+    for (id, seq, prev_hash, row_hash) in links {
+        let this = || audit_log::Column::Id.eq(*id);
+        seqs = seqs.case(this(), *seq);
+        prevs = prevs.case(this(), prev_hash.as_str());
+        hashes = hashes.case(this(), row_hash.as_str());
+    }
+    let sealed = audit_log::Entity::update_many()
+        .col_expr(audit_log::Column::Seq, seqs.into())
+        .col_expr(audit_log::Column::PrevHash, prevs.into())
+        .col_expr(audit_log::Column::RowHash, hashes.into())
+        .filter(audit_log::Column::Id.is_in(links.iter().map(|link| link.0)))
+        .filter(audit_log::Column::Seq.is_null())
+        .exec(db)
+        .await?;
+    if sealed.rows_affected != links.len() as u64 {
+        return Err(DbErr::Custom(format!(
+            "audit chain: sealed {} of {} entries",
+            sealed.rows_affected,
+            links.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The hash of an entry at `seq` after `prev_hash`: SHA-256, in lower-case hex, of the JSON
+/// array `[1, seq, id, occurred_at, actor_type, actor_id, actor_role, action, entity_type,
+/// entity_id, changes, request_id, client_addr, prev_hash]`, written canonically (object keys
+/// sorted, no spaces; `occurred_at` as RFC 3339 UTC with nanoseconds). The leading 1 is the
+/// version of this form.
+pub fn entry_hash(row: &audit_log::Model, seq: i64, prev_hash: &str) -> String {
+    let fields = serde_json::json!([
+        1,
+        seq,
+        row.id,
+        row.occurred_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
+        row.actor_type,
+        row.actor_id,
+        row.actor_role,
+        row.action,
+        row.entity_type,
+        row.entity_id,
+        row.changes,
+        row.request_id,
+        row.client_addr,
+        prev_hash,
+    ]);
+    let mut text = String::new();
+    write_canonical(&fields, &mut text);
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// JSON with object keys in sorted order and no whitespace, whatever order the value's map
+/// keeps (the hash must not depend on `serde_json` features or the column type).
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// The first link of the chain that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBreak {
+    /// The entry's place in the chain (`None`: entries not in the chain at all).
+    pub seq: Option<i64>,
+    /// The entry, when it is still there.
+    pub entry_id: Option<Uuid>,
+    /// What does not hold.
+    pub problem: String,
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Entries checked.
+    pub entries: u64,
+    /// `seq` of the newest entry (the head).
+    pub head_seq: i64,
+    /// Its hash: write it down somewhere else to notice, later, a rewrite of everything before.
+    pub head_hash: String,
+    /// The first broken link; `None` when the chain holds.
+    pub broken: Option<ChainBreak>,
+}
+
+impl VerifyReport {
+    /// Does the chain hold?
+    pub fn is_ok(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.broken {
+            None => write!(
+                f,
+                "ok: {} entries, head {} (seq {})",
+                self.entries, self.head_hash, self.head_seq
+            ),
+            Some(ChainBreak {
+                seq,
+                entry_id,
+                problem,
+            }) => {
+                write!(f, "broken")?;
+                if let Some(seq) = seq {
+                    write!(f, " at seq {seq}")?;
+                }
+                if let Some(id) = entry_id {
+                    write!(f, " (entry {id})")?;
+                }
+                write!(f, ": {problem}")
+            }
+        }
+    }
+}
+
+/// How many entries [`verify`] reads at a time.
+const VERIFY_PAGE: u64 = 1000;
+
+/// Walks the chain in `seq` order, in pages, in one snapshot, and reports the first link that
+/// does not hold: an entry whose fields no longer give its hash (altered), whose `prev_hash` is
+/// not the hash of the entry before (altered and re-hashed, or inserted), a missing `seq`
+/// (deleted), a start not covered by a retention checkpoint, an end short of the head, or
+/// entries outside the chain. Read-only.
+pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbErr> {
+    let snapshot = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_options(TransactionOptions {
+                isolation_level: Some(IsolationLevel::RepeatableRead),
+                access_mode: Some(AccessMode::ReadOnly),
+                sqlite_transaction_mode: None,
+            })
+            .await?
+        }
+        // SQLite in WAL mode: a read transaction sees one snapshot from its first read.
+        _ => db.begin().await?,
+    };
+    let report = verify_in(&snapshot).await;
+    // Nothing was written: dropping the snapshot ends it.
+    drop(snapshot);
+    report
+}
+
+async fn verify_in(db: &impl ConnectionTrait) -> Result<VerifyReport, DbErr> {
+    let head = audit_chain_head::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("audit_chain_head".to_owned()))?;
+    let mut report = VerifyReport {
+        entries: 0,
+        head_seq: head.last_seq,
+        head_hash: head.last_hash.clone(),
+        broken: None,
+    };
+    let broken = |seq: Option<i64>, entry_id: Option<Uuid>, problem: String| ChainBreak {
+        seq,
+        entry_id,
+        problem,
+    };
+    let unsealed = audit_log::Entity::find()
+        .filter(audit_log::Column::Seq.is_null())
+        .order_by_asc(audit_log::Column::Id)
+        .one(db)
+        .await?;
+    if let Some(row) = unsealed {
+        report.broken = Some(broken(
+            None,
+            Some(row.id),
+            "an entry is outside the chain: inserted directly in the database, or written \
+             before the chain existed and not yet sealed (any audited write seals those)"
+                .to_owned(),
+        ));
+        return Ok(report);
+    }
+    let beyond = audit_log::Entity::find()
+        .filter(audit_log::Column::Seq.gt(head.last_seq))
+        .order_by_asc(audit_log::Column::Seq)
+        .one(db)
+        .await?;
+    if let Some(row) = beyond {
+        report.broken = Some(broken(
+            row.seq,
+            Some(row.id),
+            format!(
+                "the entry is beyond the chain's head (seq {}): added behind the application's back",
+                head.last_seq
+            ),
+        ));
+        return Ok(report);
+    }
+
+    // (seq, hash) of the link before the next entry; `None` until the first entry is read.
+    let mut last: Option<(i64, String)> = None;
+    loop {
+        let mut page = audit_log::Entity::find().order_by_asc(audit_log::Column::Seq);
+        page = match &last {
+            Some((seq, _)) => page.filter(audit_log::Column::Seq.gt(*seq)),
+            None => page.filter(audit_log::Column::Seq.is_not_null()),
+        };
+        let rows = page.limit(VERIFY_PAGE).all(db).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            let seq = row.seq.unwrap_or_default();
+            let (expected_seq, expected_prev) = match last.take() {
+                Some((before, hash)) => (before + 1, hash),
+                None => match start_of_chain(db, seq).await? {
+                    Some(hash) => (seq, hash),
+                    None => {
+                        report.broken = Some(broken(
+                            Some(seq),
+                            Some(row.id),
+                            format!(
+                                "the chain starts here, but entries 1 to {} are missing and no \
+                                 retention checkpoint covers them",
+                                seq - 1
+                            ),
+                        ));
+                        return Ok(report);
+                    }
+                },
+            };
+            if seq != expected_seq {
+                report.broken = Some(broken(
+                    Some(expected_seq),
+                    None,
+                    format!(
+                        "entries {expected_seq} to {} are missing (deleted)",
+                        seq - 1
+                    ),
+                ));
+                return Ok(report);
+            }
+            if row.prev_hash.as_deref() != Some(expected_prev.as_str()) {
+                report.broken = Some(broken(
+                    Some(seq),
+                    Some(row.id),
+                    format!(
+                        "prev_hash does not match the hash of entry {}: that entry was altered \
+                         and re-hashed, or this one was put in its place",
+                        seq - 1
+                    ),
+                ));
+                return Ok(report);
+            }
+            let recomputed = entry_hash(&row, seq, &expected_prev);
+            if row.row_hash.as_deref() != Some(recomputed.as_str()) {
+                report.broken = Some(broken(
+                    Some(seq),
+                    Some(row.id),
+                    "the entry's fields no longer give its hash: it was altered".to_owned(),
+                ));
+                return Ok(report);
+            }
+            report.entries += 1;
+            last = Some((seq, recomputed));
+        }
+    }
+    let (end_seq, end_hash) = match last {
+        Some(end) => end,
+        // No entries: everything was pruned (or nothing written yet).
+        None => match latest_checkpoint(db).await? {
+            Some(checkpoint) => (checkpoint.seq, checkpoint.row_hash),
+            None => (0, GENESIS_HASH.to_owned()),
+        },
+    };
+    if end_seq != head.last_seq {
+        report.broken = Some(broken(
+            Some(end_seq + 1),
+            None,
+            format!(
+                "entries {} to {} are missing: the chain ends before its head",
+                end_seq + 1,
+                head.last_seq
+            ),
+        ));
+    } else if end_hash != head.last_hash {
+        report.broken = Some(broken(
+            Some(end_seq),
+            None,
+            "the newest entry's hash is not the one recorded as the chain's head".to_owned(),
+        ));
+    }
+    Ok(report)
+}
+
+/// The `prev_hash` the oldest kept entry must carry: zeros for entry 1, else the hash a
+/// retention checkpoint recorded for the entry before it.
+async fn start_of_chain(db: &impl ConnectionTrait, first_seq: i64) -> Result<Option<String>, DbErr> {
+    if first_seq == 1 {
+        return Ok(Some(GENESIS_HASH.to_owned()));
+    }
+    Ok(audit_checkpoint::Entity::find_by_id(first_seq - 1)
+        .one(db)
+        .await?
+        .map(|checkpoint| checkpoint.row_hash))
+}
+
+async fn latest_checkpoint(
+    db: &impl ConnectionTrait,
+) -> Result<Option<audit_checkpoint::Model>, DbErr> {
+    audit_checkpoint::Entity::find()
+        .order_by_desc(audit_checkpoint::Column::Seq)
+        .one(db)
+        .await
+}
+
+/// The shortest retention allowed: network logs are kept at least six months (网络安全法
+/// art. 21).
+pub const MIN_RETENTION_DAYS: u32 = 180;
+
+/// Why [`prune`] did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    /// A retention under [`MIN_RETENTION_DAYS`].
+    #[error("audit retention must be at least {MIN_RETENTION_DAYS} days, not {0}")]
+    RetentionTooShort(u32),
+    /// The chain is broken: nothing is removed, so the evidence stays.
+    #[error("the audit chain is broken, so nothing was pruned: {0}")]
+    ChainBroken(VerifyReport),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// What [`prune`] removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Entries older than this were due.
+    pub cutoff: DateTime<Utc>,
+    /// How many were removed.
+    pub removed: u64,
+    /// The last removed entry's `seq` (the new checkpoint), when any was removed.
+    pub through_seq: Option<i64>,
+}
+
+impl fmt::Display for PruneReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.through_seq {
+            Some(seq) => write!(
+                f,
+                "pruned {} audit entries older than {} (through seq {seq}); checkpoint written",
+                self.removed,
+                self.cutoff.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+            None => write!(
+                f,
+                "no audit entries older than {} to prune",
+                self.cutoff.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+        }
+    }
+}
+
+/// Removes, in one transaction, the entries older than `retention_days` before `now`: the
+/// oldest run of the chain up to the first entry that is still young enough (an old entry
+/// sealed after a young one stays until that one goes). First it writes a checkpoint — the
+/// last removed entry's `seq` and hash — which is what lets the database triggers accept the
+/// deletes and lets [`verify`] check the first kept entry. It records `audit.prune`. A broken
+/// chain is not pruned.
+pub async fn prune(
+    db: &DatabaseConnection,
+    retention_days: u32,
+    now: DateTime<Utc>,
+) -> Result<PruneReport, PruneError> {
+    if retention_days < MIN_RETENTION_DAYS {
+        return Err(PruneError::RetentionTooShort(retention_days));
+    }
+    let cutoff = now - Duration::days(i64::from(retention_days));
+    let mut report = PruneReport {
+        cutoff,
+        removed: 0,
+        through_seq: None,
+    };
+    let verified = verify(db).await?;
+    if !verified.is_ok() {
+        return Err(PruneError::ChainBroken(verified));
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let first_kept: Option<i64> = audit_log::Entity::find()
+        .select_only()
+        .column_as(audit_log::Column::Seq.min(), "seq")
+        .filter(audit_log::Column::Seq.is_not_null())
+        .filter(audit_log::Column::OccurredAt.gte(cutoff))
+        .into_tuple::<Option<i64>>()
+        .one(&txn)
+        .await?
+        .flatten();
+    let through = match first_kept {
+        Some(seq) => seq - 1,
+        None => {
+            audit_log::Entity::find()
+                .select_only()
+                .column_as(audit_log::Column::Seq.max(), "seq")
+                .into_tuple::<Option<i64>>()
+                .one(&txn)
+                .await?
+                .flatten()
+                .unwrap_or(0)
+        }
+    };
+    let already = latest_checkpoint(&txn).await?.map_or(0, |checkpoint| checkpoint.seq);
+    if through <= already {
+        // Nothing old enough: the transaction ends unused.
+        return Ok(report);
+    }
+    let last = audit_log::Entity::find()
+        .filter(audit_log::Column::Seq.eq(through))
+        .one(&txn)
+        .await?
+        .and_then(|row| row.row_hash)
+        .ok_or_else(|| DbErr::RecordNotFound(format!("audit entry seq {through}")))?;
+    let due = audit_log::Entity::find()
+        .filter(audit_log::Column::Seq.lte(through))
+        .count(&txn)
+        .await?;
+    audit_checkpoint::Entity::insert(audit_checkpoint::ActiveModel {
+        seq: Set(through),
+        row_hash: Set(last),
+        cutoff: Set(cutoff),
+        pruned_count: Set(i64::try_from(due).unwrap_or(i64::MAX)),
+        pruned_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    let removed = audit_log::Entity::delete_many()
+        .filter(audit_log::Column::Seq.lte(through))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    record(
+        &txn,
+        &AuditActor::system(),
+        AuditEntry {
+            action: "audit.prune",
+            entity_type: "audit_log",
+            entity_id: None,
+            changes: Some(serde_json::json!({
+                "retention_days": retention_days,
+                "cutoff": cutoff,
+                "through_seq": through,
+                "removed": removed,
+            })),
+        },
+    )
+    .await?;
+    crate::db::commit(txn).await?;
+    report.removed = removed;
+    report.through_seq = Some(through);
+    Ok(report)
 }
 
 /// `{field: {"from": old, "to": new}}` for every top-level field that differs.

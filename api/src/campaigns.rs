@@ -125,6 +125,13 @@ impl CampaignSpec {
             }
         }
         for (index, quota) in self.quotas.iter().enumerate() {
+            if !(1..=100_000).contains(&quota.target) {
+                return Err(ApiError::invalid_field(
+                    &format!("quotas[{index}].target"),
+                    "range",
+                    "A quota is from 1 to 100,000.",
+                ));
+            }
             if self.quotas[..index]
                 .iter()
                 .any(|earlier| earlier.position == quota.position)
@@ -144,7 +151,7 @@ impl CampaignSpec {
             weights.issues_in_time,
             weights.satisfaction,
         ];
-        if parts.iter().any(|part| *part < 0) || parts.iter().sum::<i32>() != 100 {
+        if parts.iter().any(|part| !(0..=100).contains(part)) || parts.iter().sum::<i32>() != 100 {
             return Err(ApiError::invalid_field(
                 "weights",
                 "not_100",
@@ -278,8 +285,12 @@ pub async fn save_campaign(
         .exec(db)
         .await?;
     if updated.rows_affected == 0 {
+        let current = campaign::Entity::find_by_id(row.id)
+            .one(db)
+            .await?
+            .map_or(expected, |stored| stored.version);
         return Err(ApiError::PreconditionFailed {
-            current_version: i64::from(expected),
+            current_version: i64::from(current),
         });
     }
     Ok(row)
@@ -394,9 +405,23 @@ pub async fn for_dashboard(
     today: NaiveDate,
 ) -> ApiResult<campaign::Model> {
     match campaign_id {
-        Some(id) => find_campaign(db, scope, id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("No such campaign.".to_owned())),
+        Some(id) => {
+            let campaign = find_campaign(db, scope, id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("No such campaign.".to_owned()))?;
+            // A place is measured against its own county's or town's campaign only.
+            let applies = campaign.org_unit_id == place.county_id
+                || Some(campaign.org_unit_id) == place.town_id
+                || campaign.org_unit_id == place.id;
+            if !applies {
+                return Err(ApiError::invalid_field(
+                    "campaign_id",
+                    "not_for_place",
+                    format!("That campaign does not run in {}.", place.name),
+                ));
+            }
+            Ok(campaign)
+        }
         None => current_for(db, place, today.year()).await?.ok_or_else(|| {
             ApiError::Conflict {
                 code: "no_campaign",

@@ -1,4 +1,5 @@
-//! The `minqing` command line: `serve` (the default), `migrate`, `openapi`, `seed-demo`.
+//! The `minqing` command line: `serve` (the default), `migrate`, `openapi`, `seed-demo`,
+//! `admin create`, `audit verify` and `audit prune`.
 
 use std::process::ExitCode;
 
@@ -40,6 +41,24 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Check or prune the audit trail.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+/// Audit trail actions.
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Walk the audit hash chain and report the first entry altered, removed or added in the
+    /// database behind the application's back (exit code 1), or `ok: N entries, head <hash>`.
+    Verify,
+    /// Remove audit entries older than `MINQING_AUDIT_RETENTION_DAYS` in one transaction,
+    /// leaving a checkpoint so that `verify` still checks the rest. Run it daily (cron).
+    /// Without the setting nothing is removed.
+    Prune,
 }
 
 /// Administrator account actions.
@@ -151,6 +170,27 @@ async fn execute(cli: Cli) -> CliResult {
                 crate::accounts::create_first_admin(&db, &username, &display_name, &password)
                     .await?;
             println!("Created admin `{}` ({}).", created.username, created.id);
+        }
+        Command::Audit { action } => {
+            let db = db::connect(&settings.database).await?;
+            match action {
+                AuditAction::Verify => {
+                    let report = crate::audit::verify(&db).await?;
+                    println!("{report}");
+                    if !report.is_ok() {
+                        return Err("the audit chain is broken".into());
+                    }
+                }
+                AuditAction::Prune => match cli.settings.audit_retention_days {
+                    Some(days) => {
+                        let report = crate::audit::prune(&db, days, chrono::Utc::now()).await?;
+                        println!("{report}");
+                    }
+                    None => println!(
+                        "MINQING_AUDIT_RETENTION_DAYS is not set: audit entries are kept forever; nothing pruned"
+                    ),
+                },
+            }
         }
         Command::Openapi => {}
     }

@@ -220,6 +220,16 @@ pub struct SettingsArgs {
         global = true
     )]
     pub cors_origins: Vec<String>,
+    /// Days audit entries are kept; `minqing audit prune` (run daily, e.g. from cron) removes
+    /// older ones. At least 180 (network logs are kept six months); unset: kept forever. Read
+    /// by the `audit prune` command only, so it is not part of [`Settings`].
+    #[arg(
+        long,
+        env = "MINQING_AUDIT_RETENTION_DAYS",
+        value_parser = clap::value_parser!(u32).range(i64::from(crate::audit::MIN_RETENTION_DAYS)..),
+        global = true
+    )]
+    pub audit_retention_days: Option<u32>,
 }
 
 /// Why the settings could not be resolved.

@@ -199,6 +199,10 @@ fn count_when(condition: impl Into<Condition>) -> SimpleExpr {
     Func::sum(Expr::case(condition, 1).finally(0)).into()
 }
 
+/// Resolved, the applicant not yet told — written literally, like [`OPEN_LEDGER_SQL`], so
+/// that the partial index carrying the same condition is used on both engines.
+const AWAITING_FEEDBACK_SQL: &str = "issues.status = 'resolved' AND issues.feedback_given = FALSE";
+
 /// Runs one grouped count: the key column and `aggregates`, over `condition`.
 async fn grouped<K: TryGetable + Send + Sync + 'static>(
     db: &impl ConnectionTrait,
@@ -253,9 +257,7 @@ where
     let awaiting = grouped::<K>(
         db,
         key,
-        base.clone()
-            .add(issue::Column::Status.eq(Status::Resolved))
-            .add(issue::Column::FeedbackGiven.eq(false)),
+        base.clone().add(Expr::cust(AWAITING_FEEDBACK_SQL)),
         [Expr::cust("COUNT(*)"), zero(), zero()],
     )
     .await?;
@@ -724,6 +726,7 @@ pub async fn satisfaction(
 /// (resolved or struck off).
 pub async fn deeds_by_cadre(
     db: &impl ConnectionTrait,
+    caller: &Principal,
     place: &org_unit::Model,
     cadres: Vec<Uuid>,
     period: &Period,
@@ -731,28 +734,43 @@ pub async fn deeds_by_cadre(
     if cadres.is_empty() {
         return Ok(HashMap::new());
     }
-    Ok(
-        deeds_grouped(db, place, issue::Column::LeadResponsibleId, period, None)
-            .await?
-            .into_iter()
-            .filter(|(cadre, _)| cadres.contains(cadre))
-            .collect(),
+    Ok(deeds_grouped(
+        db,
+        caller,
+        place,
+        issue::Column::LeadResponsibleId,
+        period,
+        None,
     )
+    .await?
+    .into_iter()
+    .filter(|(cadre, _)| cadres.contains(cadre))
+    .collect())
 }
 
 /// Per town: deeds marked during the period, and those done; with `first_batch_due`, only the
 /// deeds marked by the end of that day.
 pub async fn deeds_by_town(
     db: &impl ConnectionTrait,
+    caller: &Principal,
     place: &org_unit::Model,
     period: &Period,
     marked_before: Option<DateTime<Utc>>,
 ) -> Result<HashMap<Uuid, (i64, i64)>, DbErr> {
-    deeds_grouped(db, place, issue::Column::TownId, period, marked_before).await
+    deeds_grouped(
+        db,
+        caller,
+        place,
+        issue::Column::TownId,
+        period,
+        marked_before,
+    )
+    .await
 }
 
 async fn deeds_grouped(
     db: &impl ConnectionTrait,
+    caller: &Principal,
     place: &org_unit::Model,
     key: issue::Column,
     period: &Period,
@@ -772,6 +790,7 @@ async fn deeds_grouped(
             issue::Column::TownId,
             issue::Column::VillageId,
         ))
+        .filter(ledger::visible_condition(caller))
         .filter(issue::Column::IsDeed.eq(true))
         .filter(issue::Column::CreatedAt.gte(period.from))
         .filter(issue::Column::CreatedAt.lt(period.until));

@@ -137,10 +137,12 @@ const SYNCED_TABLES: [&str; 8] = [
 
 /// Commits a writing transaction. Rows of synced tables it marked as changed
 /// (`change_seq = 0`) are first stamped with the next value of the sync counter; the counter
-/// row stays locked until the commit, so sequence numbers follow commit order. Every writing
+/// row stays locked until the commit, so sequence numbers follow commit order. Then the
+/// transaction's audit rows are sealed into the hash chain (`audit::seal`). Every writing
 /// transaction ends here (a test checks that no other code calls `commit`).
 pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
     stamp_changes(&write.txn).await?;
+    crate::audit::seal(&write.txn).await?;
     write.txn.commit().await
 }
 

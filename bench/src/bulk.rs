@@ -13,7 +13,7 @@ pub struct Bulk {
     table: &'static str,
     columns: &'static [&'static str],
     backend: DbBackend,
-    full_statement: String,
+    full_statement: Option<String>,
     values: Vec<Value>,
     /// Rows written so far.
     pub inserted: u64,
@@ -26,8 +26,8 @@ impl Bulk {
             table,
             columns,
             backend,
-            full_statement: insert_sql(backend, table, columns, ROWS_PER_STATEMENT),
-            values: Vec::with_capacity(columns.len() * ROWS_PER_STATEMENT),
+            full_statement: None,
+            values: Vec::new(),
             inserted: 0,
         }
     }
@@ -39,7 +39,12 @@ impl Bulk {
 
     /// Adds one row; its values are in the order of the columns.
     pub fn push<const N: usize>(&mut self, row: [Value; N]) {
-        debug_assert_eq!(N, self.columns.len(), "{}: wrong number of values", self.table);
+        debug_assert_eq!(
+            N,
+            self.columns.len(),
+            "{}: wrong number of values",
+            self.table
+        );
         self.values.extend(row);
     }
 
@@ -59,7 +64,11 @@ impl Bulk {
         while written < rows {
             let count = (rows - written).min(ROWS_PER_STATEMENT);
             let sql = if count == ROWS_PER_STATEMENT {
-                self.full_statement.clone()
+                self.full_statement
+                    .get_or_insert_with(|| {
+                        insert_sql(self.backend, self.table, self.columns, ROWS_PER_STATEMENT)
+                    })
+                    .clone()
             } else {
                 insert_sql(self.backend, self.table, self.columns, count)
             };
@@ -69,7 +78,6 @@ impl Bulk {
             written += count;
         }
         self.inserted += rows as u64;
-        self.values = Vec::with_capacity(width * ROWS_PER_STATEMENT);
         Ok(())
     }
 }

@@ -24,8 +24,7 @@ use entity::{
     visit::Channel,
 };
 use sea_orm::{
-    ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement,
-    TransactionTrait, Value,
+    ActiveEnum, ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -116,8 +115,6 @@ impl IssueTally {
 pub struct County {
     /// The county.
     pub county_id: Uuid,
-    /// Its towns.
-    pub town_ids: Vec<Uuid>,
     /// A village-contact cadre (包村干部) of the first town, with ~5 villages.
     pub cadre: Person,
     /// Their villages.
@@ -202,8 +199,21 @@ struct Plan {
 }
 
 const TOWN_NAMES: [&str; 15] = [
-    "东岭镇", "西河镇", "南湖镇", "北山镇", "青石镇", "柳林镇", "白杨镇", "红旗镇", "金沙镇",
-    "平原镇", "长乐镇", "安定镇", "新华镇", "永丰镇", "太平镇",
+    "东岭镇",
+    "西河镇",
+    "南湖镇",
+    "北山镇",
+    "青石镇",
+    "柳林镇",
+    "白杨镇",
+    "红旗镇",
+    "金沙镇",
+    "平原镇",
+    "长乐镇",
+    "安定镇",
+    "新华镇",
+    "永丰镇",
+    "太平镇",
 ];
 const VILLAGE_STEMS: [&str; 30] = [
     "东关", "柳树", "石桥", "河湾", "杏花", "王家", "李庄", "张楼", "刘屯", "陈集", "杨柳", "赵寨",
@@ -216,8 +226,8 @@ const SURNAMES: [&str; 20] = [
     "何", "郭", "马", "罗",
 ];
 const GIVEN_NAMES: [&str; 20] = [
-    "建国", "秀英", "明", "芳", "志强", "桂兰", "德福", "玉珍", "海", "春梅", "国庆", "淑珍", "永刚",
-    "丽", "卫东", "红", "振华", "凤英", "建军", "霞",
+    "建国", "秀英", "明", "芳", "志强", "桂兰", "德福", "玉珍", "海", "春梅", "国庆", "淑珍",
+    "永刚", "丽", "卫东", "红", "振华", "凤英", "建军", "霞",
 ];
 const COUNTY_DEPARTMENTS: [(&str, &str); 6] = [
     ("jt", "县交通运输局"),
@@ -283,12 +293,7 @@ const PROGRESS_NOTES: [&str; 4] = [
     "已列入本月计划",
     "施工队已进场",
 ];
-const RESOLUTIONS: [&str; 4] = [
-    "已修复完毕",
-    "已协调解决",
-    "已按政策办理",
-    "已答复并落实",
-];
+const RESOLUTIONS: [&str; 4] = ["已修复完毕", "已协调解决", "已按政策办理", "已答复并落实"];
 
 /// The day `day` (0 = a year before `as_of`) as a date.
 fn day_date(as_of: NaiveDate, day: i64) -> NaiveDate {
@@ -327,12 +332,12 @@ fn build_plan(options: &Options) -> Plan {
     let county_code = "371599".to_owned();
     let county_id = next_org_id();
     let mut users: Vec<UserPlan> = Vec::new();
-    let mut add_user = |users: &mut Vec<UserPlan>,
-                        username: String,
-                        role: Role,
-                        position: Position,
-                        scope: Option<Uuid>,
-                        department: Option<Uuid>| {
+    let add_user = |users: &mut Vec<UserPlan>,
+                    username: String,
+                    role: Role,
+                    position: Position,
+                    scope: Option<Uuid>,
+                    department: Option<Uuid>| {
         let index = users.len();
         users.push(UserPlan {
             id: id_of(seed, kind::USER, index as u64, created),
@@ -371,28 +376,32 @@ fn build_plan(options: &Options) -> Plan {
         None,
     );
     let mut departments = Vec::new();
-    let mut add_department =
-        |departments: &mut Vec<DepartmentPlan>, users: &mut Vec<UserPlan>, owner: Uuid, owner_code: &str, key: &str, name: String| {
-            let index = departments.len();
-            let id = id_of(seed, kind::DEPARTMENT, index as u64, created);
-            let code = format!("dept-{owner_code}-{key}");
-            let staff = add_user(
-                users,
-                code.clone(),
-                Role::Department,
-                Position::DepartmentStaff,
-                Some(owner),
-                Some(id),
-            );
-            departments.push(DepartmentPlan {
-                id,
-                org_unit: owner,
-                code,
-                name,
-                staff,
-            });
-            index
-        };
+    let add_department = |departments: &mut Vec<DepartmentPlan>,
+                          users: &mut Vec<UserPlan>,
+                          owner: Uuid,
+                          owner_code: &str,
+                          key: &str,
+                          name: String| {
+        let index = departments.len();
+        let id = id_of(seed, kind::DEPARTMENT, index as u64, created);
+        let code = format!("dept-{owner_code}-{key}");
+        let staff = add_user(
+            users,
+            code.clone(),
+            Role::Department,
+            Position::DepartmentStaff,
+            Some(owner),
+            Some(id),
+        );
+        departments.push(DepartmentPlan {
+            id,
+            org_unit: owner,
+            code,
+            name,
+            staff,
+        });
+        index
+    };
     let county_departments = COUNTY_DEPARTMENTS
         .iter()
         .map(|(key, name)| {
@@ -872,7 +881,6 @@ impl Generator<'_> {
         .collect();
         County {
             county_id: plan.county_id,
-            town_ids: plan.towns.iter().map(|town| town.id).collect(),
             cadre: Person {
                 username: cadre.username.clone(),
                 id: cadre.id,
@@ -1036,11 +1044,9 @@ impl Generator<'_> {
         let households = (self.plan.villages.len() * HOUSEHOLDS_PER_VILLAGE) as f64;
         let total = (households * VISITS_PER_HOUSEHOLD).round();
         let weights: Vec<f64> = (0..DAYS)
-            .map(|day| {
-                match day_date(self.options.as_of, day).weekday() {
-                    Weekday::Sat | Weekday::Sun => 0.4,
-                    _ => 1.0,
-                }
+            .map(|day| match day_date(self.options.as_of, day).weekday() {
+                Weekday::Sat | Weekday::Sun => 0.4,
+                _ => 1.0,
             })
             .collect();
         let sum: f64 = weights.iter().sum();
@@ -1120,10 +1126,13 @@ impl Generator<'_> {
                         number % 50 + 1
                     ))),
                     Some(rng.range(1, 7) as i32).into(),
-                    opt_text(rng.chance(0.3).then(|| id_card(&self.plan.county_code, index))),
+                    opt_text(
+                        rng.chance(0.3)
+                            .then(|| id_card(&self.plan.county_code, index)),
+                    ),
                     Some(village.latitude + rng.range(-50, 50) as f64 / 10_000.0).into(),
                     Some(village.longitude + rng.range(-50, 50) as f64 / 10_000.0).into(),
-                    (tags as i32).into(),
+                    tags.into(),
                     opt_text((tags & 16 != 0).then(|| "独居老人，需常走访".to_owned())),
                     last_visits[index].into(),
                     1i32.into(),
@@ -1152,7 +1161,8 @@ impl Generator<'_> {
             let mut rng = Rng::stream(seed, &[kind::CONTENT, day as u64]);
             for _ in 0..count {
                 let (household, visited_at) = self.scheduled(&mut schedule, day as i64);
-                let (visit_id, cadre, channel, origin) = self.visit(&mut rng, household, visited_at);
+                let (visit_id, cadre, channel, origin) =
+                    self.visit(&mut rng, household, visited_at);
                 if rng.chance(0.18) {
                     let raised = Raised {
                         village: household / HOUSEHOLDS_PER_VILLAGE,
@@ -1252,7 +1262,10 @@ impl Generator<'_> {
             received_at.into(),
             Some(answers).into(),
             Some(rating).into(),
-            opt_text(rng.chance(0.3).then(|| "入户走访，了解家庭近况，宣传惠民政策。".to_owned())),
+            opt_text(
+                rng.chance(0.3)
+                    .then(|| "入户走访，了解家庭近况，宣传惠民政策。".to_owned()),
+            ),
             rng.chance(0.85).into(),
             Some(village.latitude + rng.range(-50, 50) as f64 / 10_000.0).into(),
             Some(village.longitude + rng.range(-50, 50) as f64 / 10_000.0).into(),
@@ -1293,7 +1306,11 @@ impl Generator<'_> {
                 Some(phone(household)),
                 Some(self.household_ids[household]),
             ),
-            None => (person_name(seed, 1_000_000 + rng.below(1_000_000)), None, None),
+            None => (
+                person_name(seed, 1_000_000 + rng.below(1_000_000)),
+                None,
+                None,
+            ),
         };
         let on_the_spot = category != Category::CadreConduct && rng.chance(0.10);
         let raised_on = local_date(raised.at);
@@ -1403,7 +1420,9 @@ impl Generator<'_> {
                     at: t,
                     actor: department.staff,
                     note: None,
-                    data: Some(json!({"escalation_id": escalation_id, "department_id": department.id})),
+                    data: Some(
+                        json!({"escalation_id": escalation_id, "department_id": department.id}),
+                    ),
                 });
             }
             t += TimeDelta::hours(rng.range(3, 96));

@@ -99,7 +99,10 @@ mod tests {
             .get_timestamp()
             .map(|stamp| stamp.to_unix())
             .unwrap_or_default();
-        assert_eq!(seconds * 1000 + u64::from(nanos) / 1_000_000, 1_780_000_000_123);
+        assert_eq!(
+            seconds * 1000 + u64::from(nanos) / 1_000_000,
+            1_780_000_000_123
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! the database share one list.
 
 pub mod api_token;
+pub mod audit_chain_head;
+pub mod audit_checkpoint;
 pub mod audit_log;
 pub mod calendar_day;
 pub mod calendar_year;

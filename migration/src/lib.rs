@@ -13,6 +13,7 @@ mod m20261128_000006_idempotency;
 mod m20261128_000007_campaigns;
 mod m20261128_000008_calendar;
 mod m20261128_000009_surveys;
+mod m20261128_000010_audit_chain;
 
 /// The migrator used by the server, the CLI and the tests.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_campaigns::Migration),
             Box::new(m20261128_000008_calendar::Migration),
             Box::new(m20261128_000009_surveys::Migration),
+            Box::new(m20261128_000010_audit_chain::Migration),
         ]
     }
 }

@@ -102,10 +102,26 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        // "Resolved, the applicant not yet told" (事事有回音) is counted over a whole county.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX idx_issues_awaiting_feedback ON issues (county_id, town_id) \
+                 WHERE status = 'resolved' AND feedback_given = FALSE",
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_issues_awaiting_feedback")
+                    .table(Issues::Table)
+                    .to_owned(),
+            )
+            .await?;
         for name in ["idx_issues_created_at", "idx_issues_closed_at"] {
             manager
                 .drop_index(Index::drop().name(name).table(Issues::Table).to_owned())

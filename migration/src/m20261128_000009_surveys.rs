@@ -78,6 +78,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // One response per household and round (NULLs — public answers — are distinct).
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_survey_responses_round_household")
+                    .table(SurveyResponses::Table)
+                    .col(SurveyResponses::RoundId)
+                    .col(SurveyResponses::HouseholdId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -100,15 +112,21 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_survey_answers_cadre")
-                    .table(SurveyAnswers::Table)
-                    .col(SurveyAnswers::CadreId)
-                    .to_owned(),
-            )
-            .await
+        for (name, column) in [
+            ("idx_survey_answers_cadre", SurveyAnswers::CadreId),
+            ("idx_survey_answers_round", SurveyAnswers::RoundId),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(SurveyAnswers::Table)
+                        .col(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -146,6 +146,17 @@ async fn residents_answer_once_per_code_and_the_results_count_each_rating() {
         200,
         "a retry counts once"
     );
+    let mut again = recorded.clone();
+    again["id"] = json!(Uuid::new_v4());
+    app.post_json(Some(&official), &path, &again)
+        .await
+        .assert_problem(409, "household_answered");
+    let cadre1 = app.token_for("cadre1").await;
+    let own = json!({"id": Uuid::new_v4(), "household_id": household(villages::DONGGUAN, 3),
+                     "answers": [{"cadre_id": li, "rating": "satisfied"}]});
+    let refused = app.post_json(Some(&cadre1), &path, &own).await;
+    refused.assert_problem(422, "validation_failed");
+    assert!(refused.text.contains("self_rating"), "{}", refused.text);
     let cadre2 = app.token_for("cadre2").await;
     app.post_json(Some(&cadre2), &path, &recorded)
         .await
@@ -196,7 +207,8 @@ async fn a_round_outside_its_dates_takes_no_answers() {
     app.post_json(
         Some(&cadre),
         &format!("/api/v1/surveys/{id}/responses"),
-        &json!({"id": Uuid::new_v4(), "answers": [{"cadre_id": demo_id("user:cadre1"), "rating": "satisfied"}]}),
+        &json!({"id": Uuid::new_v4(), "household_id": household(villages::DONGGUAN, 2),
+                "answers": [{"cadre_id": demo_id("user:official1"), "rating": "satisfied"}]}),
     )
     .await
     .assert_problem(409, "survey_closed");
@@ -328,20 +340,37 @@ async fn each_cadres_score_combines_the_five_parts_with_the_campaigns_weights() 
     let round_id = round["id"].as_str().expect("id");
     let official = app.token_for("official1").await;
     let (li, zhang) = (demo_id("user:cadre1"), demo_id("user:official1"));
-    for answers in [
-        json!([{"cadre_id": li, "rating": "satisfied"}, {"cadre_id": zhang, "rating": "unsatisfied"}]),
-        json!([{"cadre_id": li, "rating": "basically_satisfied"}]),
-        json!([{"cadre_id": li, "rating": "unsatisfied"}]),
+    for (index, rating) in [
+        (4, "satisfied"),
+        (5, "basically_satisfied"),
+        (6, "unsatisfied"),
     ] {
         let response = app
             .post_json(
                 Some(&official),
                 &format!("/api/v1/surveys/{round_id}/responses"),
-                &json!({"id": Uuid::new_v4(), "answers": answers}),
+                &json!({"id": Uuid::new_v4(), "household_id": household(villages::DONGGUAN, index),
+                        "answers": [{"cadre_id": li, "rating": rating}]}),
             )
             .await;
         assert_eq!(response.status, 201, "{}", response.text);
     }
+    let codes = app
+        .post_json(
+            Some(&leader),
+            &format!("/api/v1/surveys/{round_id}/codes"),
+            &json!({"count": 1}),
+        )
+        .await
+        .json();
+    let answered = app
+        .post_json(
+            None,
+            "/public/surveys/answers",
+            &json!({"code": codes["codes"][0], "answers": [{"cadre_id": zhang, "rating": "unsatisfied"}]}),
+        )
+        .await;
+    assert_eq!(answered.status, 201, "{}", answered.text);
 
     let response = app.get_as(&leader, "/api/v1/assessment").await;
     assert_eq!(response.status, 200, "{}", response.text);

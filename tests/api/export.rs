@@ -176,7 +176,7 @@ async fn download(app: &TestApp, token: &str, query: &str) -> Download {
 }
 
 /// The sheet's cells as text; dates as `yyyy-mm-dd`, numbers as integers.
-fn xlsx_rows(body: &[u8]) -> Vec<Vec<String>> {
+pub(crate) fn xlsx_rows(body: &[u8]) -> Vec<Vec<String>> {
     let mut workbook =
         calamine::Xlsx::new(std::io::Cursor::new(body.to_vec())).expect("a readable xlsx");
     assert_eq!(workbook.sheet_names(), vec!["台账".to_owned()]);
@@ -201,7 +201,7 @@ fn xlsx_rows(body: &[u8]) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn csv_rows(body: &[u8]) -> Vec<Vec<String>> {
+pub(crate) fn csv_rows(body: &[u8]) -> Vec<Vec<String>> {
     let text = body
         .strip_prefix("\u{feff}".as_bytes())
         .expect("starts with the UTF-8 byte-order mark");

@@ -234,6 +234,44 @@ async fn a_signed_month_is_frozen_and_signed_only_once() {
     assert_eq!(month["signed_off"]["signed_by_name"], "赵建国");
     assert_eq!(month["signed_off"]["note"], "本月台账已审");
 
+    for format in ["csv", "xlsx"] {
+        let response = app
+            .client
+            .get(format!("{}{path}/export?format={format}", app.address))
+            .bearer_auth(&leader)
+            .send()
+            .await
+            .expect("export");
+        assert_eq!(response.status().as_u16(), 200, "{format}");
+        let body = response.bytes().await.expect("body").to_vec();
+        let rows = if format == "csv" {
+            crate::export::csv_rows(&body)
+        } else {
+            crate::export::xlsx_rows(&body)
+        };
+        assert_eq!(
+            rows.len(),
+            2,
+            "the header and the month's one line ({format})"
+        );
+        assert_eq!(
+            (
+                &rows[1][1],
+                &rows[1][3],
+                &rows[1][6],
+                &rows[1][8],
+                &rows[1][9]
+            ),
+            (
+                &"东关村".to_owned(),
+                &"路灯维修".to_owned(),
+                &"李明".to_owned(),
+                &"已报修".to_owned(),
+                &"办理中".to_owned()
+            ),
+            "the frozen line, as signed ({format})"
+        );
+    }
     app.post_json(Some(&leader), &format!("{path}/sign-off"), &json!({}))
         .await
         .assert_problem(409, "month_signed_off");

@@ -84,13 +84,15 @@ pub async fn find_issue(
         .await
 }
 
-/// The timeline of an issue, oldest first.
+/// The timeline of an issue, oldest first. Ordered by the server's time of each event, not
+/// by id: a phone chooses the ids of the events it pushes, and they need not sort in time.
 pub async fn events_of(
     db: &impl ConnectionTrait,
     issue_id: Uuid,
 ) -> Result<Vec<issue_event::Model>, DbErr> {
     issue_event::Entity::find()
         .filter(issue_event::Column::IssueId.eq(issue_id))
+        .order_by_asc(issue_event::Column::OccurredAt)
         .order_by_asc(issue_event::Column::Id)
         .all(db)
         .await

@@ -5,7 +5,12 @@
 //! alter it.
 //!
 //! Status and progress "as of the month's end" are read from each issue's timeline (events up
-//! to the end), so a past month reads as it stood, not as things are today.
+//! to the end), so a past month reads as it stood, not as things are today; the deadline,
+//! level and deed mark are the issue's current ones.
+//!
+//! A month is usually signed before it ends (by the 30th). What is raised or struck off after
+//! the signature is then not in the frozen month, so the next month's window starts at that
+//! signature: nothing falls between two months.
 
 use std::collections::HashMap;
 
@@ -209,8 +214,15 @@ pub async fn compute(
     place: &org_unit::Model,
     month: Month,
 ) -> Result<MonthlyLedger, DbErr> {
-    let from = clock.start_of(month.first_day);
     let until = clock.start_of(month.next_first_day());
+    // A month signed off before its end (by the 30th, as the campaign asks) froze without its
+    // last days: what was raised or struck off after that signature belongs to this month.
+    let month_start = clock.start_of(month.first_day);
+    let previous = Month::of(month.first_day.pred_opt().unwrap_or(month.first_day));
+    let from = match find_sign_off(db, place.id, previous).await? {
+        Some(signed) if previous != month && signed.signed_at < month_start => signed.signed_at,
+        _ => month_start,
+    };
     let rows = issue::Entity::find()
         .filter(dashboard::within(
             place,
@@ -244,6 +256,8 @@ pub async fn compute(
                 EventKind::Reopened,
             ]))
             .order_by_asc(issue_event::Column::IssueId)
+            // Server time, not id: phones choose the ids of the events they push.
+            .order_by_asc(issue_event::Column::OccurredAt)
             .order_by_asc(issue_event::Column::Id)
             .all(db)
             .await?;
@@ -354,8 +368,9 @@ pub fn check_place(place: &org_unit::Model) -> ApiResult<()> {
     }
 }
 
-/// Signs a month off: computes its ledger and stores it frozen. A month is signed once (409
-/// after that) and not before it has begun.
+/// Signs a month off: stores its ledger (computed by the caller with [`compute`], outside
+/// the write transaction so that SQLite's writer is not held while it is read) frozen. A
+/// month is signed once (409 after that) and not before it has begun.
 pub async fn sign_off(
     db: &impl ConnectionTrait,
     clock: &LocalClock,
@@ -363,6 +378,7 @@ pub async fn sign_off(
     month: Month,
     signed_by: Uuid,
     note: Option<String>,
+    ledger: MonthlyLedger,
 ) -> ApiResult<ledger_month::Model> {
     check_place(place)?;
     if month.first_day > clock.today() {
@@ -381,7 +397,6 @@ pub async fn sign_off(
             ),
         });
     }
-    let ledger = compute(db, clock, place, month).await?;
     let row = ledger_month::Model {
         id: Uuid::now_v7(),
         org_unit_id: place.id,

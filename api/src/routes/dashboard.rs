@@ -686,6 +686,7 @@ async fn get_deed_dashboard(
     let cadres = dashboard::campaign_cadres(&state.db, &place, &campaign).await?;
     let by_cadre = dashboard::deeds_by_cadre(
         &state.db,
+        &user.principal,
         &place,
         cadres.iter().map(|cadre| cadre.id).collect(),
         &period,
@@ -712,8 +713,11 @@ async fn get_deed_dashboard(
             .succ_opt()
             .unwrap_or(campaign.first_batch_due),
     );
-    let by_town = dashboard::deeds_by_town(&state.db, &place, &period, None).await?;
-    let first_batch = dashboard::deeds_by_town(&state.db, &place, &period, Some(batch_end)).await?;
+    let by_town =
+        dashboard::deeds_by_town(&state.db, &user.principal, &place, &period, None).await?;
+    let first_batch =
+        dashboard::deeds_by_town(&state.db, &user.principal, &place, &period, Some(batch_end))
+            .await?;
     let towns = match place.kind {
         OrgKind::Town => vec![place.clone()],
         OrgKind::County => dashboard::units_in(&state.db, &place, OrgKind::Town).await?,

@@ -343,6 +343,52 @@ fn audit_view(row: &household::Model) -> serde_json::Value {
     })
 }
 
+/// PIPL read audit: when the caller is shown phones or ID numbers unmasked, one audit entry
+/// (`household.read_personal_data`) names the households and which of the two fields, written
+/// before the answer leaves. `one`: a single household (its id is the entry's `entity_id`);
+/// otherwise a list page (the ids are listed). Masked answers and households without either
+/// field record nothing. Mutations' answers are covered by the mutation's own entry.
+async fn record_personal_data_read(
+    state: &AppState,
+    user: &AuthUser,
+    rows: &[household::Model],
+    one: bool,
+) -> ApiResult<()> {
+    if !privacy::sees_contact_details(user.principal.role) {
+        return Ok(());
+    }
+    let shown: Vec<&household::Model> = rows
+        .iter()
+        .filter(|row| row.phone.is_some() || row.id_card_number.is_some())
+        .collect();
+    let Some(first) = shown.first() else {
+        return Ok(());
+    };
+    let mut fields = Vec::new();
+    if shown.iter().any(|row| row.phone.is_some()) {
+        fields.push("phone");
+    }
+    if shown.iter().any(|row| row.id_card_number.is_some()) {
+        fields.push("id_card_number");
+    }
+    let entry = if one {
+        AuditEntry::new("household.read_personal_data", "household", first.id)
+            .with_changes(serde_json::json!({"fields": fields}))
+    } else {
+        AuditEntry {
+            action: "household.read_personal_data",
+            entity_type: "household",
+            entity_id: None,
+            changes: Some(serde_json::json!({
+                "household_ids": shown.iter().map(|row| row.id).collect::<Vec<_>>(),
+                "fields": fields,
+            })),
+        }
+    };
+    audit::record_read(&state.db, &user.audit_actor(), entry).await?;
+    Ok(())
+}
+
 /// Lists households in the caller's scope.
 #[utoipa::path(
     tag = "roster",
@@ -384,6 +430,8 @@ async fn list_households(
     };
     let rows =
         households::list_households(&state.db, user.scope(), &filter, after, limit + 1).await?;
+    let shown = usize::try_from(limit).unwrap_or(usize::MAX);
+    record_personal_data_read(&state, &user, &rows[..rows.len().min(shown)], false).await?;
     Ok(web::Json(Page::from_rows(
         rows,
         limit,
@@ -485,6 +533,7 @@ async fn get_household(
     let row = households::find_household(&state.db, user.scope(), *id)
         .await?
         .ok_or_else(|| ApiError::NotFound("No such household.".to_owned()))?;
+    record_personal_data_read(&state, &user, std::slice::from_ref(&row), true).await?;
     let version = row.version;
     Ok(with_etag(
         HttpResponse::Ok().json(HouseholdResponse::for_caller(row, &user)),

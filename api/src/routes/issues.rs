@@ -467,7 +467,10 @@ async fn detail(
     tag = "ledger",
     params(IssueQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "A page of the ledger.", body = Page<IssueResponse>)),
+    responses(
+        (status = 200, description = "A page of the ledger.", body = Page<IssueResponse>),
+        (status = 404, description = "`org_unit_id` names no org unit in your scope.", body = Problem, content_type = "application/problem+json"),
+    ),
 )]
 #[get("/issues")]
 async fn list_issues(

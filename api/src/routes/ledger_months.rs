@@ -15,14 +15,19 @@ use crate::{
     dashboard,
     db::begin_write,
     error::{ApiResult, Problem},
-    ledger::monthly::{self, Month, MonthlyLedger},
+    ledger::{
+        export::{self, DownloadName, ExportFormat, ExportRow},
+        monthly::{self, Month, MonthlyLedger},
+    },
     privacy,
     startup::AppState,
 };
 
 /// Registers the monthly ledger routes.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(get_monthly_ledger).service(sign_off_month);
+    cfg.service(get_monthly_ledger)
+        .service(sign_off_month)
+        .service(export_monthly_ledger);
 }
 
 /// Which place's month.
@@ -103,6 +108,29 @@ fn respond(
     }
 }
 
+/// The month's ledger as the caller may read it: the frozen copy of a signed month (with its
+/// sign-off), else computed now.
+async fn read_month(
+    state: &AppState,
+    user: &AuthUser,
+    month: Month,
+    place: &entity::org_unit::Model,
+) -> ApiResult<MonthlyLedgerResponse> {
+    if let Some(sign_off) = monthly::find_sign_off(&state.db, place.id, month).await? {
+        let ledger = monthly::frozen(&sign_off)?;
+        let names = dashboard::user_names(&state.db, vec![sign_off.signed_by]).await?;
+        let signed = SignOffResponse {
+            signed_by: sign_off.signed_by,
+            signed_by_name: names.get(&sign_off.signed_by).cloned().unwrap_or_default(),
+            signed_at: sign_off.signed_at,
+            note: sign_off.note,
+        };
+        return Ok(respond(ledger, user, Some(signed)));
+    }
+    let ledger = monthly::compute(&state.db, &state.clock, place, month).await?;
+    Ok(respond(ledger, user, None))
+}
+
 /// The month's ledger of a town or county: issues new this month, struck off this month, and
 /// carried over with their progress as at the month's end. A signed-off month is answered
 /// from the copy frozen when it was signed.
@@ -125,19 +153,7 @@ async fn get_monthly_ledger(
     let month = Month::parse(&month)?;
     let place = dashboard::place_of(&state.db, user.scope(), query.org_unit_id).await?;
     monthly::check_place(&place)?;
-    if let Some(sign_off) = monthly::find_sign_off(&state.db, place.id, month).await? {
-        let ledger = monthly::frozen(&sign_off)?;
-        let names = dashboard::user_names(&state.db, vec![sign_off.signed_by]).await?;
-        let signed = SignOffResponse {
-            signed_by: sign_off.signed_by,
-            signed_by_name: names.get(&sign_off.signed_by).cloned().unwrap_or_default(),
-            signed_at: sign_off.signed_at,
-            note: sign_off.note,
-        };
-        return Ok(web::Json(respond(ledger, &user, Some(signed))));
-    }
-    let ledger = monthly::compute(&state.db, &state.clock, &place, month).await?;
-    Ok(web::Json(respond(ledger, &user, None)))
+    Ok(web::Json(read_month(&state, &user, month, &place).await?))
 }
 
 /// Signs the month off (leaders): the month's ledger is kept as it is now and no later change
@@ -165,8 +181,11 @@ async fn sign_off_month(
     let month = Month::parse(&month)?;
     let signer = user.user_id()?;
     let place = dashboard::place_of(&state.db, user.scope(), body.org_unit_id).await?;
+    monthly::check_place(&place)?;
+    let ledger = monthly::compute(&state.db, &state.clock, &place, month).await?;
     let txn = begin_write(&state.db).await?;
-    let row = monthly::sign_off(&txn, &state.clock, &place, month, signer, body.note).await?;
+    let row =
+        monthly::sign_off(&txn, &state.clock, &place, month, signer, body.note, ledger).await?;
     audit::record(
         &txn,
         &user.audit_actor(),
@@ -185,4 +204,86 @@ async fn sign_off_month(
         note: row.note,
     };
     Ok(HttpResponse::Created().json(respond(ledger, &user, Some(signed))))
+}
+
+/// Which place's month, and the file format.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MonthExportQuery {
+    /// `xlsx` (default) or `csv`.
+    #[param(value_type = Option<ExportFormat>, inline)]
+    pub format: Option<String>,
+    /// The town or county (default: your own).
+    pub org_unit_id: Option<Uuid>,
+}
+
+/// The month's ledger as a spreadsheet — every line once (new, carried over, struck off) with
+/// its status and progress at the month's end, by deadline; a signed month as frozen. Same
+/// columns, formats and limits as `GET /api/v1/ledger/export`; overdue means past its deadline
+/// and still open at the month's end.
+#[utoipa::path(
+    tag = "ledger",
+    params(("month" = String, Path, description = "`YYYY-MM`.", example = "2026-05"), MonthExportQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The month's ledger as a file (`Content-Disposition: attachment`).",
+            content(
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (String = "text/csv"),
+            ),
+        ),
+        (status = 404, description = "No such org unit in your scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many exports running; retry after `Retry-After` seconds.", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    ),
+)]
+#[get("/ledger/monthly/{month}/export")]
+async fn export_monthly_ledger(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    month: web::Path<String>,
+    query: web::Query<MonthExportQuery>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let format = ExportFormat::parse(query.format.as_deref())?;
+    let month = Month::parse(&month)?;
+    let place = dashboard::place_of(&state.db, user.scope(), query.org_unit_id).await?;
+    monthly::check_place(&place)?;
+    let read = read_month(&state, &user, month, &place).await?;
+    let month_end = month
+        .next_first_day()
+        .pred_opt()
+        .unwrap_or(month.first_day)
+        .min(state.clock.today());
+    let mut items: Vec<&monthly::MonthlyItem> = read.ledger.all_items();
+    items.sort_by_key(|item| (item.deadline, item.issue_id));
+    let rows: Vec<ExportRow> = items
+        .into_iter()
+        .map(|item| ExportRow {
+            village: item.village.clone(),
+            applicant: item.applicant_name.clone(),
+            matter: item.matter.clone(),
+            category: item.category,
+            level: item.level,
+            responsible: item.responsible.clone(),
+            deadline: item.deadline,
+            progress: item.progress.clone().unwrap_or_default(),
+            status: item.status,
+            overdue: crate::ledger::is_open(item.status)
+                && item.deadline.is_some_and(|deadline| deadline < month_end),
+        })
+        .collect();
+    let permit = state.exports.try_start(&user.principal)?;
+    let name = DownloadName::new(
+        &format!("ledger-{month}"),
+        &format!("台账-{}-{month}", place.name),
+    );
+    export::respond(
+        permit,
+        format,
+        &name,
+        futures_util::stream::once(async move { Ok(rows) }),
+    )
+    .await
 }

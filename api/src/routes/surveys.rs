@@ -13,8 +13,8 @@ use validator::Validate;
 
 use crate::{
     assessment::{self, MAX_CODES, NewRound, Respondent},
-    audit::{self, AuditEntry},
-    auth::AuthUser,
+    audit::{self, AuditActor, AuditEntry},
+    auth::{AuthUser, RequestMeta},
     dashboard,
     db::begin_write,
     error::{ApiError, ApiResult, Problem},
@@ -68,7 +68,14 @@ pub struct SurveyResponse {
 
 async fn describe(state: &AppState, round: survey::round::Model) -> ApiResult<SurveyResponse> {
     let names = dashboard::user_names(&state.db, round.cadres.0.clone()).await?;
-    Ok(SurveyResponse {
+    Ok(describe_with(round, &names))
+}
+
+fn describe_with(
+    round: survey::round::Model,
+    names: &std::collections::HashMap<Uuid, String>,
+) -> SurveyResponse {
+    SurveyResponse {
         id: round.id,
         village_id: round.village_id,
         title: round.title,
@@ -84,7 +91,7 @@ async fn describe(state: &AppState, round: survey::round::Model) -> ApiResult<Su
             })
             .collect(),
         created_at: round.created_at,
-    })
+    }
 }
 
 /// A new round.
@@ -128,8 +135,8 @@ pub struct AnswerInput {
 pub struct RecordResponseRequest {
     /// The client's UUID: sending it again records nothing more.
     pub id: Uuid,
-    /// The resident's household (of the round's village), if they agree to say.
-    pub household_id: Option<Uuid>,
+    /// The resident's household (of the round's village); each household answers a round once.
+    pub household_id: Uuid,
     /// One rating per cadre (any subset of the round's cadres).
     #[validate(length(min = 1, max = 50))]
     #[schema(min_items = 1, max_items = 50)]
@@ -218,11 +225,17 @@ async fn list_surveys(
     query: web::Query<SurveyQuery>,
 ) -> ApiResult<web::Json<Vec<SurveyResponse>>> {
     let rounds = assessment::list_rounds(&state.db, user.scope(), query.village_id).await?;
-    let mut described = Vec::with_capacity(rounds.len());
-    for round in rounds {
-        described.push(describe(&state, round).await?);
-    }
-    Ok(web::Json(described))
+    let everyone: Vec<Uuid> = rounds
+        .iter()
+        .flat_map(|round| round.cadres.0.iter().copied())
+        .collect();
+    let names = dashboard::user_names(&state.db, everyone).await?;
+    Ok(web::Json(
+        rounds
+            .into_iter()
+            .map(|round| describe_with(round, &names))
+            .collect(),
+    ))
 }
 
 /// Opens a satisfaction survey round (一测) in a village (leaders); it rates the village's
@@ -303,7 +316,7 @@ async fn get_survey(
         (status = 201, description = "Recorded."),
         (status = 200, description = "Recorded already (a retry)."),
         (status = 404, description = "No such round in your scope.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The round is not taking answers today.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The round is not taking answers today, or the household has answered it.", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/surveys/{id}/responses")]
@@ -443,19 +456,36 @@ async fn get_survey_results(
 )]
 #[post("/surveys/answers")]
 async fn answer_survey(
+    meta: RequestMeta,
     state: web::Data<AppState>,
     body: web::Json<PublicAnswerRequest>,
 ) -> ApiResult<HttpResponse> {
     body.validate()?;
+    // Unknown and used codes are answered from a read: only a live code takes a write turn.
+    assessment::check_code(&state.db, &body.code).await?;
     let txn = begin_write(&state.db).await?;
     let (round, code_hash) = assessment::take_code(&txn, &body.code).await?;
+    let response_id = Uuid::now_v7();
     assessment::record_response(
         &txn,
         &round,
         state.clock.today(),
-        Uuid::now_v7(),
+        response_id,
         Respondent::Code { code_hash },
         &answers_of(&body.answers),
+    )
+    .await?;
+    audit::record(
+        &txn,
+        &AuditActor {
+            actor_type: "public",
+            actor_id: None,
+            role: None,
+            request_id: meta.request_id.clone(),
+            client_addr: meta.client_addr.clone(),
+        },
+        AuditEntry::new("survey.response", "survey_response", response_id)
+            .with_changes(serde_json::json!({"survey_id": round.id, "via": "code"})),
     )
     .await?;
     crate::db::commit(txn).await?;

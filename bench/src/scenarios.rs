@@ -1,0 +1,849 @@
+//! The scenarios: each drives the release server over HTTP and runs the raw database doing
+//! the same work in the same run (alternating), and returns report rows.
+
+use std::{sync::Arc, time::Instant};
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
+use entity::{household, issue, issue_event, org_unit, visit};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement, TransactionTrait, Value,
+};
+use serde_json::{Value as Json, json};
+use uuid::Uuid;
+
+use crate::{
+    BenchResult,
+    bulk::{Bulk, placeholders},
+    county::{County, HOUSEHOLDS_PER_VILLAGE, PASSWORD},
+    load::{Timed, alternate, drive},
+    report::{Row, count, latency, ms},
+};
+
+/// What every scenario needs.
+pub struct Ctx {
+    /// The HTTP client (keep-alive).
+    pub client: reqwest::Client,
+    /// The server's address.
+    pub address: String,
+    /// The raw database: the server's own connection settings and pool size.
+    pub raw: DatabaseConnection,
+    /// The generated county.
+    pub county: Arc<County>,
+    /// Concurrent clients for the read and push scenarios.
+    pub clients: usize,
+    /// Concurrent clients for the single visit POST.
+    pub visit_clients: usize,
+    /// Requests per read scenario (each variant), and as many raw queries.
+    pub requests: usize,
+    /// Batches of 100 visits pushed.
+    pub batches: usize,
+    /// SQLite takes one writer at a time: the raw writers queue here (as the server's do),
+    /// rather than spin in SQLite's busy handler.
+    pub write_turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Ctx {
+    fn backend(&self) -> DbBackend {
+        self.raw.get_database_backend()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+}
+
+/// Logs in and returns the access token.
+pub async fn login(ctx: &Ctx, username: &str) -> BenchResult<String> {
+    let response = ctx
+        .client
+        .post(ctx.url("/api/v1/auth/login"))
+        .json(&json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(format!("login {username}: {}", response.status()).into());
+    }
+    let body: Json = response.json().await?;
+    Ok(body["access_token"]
+        .as_str()
+        .ok_or("no access_token")?
+        .to_owned())
+}
+
+async fn get_ok(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> BenchResult<reqwest::Response> {
+    let response = client.get(url).bearer_auth(token).send().await?;
+    if !response.status().is_success() {
+        let status = response.status();
+        return Err(format!("GET {url}: {status} {}", response.text().await?).into());
+    }
+    Ok(response)
+}
+
+/// The local (UTC+8) days the server counts against.
+struct Today {
+    today: NaiveDate,
+    soon: NaiveDate,
+    month_start: DateTime<Utc>,
+}
+
+fn today() -> Today {
+    let offset = TimeDelta::hours(8);
+    let today = (Utc::now() + offset).date_naive();
+    let first = today.with_day(1).unwrap_or(today);
+    Today {
+        today,
+        soon: today + chrono::Days::new(3),
+        month_start: first.and_time(NaiveTime::MIN).and_utc() - offset,
+    }
+}
+
+fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(backend, placeholders(backend, sql), values)
+}
+
+fn question_marks(count: usize) -> String {
+    vec!["?"; count].join(", ")
+}
+
+// ----------------------------------------------------------------------------------------
+// Sync pull
+
+/// A cadre's first sync of their whole scope, five times, each beside the same rows read raw.
+pub async fn pull(ctx: &Ctx) -> BenchResult<Vec<Row>> {
+    let county = &ctx.county;
+    let token = login(ctx, &county.cadre.username).await?;
+    let mut api = Vec::new();
+    let mut raw = Vec::new();
+    let mut records = 0;
+    let mut raw_records = 0;
+    for round in 0..5 {
+        let begun = Instant::now();
+        let response = ctx
+            .client
+            .get(ctx.url("/api/v1/sync/pull?last_pulled_at=null&schema_version=1&migration=null"))
+            .bearer_auth(&token)
+            .header("x-device-id", format!("bench-pull-{round}"))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(format!("pull: {}", response.status()).into());
+        }
+        let body: Json = response.json().await?;
+        api.push(begun.elapsed().as_secs_f64() * 1000.0);
+        records = body["changes"].as_object().map_or(0, |tables| {
+            tables
+                .values()
+                .map(|table| {
+                    table["created"].as_array().map_or(0, Vec::len)
+                        + table["updated"].as_array().map_or(0, Vec::len)
+                })
+                .sum::<usize>()
+        });
+        let begun = Instant::now();
+        raw_records = raw_pull(ctx).await?;
+        raw.push(begun.elapsed().as_secs_f64() * 1000.0);
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        (values[values.len() / 2], values[values.len() - 1])
+    };
+    let (api_p50, api_max) = median(&mut api);
+    let (raw_p50, raw_max) = median(&mut raw);
+    Ok(vec![Row {
+        scenario: format!(
+            "sync pull, a cadre's whole scope ({} villages), first sync",
+            county.cadre_villages.len()
+        ),
+        api: format!("median {} · max {}", ms(api_p50), ms(api_max)),
+        raw: format!("median {} · max {}", ms(raw_p50), ms(raw_max)),
+        ratio: Some(api_p50 / raw_p50),
+        target: "≤ 1 s".to_owned(),
+        met: Some(api_max <= 1000.0),
+        note: format!(
+            "{} records sent ({} rows read raw: villages, households, a year of visits, the \
+             issues the cadre may see and their events, in one snapshot); 5 runs one after \
+             another. The API also builds and sends the JSON",
+            count(records as u64),
+            count(raw_records as u64)
+        ),
+    }])
+}
+
+/// The rows a first pull sends, read by hand in one read transaction.
+async fn raw_pull(ctx: &Ctx) -> BenchResult<usize> {
+    let backend = ctx.backend();
+    let county = &ctx.county;
+    let villages: Vec<Value> = county
+        .cadre_villages
+        .iter()
+        .map(|id| (*id).into())
+        .collect();
+    let marks = question_marks(villages.len());
+    let year_ago = Utc::now() - TimeDelta::days(365);
+    let me: Value = county.cadre.id.into();
+    let txn = ctx.raw.begin().await?;
+    let units = org_unit::Entity::find()
+        .from_raw_sql(statement(
+            backend,
+            &format!("SELECT * FROM org_units WHERE kind = 'village' AND id IN ({marks})"),
+            villages.clone(),
+        ))
+        .all(&txn)
+        .await?;
+    let households = household::Entity::find()
+        .from_raw_sql(statement(
+            backend,
+            &format!("SELECT * FROM households WHERE village_id IN ({marks})"),
+            villages.clone(),
+        ))
+        .all(&txn)
+        .await?;
+    let mut values = villages.clone();
+    values.push(year_ago.into());
+    let visits = visit::Entity::find()
+        .from_raw_sql(statement(
+            backend,
+            &format!("SELECT * FROM visits WHERE village_id IN ({marks}) AND visited_at >= ?"),
+            values,
+        ))
+        .all(&txn)
+        .await?;
+    let visible = format!(
+        "(village_id IN ({marks}) OR lead_responsible_id = ?) \
+         AND (named_cadre_id IS NULL OR named_cadre_id <> ?)"
+    );
+    let mut values = villages.clone();
+    values.extend([me.clone(), me.clone(), year_ago.into()]);
+    let issues = issue::Entity::find()
+        .from_raw_sql(statement(
+            backend,
+            &format!(
+                "SELECT * FROM issues WHERE {visible} AND \
+                 ((status IN ('open', 'in_progress') AND answered_on_spot = FALSE) OR created_at >= ?)"
+            ),
+            values,
+        ))
+        .all(&txn)
+        .await?;
+    let mut values = villages;
+    values.extend([me.clone(), me]);
+    let events = issue_event::Entity::find()
+        .from_raw_sql(statement(
+            backend,
+            &format!("SELECT * FROM issue_events WHERE issue_id IN (SELECT id FROM issues WHERE {visible})"),
+            values,
+        ))
+        .all(&txn)
+        .await?;
+    txn.rollback().await?;
+    Ok(units.len() + households.len() + visits.len() + issues.len() + events.len())
+}
+
+// ----------------------------------------------------------------------------------------
+// Deadlines dashboard
+
+/// The deadlines dashboard as the county viewer and as a town leader, grouped by town and by
+/// village, beside its three grouped counts written by hand.
+pub async fn dashboard(ctx: &Ctx) -> BenchResult<Vec<Row>> {
+    let county = ctx.county.clone();
+    let mut rows = Vec::new();
+    for (who, person, place_column, place) in [
+        (
+            "county viewer",
+            &county.viewer,
+            "county_id",
+            county.county_id,
+        ),
+        (
+            "town leader",
+            &county.town_leader,
+            "town_id",
+            county.town_id,
+        ),
+    ] {
+        let token = Arc::new(login(ctx, &person.username).await?);
+        for group in ["town", "village"] {
+            let url = Arc::new(ctx.url(&format!("/api/v1/dashboard/deadlines?group_by={group}")));
+            // Once, to check that the API and the hand-written counts agree.
+            let body: Json = get_ok(&ctx.client, &url, &token).await?.json().await?;
+            let raw_totals =
+                raw_deadline_counts(ctx, group, place_column, place, person.id).await?;
+            let totals = &body["totals"];
+            let api_totals = [
+                "open",
+                "overdue",
+                "due_soon",
+                "awaiting_feedback",
+                "closed_this_month",
+            ]
+            .map(|field| totals[field].as_i64().unwrap_or(-1));
+            let agree = api_totals == raw_totals;
+            if !agree {
+                eprintln!(
+                    "warning: dashboard totals differ for {who}, group_by={group}: API {api_totals:?}, raw {raw_totals:?}"
+                );
+            }
+            let client = ctx.client.clone();
+            let api_job = {
+                let (url, token) = (url.clone(), token.clone());
+                move |_| {
+                    let (client, url, token) = (client.clone(), url.clone(), token.clone());
+                    async move {
+                        get_ok(&client, &url, &token).await?.bytes().await?;
+                        Ok(())
+                    }
+                }
+            };
+            let raw_db = ctx.raw.clone();
+            let viewer_id = person.id;
+            let raw_job = move |_| {
+                let db = raw_db.clone();
+                async move {
+                    raw_deadline_counts_on(&db, group, place_column, place, viewer_id).await?;
+                    Ok(())
+                }
+            };
+            let (api, raw) = alternate(ctx.clients, ctx.requests, 4, api_job, raw_job).await?;
+            rows.push(read_row(
+                format!(
+                    "deadlines dashboard, {who}, group_by={group}, {} clients",
+                    ctx.clients
+                ),
+                &api,
+                &raw,
+                format!(
+                    "{} groups; totals open {}, overdue {}, due soon {}, awaiting feedback {}, \
+                     struck off this month {} — {}. Raw: the dashboard's three grouped COUNTs \
+                     by hand; the API also authenticates, resolves the place, names the groups \
+                     and lists the ten oldest overdue issues",
+                    body["groups"].as_array().map_or(0, Vec::len),
+                    api_totals[0],
+                    api_totals[1],
+                    api_totals[2],
+                    api_totals[3],
+                    api_totals[4],
+                    if agree {
+                        "same as raw"
+                    } else {
+                        "**differ from raw**"
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+/// The target of the read scenarios: p99 ≤ 20 ms and ≤ 2× the raw query.
+fn read_row(scenario: String, api: &Timed, raw: &Timed, note: String) -> Row {
+    let ratio = api.ms(0.99) / raw.ms(0.99).max(1e-3);
+    Row {
+        scenario,
+        api: latency(api.ms(0.5), api.ms(0.99)),
+        raw: latency(raw.ms(0.5), raw.ms(0.99)),
+        ratio: Some(ratio),
+        target: "p99 ≤ 20 ms and ≤ 2× raw".to_owned(),
+        met: Some(api.ms(0.99) <= 20.0 && ratio <= 2.0),
+        note: format!(
+            "{} requests and {} raw runs, alternating; {note}",
+            count(api.jobs as u64),
+            count(raw.jobs as u64)
+        ),
+    }
+}
+
+async fn raw_deadline_counts(
+    ctx: &Ctx,
+    group: &str,
+    place_column: &str,
+    place: Uuid,
+    caller: Uuid,
+) -> BenchResult<[i64; 5]> {
+    raw_deadline_counts_on(&ctx.raw, group, place_column, place, caller).await
+}
+
+/// The three grouped counts of the deadlines dashboard, by hand: open (with overdue and due
+/// soon), resolved awaiting feedback, struck off this month. Returns the totals.
+async fn raw_deadline_counts_on(
+    db: &DatabaseConnection,
+    group: &str,
+    place_column: &str,
+    place: Uuid,
+    caller: Uuid,
+) -> BenchResult<[i64; 5]> {
+    let backend = db.get_database_backend();
+    let days = today();
+    let key = format!("{group}_id");
+    let base = format!(
+        "{place_column} = ? AND answered_on_spot = FALSE \
+         AND (named_cadre_id IS NULL OR named_cadre_id <> ?)"
+    );
+    let open = db
+        .query_all_raw(statement(
+            backend,
+            &format!(
+                "SELECT {key}, COUNT(*) AS open, \
+                 SUM(CASE WHEN deadline < ? THEN 1 ELSE 0 END) AS overdue, \
+                 SUM(CASE WHEN deadline >= ? AND deadline <= ? THEN 1 ELSE 0 END) AS due_soon \
+                 FROM issues WHERE {base} AND status IN ('open', 'in_progress') GROUP BY {key}"
+            ),
+            vec![
+                days.today.into(),
+                days.today.into(),
+                days.soon.into(),
+                place.into(),
+                caller.into(),
+            ],
+        ))
+        .await?;
+    let awaiting = db
+        .query_all_raw(statement(
+            backend,
+            &format!(
+                "SELECT {key}, COUNT(*) AS n FROM issues WHERE {base} \
+                 AND status = 'resolved' AND feedback_given = FALSE GROUP BY {key}"
+            ),
+            vec![place.into(), caller.into()],
+        ))
+        .await?;
+    let closed = db
+        .query_all_raw(statement(
+            backend,
+            &format!(
+                "SELECT {key}, COUNT(*) AS n FROM issues WHERE {base} \
+                 AND status = 'closed' AND closed_at >= ? GROUP BY {key}"
+            ),
+            vec![place.into(), caller.into(), days.month_start.into()],
+        ))
+        .await?;
+    let mut totals = [0i64; 5];
+    for row in &open {
+        totals[0] += row.try_get::<i64>("", "open")?;
+        totals[1] += row.try_get::<i64>("", "overdue")?;
+        totals[2] += row.try_get::<i64>("", "due_soon")?;
+    }
+    for row in &awaiting {
+        totals[3] += row.try_get::<i64>("", "n")?;
+    }
+    for row in &closed {
+        totals[4] += row.try_get::<i64>("", "n")?;
+    }
+    Ok(totals)
+}
+
+// ----------------------------------------------------------------------------------------
+// Ledger first page
+
+/// The ledger's first page (50) as a town leader and as the county viewer, beside the same
+/// SELECT by hand.
+pub async fn ledger(ctx: &Ctx) -> BenchResult<Vec<Row>> {
+    let county = ctx.county.clone();
+    let mut rows = Vec::new();
+    for (who, person, place_column, place) in [
+        (
+            "town leader",
+            &county.town_leader,
+            "town_id",
+            county.town_id,
+        ),
+        (
+            "county viewer",
+            &county.viewer,
+            "county_id",
+            county.county_id,
+        ),
+    ] {
+        let token = Arc::new(login(ctx, &person.username).await?);
+        let url = Arc::new(ctx.url("/api/v1/issues?limit=50"));
+        let body: Json = get_ok(&ctx.client, &url, &token).await?.json().await?;
+        let api_ids: Vec<String> = body["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| item["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let raw_ids: Vec<String> = raw_ledger_page(&ctx.raw, place_column, place, person.id)
+            .await?
+            .iter()
+            .take(50)
+            .map(|row| row.id.to_string())
+            .collect();
+        let agree = api_ids == raw_ids;
+        if !agree {
+            eprintln!(
+                "warning: ledger first page differs for {who}: API {api_ids:?}, raw {raw_ids:?}"
+            );
+        }
+        let client = ctx.client.clone();
+        let api_job = {
+            let (url, token) = (url.clone(), token.clone());
+            move |_| {
+                let (client, url, token) = (client.clone(), url.clone(), token.clone());
+                async move {
+                    get_ok(&client, &url, &token).await?.bytes().await?;
+                    Ok(())
+                }
+            }
+        };
+        let raw_db = ctx.raw.clone();
+        let caller = person.id;
+        let raw_job = move |_| {
+            let db = raw_db.clone();
+            async move {
+                raw_ledger_page(&db, place_column, place, caller).await?;
+                Ok(())
+            }
+        };
+        let (api, raw) = alternate(ctx.clients, ctx.requests, 4, api_job, raw_job).await?;
+        rows.push(read_row(
+            format!("ledger first page (50), {who}, {} clients", ctx.clients),
+            &api,
+            &raw,
+            format!(
+                "raw: `SELECT * FROM issues WHERE {place_column} = ? AND answered_on_spot = FALSE AND (named_cadre_id IS NULL OR named_cadre_id <> ?) ORDER BY deadline, id LIMIT 51`, rows decoded; {}",
+                if agree { "same 50 issues as the API" } else { "**the API's page differs**" }
+            ),
+        ));
+    }
+    Ok(rows)
+}
+
+async fn raw_ledger_page(
+    db: &DatabaseConnection,
+    place_column: &str,
+    place: Uuid,
+    caller: Uuid,
+) -> BenchResult<Vec<issue::Model>> {
+    let backend = db.get_database_backend();
+    Ok(issue::Entity::find()
+        .from_raw_sql(statement(
+            backend,
+            &format!(
+                "SELECT * FROM issues WHERE {place_column} = ? AND answered_on_spot = FALSE \
+                 AND (named_cadre_id IS NULL OR named_cadre_id <> ?) \
+                 ORDER BY deadline, id LIMIT 51"
+            ),
+            vec![place.into(), caller.into()],
+        ))
+        .all(db)
+        .await?)
+}
+
+// ----------------------------------------------------------------------------------------
+// xlsx export
+
+/// The whole county's ledger as xlsx, as the county viewer: time to the last byte and the
+/// server's peak RSS during it, beside reading the same rows raw.
+pub async fn export(
+    ctx: &Ctx,
+    server: &crate::server::Server,
+) -> BenchResult<(Vec<Row>, Option<f64>)> {
+    let county = &ctx.county;
+    let token = login(ctx, &county.viewer.username).await?;
+    let before = server.peak_rss_mib();
+    let reset = server.reset_peak_rss();
+    let begun = Instant::now();
+    let response = ctx
+        .client
+        .get(ctx.url("/api/v1/ledger/export?format=xlsx"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    let status = response.status();
+    if status.as_u16() == 404 {
+        return Ok((
+            vec![Row {
+                scenario: "xlsx export of the county's ledger".to_owned(),
+                api: "skipped".to_owned(),
+                raw: "–".to_owned(),
+                ratio: None,
+                target: "RSS ≤ 100 MB".to_owned(),
+                met: None,
+                note: "`GET /api/v1/ledger/export` answered 404: not in this build".to_owned(),
+            }],
+            before,
+        ));
+    }
+    if !status.is_success() {
+        return Err(format!("export: {status} {}", response.text().await?).into());
+    }
+    let first_byte = begun.elapsed();
+    let bytes = response.bytes().await?;
+    let last_byte = begun.elapsed();
+    let export_peak = if reset { server.peak_rss_mib() } else { None };
+    // The raw side: the same rows read by hand, in ledger order, in one query.
+    let begun = Instant::now();
+    let raw_rows = issue::Entity::find()
+        .from_raw_sql(statement(
+            ctx.backend(),
+            "SELECT * FROM issues WHERE county_id = ? AND answered_on_spot = FALSE \
+             AND (named_cadre_id IS NULL OR named_cadre_id <> ?) ORDER BY deadline, id",
+            vec![county.county_id.into(), county.viewer.id.into()],
+        ))
+        .all(&ctx.raw)
+        .await?
+        .len();
+    let raw_time = begun.elapsed();
+    let peak = export_peak.or(before);
+    let row = Row {
+        scenario: "xlsx export of the county's whole ledger, county viewer".to_owned(),
+        api: format!(
+            "{:.2} s to the last byte (first byte {:.2} s); server peak RSS {}",
+            last_byte.as_secs_f64(),
+            first_byte.as_secs_f64(),
+            peak.map_or("unknown".to_owned(), |mib| format!("{mib:.0} MiB"))
+        ),
+        raw: format!("{:.2} s to read the rows", raw_time.as_secs_f64()),
+        ratio: Some(last_byte.as_secs_f64() / raw_time.as_secs_f64().max(1e-6)),
+        target: "RSS ≤ 100 MB".to_owned(),
+        met: export_peak.map(|mib| mib <= 100.0),
+        note: format!(
+            "{} ledger rows, {:.1} MiB xlsx; one request. RSS: {}",
+            count(raw_rows as u64),
+            bytes.len() as f64 / 1024.0 / 1024.0,
+            if reset {
+                "the kernel's peak mark was reset just before the export"
+            } else {
+                "the peak mark could not be reset, so this is the peak of the whole run"
+            }
+        ),
+    };
+    Ok((vec![row], before))
+}
+
+// ----------------------------------------------------------------------------------------
+// Writes
+
+/// Where household `index` of the cadre's list lives: the list is village by village.
+fn cadre_village(county: &County, index: usize) -> Uuid {
+    county.cadre_villages[(index / HOUSEHOLDS_PER_VILLAGE).min(county.cadre_villages.len() - 1)]
+}
+
+fn visit_records(households: &[Uuid], count: usize, seed: usize) -> Vec<Json> {
+    (0..count)
+        .map(|index| {
+            json!({"id": Uuid::now_v7(), "household_id": households[(seed * 31 + index) % households.len()],
+                   "channel": "door_to_door",
+                   "visited_at": Utc::now().timestamp_millis() - (index as i64) * 1000,
+                   "answers": "{\"difficulties\":\"缺劳力\"}", "service_card_given": true})
+        })
+        .collect()
+}
+
+const VISIT_COLUMNS: &[&str] = &[
+    "id",
+    "county_id",
+    "town_id",
+    "village_id",
+    "household_id",
+    "cadre_id",
+    "channel",
+    "visited_at",
+    "received_at",
+    "answers",
+    "service_card_given",
+    "device_id",
+    "change_seq",
+    "created_seq",
+    "origin_device",
+];
+
+/// Inserts `count` visits of the cadre in one multi-row INSERT, in one write transaction.
+async fn raw_insert_visits(
+    db: &DatabaseConnection,
+    turn: &tokio::sync::Mutex<()>,
+    county: &County,
+    first: usize,
+    count: usize,
+) -> BenchResult<()> {
+    let mut bulk = Bulk::new(db.get_database_backend(), "visits", VISIT_COLUMNS);
+    let households = &county.cadre_households;
+    for offset in 0..count {
+        let index = (first * 31 + offset) % households.len();
+        let now = Utc::now();
+        bulk.push([
+            Uuid::now_v7().into(),
+            county.county_id.into(),
+            county.town_id.into(),
+            cadre_village(county, index).into(),
+            Some(households[index]).into(),
+            county.cadre.id.into(),
+            "door_to_door".into(),
+            now.into(),
+            now.into(),
+            Some(json!({"difficulties": "缺劳力"})).into(),
+            true.into(),
+            Some("raw".to_owned()).into(),
+            1i64.into(),
+            1i64.into(),
+            Option::<String>::None.into(),
+        ]);
+    }
+    // A plain write transaction (IMMEDIATE on SQLite, one writer at a time), as a
+    // hand-written service would.
+    let _turn = match db.get_database_backend() {
+        DbBackend::Sqlite => Some(turn.lock().await),
+        _ => None,
+    };
+    let txn = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    bulk.flush(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sync push of batches of 100 visits by `clients` phones, beside the same rows inserted raw.
+pub async fn push(ctx: &Ctx) -> BenchResult<Vec<Row>> {
+    let county = ctx.county.clone();
+    let token = Arc::new(login(ctx, &county.cadre.username).await?);
+    let households = Arc::new(county.cadre_households.clone());
+    let (client, address) = (ctx.client.clone(), ctx.address.clone());
+    let api_job = move |index: usize| {
+        let (client, address, token, households) = (
+            client.clone(),
+            address.clone(),
+            token.clone(),
+            households.clone(),
+        );
+        async move {
+            let body = json!({"changes": {"visits": {"created": visit_records(&households, 100, index), "updated": [], "deleted": []}}});
+            let response = client
+                .post(format!("{address}/api/v1/sync/push?last_pulled_at=0"))
+                .bearer_auth(token.as_str())
+                .header("x-device-id", format!("bench-phone-{}", index % 8))
+                .json(&body)
+                .send()
+                .await?;
+            if !response.status().is_success() {
+                return Err(
+                    format!("push: {} {}", response.status(), response.text().await?).into(),
+                );
+            }
+            Ok(())
+        }
+    };
+    let (raw_db, turn, raw_county) = (ctx.raw.clone(), ctx.write_turn.clone(), county.clone());
+    let raw_job = move |index: usize| {
+        let (db, turn, county) = (raw_db.clone(), turn.clone(), raw_county.clone());
+        async move { raw_insert_visits(&db, &turn, &county, index, 100).await }
+    };
+    let (api, raw) = alternate(ctx.clients, ctx.batches, 2, api_job, raw_job).await?;
+    let (api_rate, raw_rate) = (api.rate() * 100.0, raw.rate() * 100.0);
+    let ratio = api_rate / raw_rate;
+    Ok(vec![Row {
+        scenario: format!("sync push, batches of 100 visits, {} clients", ctx.clients),
+        api: format!(
+            "{} visits/s ({})",
+            count(api_rate as u64),
+            latency(api.ms(0.5), api.ms(0.99))
+        ),
+        raw: format!(
+            "{} visits/s ({})",
+            count(raw_rate as u64),
+            latency(raw.ms(0.5), raw.ms(0.99))
+        ),
+        ratio: Some(ratio),
+        target: "≥ 0.8× raw".to_owned(),
+        met: Some(ratio >= 0.8),
+        note: format!(
+            "{} visits each side, alternating; raw: one 100-row INSERT per transaction. Each \
+             pushed visit is also checked for scope, audited, moves its household's \
+             last_visited_at and is stamped for sync",
+            count((ctx.batches * 100) as u64)
+        ),
+    }])
+}
+
+/// Single visit POSTs with `visit_clients` clients, beside one-row INSERT transactions.
+pub async fn single_visit(ctx: &Ctx) -> BenchResult<Vec<Row>> {
+    let county = ctx.county.clone();
+    let total = 2000;
+    let token = Arc::new(login(ctx, &county.cadre.username).await?);
+    let households = Arc::new(county.cadre_households.clone());
+    let (client, address) = (ctx.client.clone(), ctx.address.clone());
+    let api_job = move |index: usize| {
+        let (client, address, token, households) = (
+            client.clone(),
+            address.clone(),
+            token.clone(),
+            households.clone(),
+        );
+        async move {
+            let response = client
+                .post(format!("{address}/api/v1/visits"))
+                .bearer_auth(token.as_str())
+                .json(&json!({"id": Uuid::now_v7(), "household_id": households[(index * 7919) % households.len()],
+                              "channel": "door_to_door", "visited_at": Utc::now().to_rfc3339(),
+                              "service_card_given": true}))
+                .send()
+                .await?;
+            if response.status().as_u16() != 201 {
+                return Err(
+                    format!("visit: {} {}", response.status(), response.text().await?).into(),
+                );
+            }
+            Ok(())
+        }
+    };
+    let (raw_db, turn, raw_county) = (ctx.raw.clone(), ctx.write_turn.clone(), county.clone());
+    let raw_job = move |index: usize| {
+        let (db, turn, county) = (raw_db.clone(), turn.clone(), raw_county.clone());
+        async move { raw_insert_visits(&db, &turn, &county, index * 7919, 1).await }
+    };
+    let (api, raw) = alternate(ctx.visit_clients, total, 2, api_job, raw_job).await?;
+    let ratio = api.ms(0.99) / raw.ms(0.99).max(1e-3);
+    Ok(vec![Row {
+        scenario: format!("single visit POST, {} clients", ctx.visit_clients),
+        api: format!(
+            "{} requests/s ({})",
+            count(api.rate() as u64),
+            latency(api.ms(0.5), api.ms(0.99))
+        ),
+        raw: format!(
+            "{} tx/s ({})",
+            count(raw.rate() as u64),
+            latency(raw.ms(0.5), raw.ms(0.99))
+        ),
+        ratio: Some(ratio),
+        target: "p99 ≤ 10 ms (PostgreSQL)".to_owned(),
+        met: Some(api.ms(0.99) <= 10.0),
+        note: format!(
+            "{} visits each side, alternating; raw: one one-row INSERT per transaction on a \
+             pool of 8. The API also authenticates, checks scope, updates the household, \
+             writes the audit row and stamps the sync counter",
+            count(total as u64)
+        ),
+    }])
+}
+
+/// Runs `job` once against the server and returns the elapsed time (used for warm-up).
+pub async fn warm_up(ctx: &Ctx) -> BenchResult<()> {
+    let token = Arc::new(login(ctx, &ctx.county.viewer.username).await?);
+    let client = ctx.client.clone();
+    let url = Arc::new(ctx.url("/api/v1/issues?limit=1"));
+    drive(
+        ctx.clients,
+        0,
+        ctx.clients * 4,
+        Arc::new(move |_| {
+            let (client, url, token) = (client.clone(), url.clone(), token.clone());
+            async move {
+                get_ok(&client, &url, &token).await?.bytes().await?;
+                Ok(())
+            }
+        }),
+    )
+    .await?;
+    Ok(())
+}
