@@ -19,9 +19,11 @@ use std::fmt;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use entity::{audit_chain_head, audit_checkpoint, audit_log, user::Role};
 use sea_orm::{
-    AccessMode, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, IsolationLevel, NotSet, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionOptions, TransactionTrait,
+    AccessMode,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    IsolationLevel, NotSet, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionOptions, TransactionTrait,
     sea_query::{CaseStatement, Expr},
 };
 use serde_json::{Map, Value};
@@ -205,7 +207,12 @@ pub async fn seal(db: &impl ConnectionTrait) -> Result<(), DbErr> {
         for row in &rows {
             seq += 1;
             let row_hash = entry_hash(row, seq, &hash);
-            links.push((row.id, seq, std::mem::replace(&mut hash, row_hash.clone()), row_hash));
+            links.push((
+                row.id,
+                seq,
+                std::mem::replace(&mut hash, row_hash.clone()),
+                row_hash,
+            ));
         }
         for chunk in links.chunks(SEAL_UPDATE_ROWS) {
             write_links(db, chunk).await?;
@@ -213,8 +220,8 @@ pub async fn seal(db: &impl ConnectionTrait) -> Result<(), DbErr> {
     }
     if seq != head.last_seq {
         audit_chain_head::Entity::update_many()
-            .col_expr(audit_chain_head::Column::LastSeq, Expr::val(seq).into())
-            .col_expr(audit_chain_head::Column::LastHash, Expr::val(hash).into())
+            .col_expr(audit_chain_head::Column::LastSeq, Expr::val(seq))
+            .col_expr(audit_chain_head::Column::LastHash, Expr::val(hash))
             .filter(audit_chain_head::Column::Id.eq(1))
             .exec(db)
             .await?;
@@ -227,8 +234,11 @@ async fn write_links(
     db: &impl ConnectionTrait,
     links: &[(Uuid, i64, String, String)],
 ) -> Result<(), DbErr> {
-    let (mut seqs, mut prevs, mut hashes) =
-        (CaseStatement::new(), CaseStatement::new(), CaseStatement::new());
+    let (mut seqs, mut prevs, mut hashes) = (
+        CaseStatement::new(),
+        CaseStatement::new(),
+        CaseStatement::new(),
+    );
     for (id, seq, prev_hash, row_hash) in links {
         let this = || audit_log::Column::Id.eq(*id);
         seqs = seqs.case(this(), *seq);
@@ -545,7 +555,10 @@ async fn verify_in(db: &impl ConnectionTrait) -> Result<VerifyReport, DbErr> {
 
 /// The `prev_hash` the oldest kept entry must carry: zeros for entry 1, else the hash a
 /// retention checkpoint recorded for the entry before it.
-async fn start_of_chain(db: &impl ConnectionTrait, first_seq: i64) -> Result<Option<String>, DbErr> {
+async fn start_of_chain(
+    db: &impl ConnectionTrait,
+    first_seq: i64,
+) -> Result<Option<String>, DbErr> {
     if first_seq == 1 {
         return Ok(Some(GENESIS_HASH.to_owned()));
     }
@@ -647,18 +660,18 @@ pub async fn prune(
         .flatten();
     let through = match first_kept {
         Some(seq) => seq - 1,
-        None => {
-            audit_log::Entity::find()
-                .select_only()
-                .column_as(audit_log::Column::Seq.max(), "seq")
-                .into_tuple::<Option<i64>>()
-                .one(&txn)
-                .await?
-                .flatten()
-                .unwrap_or(0)
-        }
+        None => audit_log::Entity::find()
+            .select_only()
+            .column_as(audit_log::Column::Seq.max(), "seq")
+            .into_tuple::<Option<i64>>()
+            .one(&txn)
+            .await?
+            .flatten()
+            .unwrap_or(0),
     };
-    let already = latest_checkpoint(&txn).await?.map_or(0, |checkpoint| checkpoint.seq);
+    let already = latest_checkpoint(&txn)
+        .await?
+        .map_or(0, |checkpoint| checkpoint.seq);
     if through <= already {
         // Nothing old enough: the transaction ends unused.
         return Ok(report);
@@ -775,6 +788,16 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_canonical_form_sorts_keys_at_every_depth_and_has_no_spaces() {
+        let mut text = String::new();
+        write_canonical(
+            &serde_json::json!({"b": [1, {"z": null, "a": "名"}], "a": 1.5}),
+            &mut text,
+        );
+        assert_eq!(text, r#"{"a":1.5,"b":[1,{"a":"名","z":null}]}"#);
+    }
 
     #[test]
     fn diff_lists_only_changed_fields() {

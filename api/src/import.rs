@@ -759,3 +759,186 @@ pub async fn import_households(
     report.imported = true;
     Ok(report)
 }
+
+#[cfg(test)]
+mod proptests {
+    //! The CSV parser over arbitrary files: whatever the bytes (UTF-8, GBK, a BOM, garbage,
+    //! broken quoting), it answers with a report and never panics, and every data row it
+    //! counts ends up either a candidate or at least one problem.
+
+    use std::collections::BTreeSet;
+
+    use proptest::{
+        prelude::*,
+        test_runner::{Config, RngAlgorithm, RngSeed},
+    };
+
+    use super::*;
+
+    fn config() -> Config {
+        Config {
+            cases: 300,
+            failure_persistence: None,
+            rng_algorithm: RngAlgorithm::ChaCha,
+            rng_seed: RngSeed::Fixed(0x6d69_6e71_696e_6701),
+            ..Config::default()
+        }
+    }
+
+    fn directory() -> VillageDirectory {
+        let place = VillagePlace {
+            county_id: Uuid::from_u128(1),
+            town_id: Uuid::from_u128(2),
+            village_id: Uuid::from_u128(3),
+        };
+        let mut directory = VillageDirectory::default();
+        directory.by_code.insert("371526100201".to_owned(), place);
+        directory
+            .by_name
+            .entry("东关村".to_owned())
+            .or_default()
+            .push(("东岭镇".to_owned(), place));
+        directory
+    }
+
+    /// Cells that are valid, nearly valid, hostile or odd.
+    fn cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("东关村".to_owned()),
+            Just("371526100201".to_owned()),
+            Just("张三".to_owned()),
+            Just("13812341234".to_owned()),
+            Just("11010519491231002x".to_owned()),
+            Just("党员、困难".to_owned()),
+            Just("3人".to_owned()),
+            Just("\"未闭合".to_owned()),
+            Just("=cmd|' /C calc'!A0".to_owned()),
+            "[0-9]{0,20}",
+            "-?[0-9]{0,4}\\.[0-9]{0,4}",
+            ".{0,60}",
+            "\\PC{0,8}",
+        ]
+    }
+
+    /// A file: a header naming some known columns (and junk), then rows of [`cell`]s joined
+    /// with commas, maybe quoted, maybe with a BOM, maybe encoded as GBK.
+    fn csv_file() -> impl Strategy<Value = Vec<u8>> {
+        let header = prop::collection::vec(
+            prop_oneof![
+                Just("村"),
+                Just("镇"),
+                Just("户主姓名"),
+                Just("联系电话"),
+                Just("家庭人口"),
+                Just("身份证号"),
+                Just("标签"),
+                Just("纬度"),
+                Just("经度"),
+                Just("备注"),
+                Just("序号"),
+                Just(""),
+            ],
+            0..10,
+        );
+        let rows = prop::collection::vec(prop::collection::vec(cell(), 0..12), 0..20);
+        (header, rows, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(header, rows, bom, gbk, quoted)| {
+                let quote = |cell: &str| {
+                    if quoted {
+                        format!("\"{}\"", cell.replace('"', "\"\""))
+                    } else {
+                        cell.to_owned()
+                    }
+                };
+                let mut text = header.join(",");
+                for row in rows {
+                    text.push('\n');
+                    text.push_str(
+                        &row.iter()
+                            .map(|cell| quote(cell))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    );
+                }
+                let mut bytes = if bom {
+                    b"\xEF\xBB\xBF".to_vec()
+                } else {
+                    Vec::new()
+                };
+                if gbk {
+                    bytes.extend_from_slice(&encoding_rs::GBK.encode(&text).0);
+                } else {
+                    bytes.extend_from_slice(text.as_bytes());
+                }
+                bytes
+            },
+        )
+    }
+
+    /// What every report must satisfy, whatever the input.
+    fn check_report(body: &[u8], parsed: &Parsed) -> Result<(), TestCaseError> {
+        let without_bom = body
+            .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+            .unwrap_or(body);
+        let expected = if std::str::from_utf8(without_bom).is_ok() {
+            "utf-8"
+        } else {
+            "gbk"
+        };
+        prop_assert_eq!(parsed.encoding, expected);
+        prop_assert!(parsed.invalid.iter().all(|problem| problem.row >= 1));
+        if parsed.invalid.iter().any(|problem| problem.row == 1) {
+            // The header is unusable: nothing else is read.
+            prop_assert!(parsed.candidates.is_empty());
+            prop_assert_eq!(parsed.rows, 0);
+        } else {
+            let problem_rows: BTreeSet<u64> =
+                parsed.invalid.iter().map(|problem| problem.row).collect();
+            prop_assert_eq!(
+                parsed.candidates.len() as u64 + problem_rows.len() as u64,
+                parsed.rows,
+                "each counted row is a candidate or has problems, never both"
+            );
+            for candidate in &parsed.candidates {
+                prop_assert!(!problem_rows.contains(&candidate.row));
+                prop_assert!(!candidate.head_name.is_empty());
+                if let Some(number) = &candidate.id_card_number {
+                    prop_assert!(privacy::valid_id_card(number));
+                }
+                if let Some(phone) = &candidate.phone {
+                    prop_assert!(privacy::valid_phone(phone));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn arbitrary_bytes_give_a_report_never_a_panic(
+            body in prop::collection::vec(any::<u8>(), 0..2048),
+        ) {
+            let parsed = parse(&body, &directory());
+            check_report(&body, &parsed)?;
+        }
+
+        #[test]
+        fn csv_like_files_in_either_encoding_give_a_consistent_report(body in csv_file()) {
+            let parsed = parse(&body, &directory());
+            check_report(&body, &parsed)?;
+        }
+
+        #[test]
+        fn a_valid_header_followed_by_garbage_reports_row_by_row(
+            garbage in prop::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let mut body = "村,户主姓名,联系电话\n东关村,张三,13812341234\n".as_bytes().to_vec();
+            body.extend_from_slice(&garbage);
+            let parsed = parse(&body, &directory());
+            check_report(&body, &parsed)?;
+        }
+    }
+}

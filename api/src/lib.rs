@@ -6,6 +6,7 @@ pub mod assessment;
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod body_deadline;
 pub mod calendar;
 pub mod campaigns;
 pub mod cli;
@@ -16,6 +17,8 @@ pub mod dashboard;
 pub mod db;
 pub mod duties;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod households;
 pub mod idempotency;
 pub mod import;

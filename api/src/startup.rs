@@ -159,10 +159,14 @@ impl Application {
                 cors(&cors_origins),
             ))
             .wrap(Compress::default())
+            .wrap(from_fn(crate::body_deadline::limit_body_time))
             .wrap(from_fn(request_context))
         })
         .listen(listener)?
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        // Slow clients: a request head must arrive within 10 s (else 408 and the connection
+        // closes), an idle keep-alive connection closes after 30 s, and a closing client gets
+        // 5 s to read the answer. The body's own bound is `body_deadline`.
         .client_request_timeout(std::time::Duration::from_secs(10))
         .client_disconnect_timeout(std::time::Duration::from_secs(5))
         .keep_alive(std::time::Duration::from_secs(30));

@@ -621,65 +621,59 @@ pub async fn record_household_visits(
             origin_device: visit.device_id.clone(),
         });
     }
-    // Lock the households this batch will touch, in id order, before anything else
-    // (PostgreSQL; SQLite writes one at a time): two pushes touching the same households in
-    // different orders would otherwise deadlock. `FOR NO KEY UPDATE` is what the later UPDATE
-    // needs and does not block the foreign-key checks of other inserts.
-    let mut to_lock: Vec<Uuid> = rows.iter().filter_map(|row| row.household_id).collect();
-    to_lock.sort();
-    to_lock.dedup();
-    for chunk in to_lock.chunks(500) {
-        household::Entity::find()
-            .select_only()
-            .column(household::Column::Id)
-            .filter(household::Column::Id.is_in(chunk.iter().copied()))
-            .order_by_asc(household::Column::Id)
-            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
-            .into_tuple::<Uuid>()
-            .all(db)
-            .await
-            .map_err(db_error(first))?;
-    }
+    // The caller (the sync push) has locked the households the batch touches, in id order,
+    // before writing anything — two pushes touching the same households cannot deadlock.
+    // `RETURNING` tells which rows this statement inserted; the others were inserted first by
+    // a concurrent copy of the same push, and must be the same visits.
+    let mut inserted: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
     for chunk in rows.chunks(200) {
-        visit::Entity::insert_many(chunk.iter().cloned().map(visit::ActiveModel::from))
-            .on_conflict_do_nothing()
-            .exec_without_returning(db)
-            .await
-            .map_err(db_error(first))?;
+        let result =
+            visit::Entity::insert_many(chunk.iter().cloned().map(visit::ActiveModel::from))
+                .on_conflict_do_nothing()
+                .exec_with_returning_keys(db)
+                .await
+                .map_err(db_error(first))?;
+        if let sea_orm::TryInsertResult::Inserted(keys) = result {
+            inserted.extend(keys);
+        }
     }
-    // A concurrent copy of the same push may have inserted some first: they must be the same.
-    let mut created = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(500) {
-        let now_stored: HashMap<Uuid, visit::Model> = visit::Entity::find()
-            .filter(visit::Column::Id.is_in(chunk.iter().map(|row| row.id)))
+    let raced: Vec<Uuid> = rows
+        .iter()
+        .map(|row| row.id)
+        .filter(|id| !inserted.contains(id))
+        .collect();
+    let mut raced_rows: HashMap<Uuid, visit::Model> = HashMap::new();
+    for chunk in raced.chunks(500) {
+        for row in visit::Entity::find()
+            .filter(visit::Column::Id.is_in(chunk.iter().copied()))
             .all(db)
             .await
             .map_err(db_error(first))?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect();
-        for row in chunk {
-            match now_stored.get(&row.id) {
-                Some(stored)
-                    if stored.received_at == row.received_at && stored.cadre_id == row.cadre_id =>
-                {
-                    created.push(row);
-                    outcomes.push((row.id, BatchOutcome::Created));
-                }
-                Some(stored)
-                    if stored.cadre_id == row.cadre_id && stored.visited_at == row.visited_at =>
-                {
-                    outcomes.push((row.id, BatchOutcome::Unchanged));
-                }
-                _ => {
-                    return Err((
-                        row.id,
-                        ApiError::Conflict {
-                            code: "id_taken",
-                            detail: "A different visit already has this id.".to_owned(),
-                        },
-                    ));
-                }
+        {
+            raced_rows.insert(row.id, row);
+        }
+    }
+    let mut created = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if inserted.contains(&row.id) {
+            created.push(row);
+            outcomes.push((row.id, BatchOutcome::Created));
+            continue;
+        }
+        match raced_rows.get(&row.id) {
+            Some(stored)
+                if stored.cadre_id == row.cadre_id && stored.visited_at == row.visited_at =>
+            {
+                outcomes.push((row.id, BatchOutcome::Unchanged));
+            }
+            _ => {
+                return Err((
+                    row.id,
+                    ApiError::Conflict {
+                        code: "id_taken",
+                        detail: "A different visit already has this id.".to_owned(),
+                    },
+                ));
             }
         }
     }

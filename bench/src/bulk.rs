@@ -48,6 +48,20 @@ impl Bulk {
         self.values.extend(row);
     }
 
+    /// Takes the waiting rows out into a batch of their own (to be written elsewhere, e.g. by
+    /// another task while more rows are collected here); they count as inserted here.
+    pub fn take(&mut self) -> Self {
+        self.inserted += self.pending() as u64;
+        Self {
+            table: self.table,
+            columns: self.columns,
+            backend: self.backend,
+            full_statement: self.full_statement.clone(),
+            values: std::mem::take(&mut self.values),
+            inserted: 0,
+        }
+    }
+
     /// Rows waiting.
     pub fn pending(&self) -> usize {
         self.values.len() / self.columns.len()

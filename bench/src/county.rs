@@ -613,6 +613,9 @@ struct Generator<'a> {
     household_ids: Vec<Uuid>,
     answers: Vec<(serde_json::Value, i16)>,
     tally: IssueTally,
+    /// The batch being written while the next one is generated (at most one: batches are
+    /// committed in order, parents before children).
+    in_flight: Option<tokio::task::JoinHandle<Result<(), DbErr>>>,
     org_units: Bulk,
     departments: Bulk,
     users: Bulk,
@@ -813,6 +816,7 @@ pub async fn generate(db: &DatabaseConnection, options: Options) -> BenchResult<
         household_ids: Vec::new(),
         answers,
         tally: IssueTally::default(),
+        in_flight: None,
         org_units: Bulk::new(backend, "org_units", ORG_UNIT_COLUMNS),
         departments: Bulk::new(backend, "departments", DEPARTMENT_COLUMNS),
         users: Bulk::new(backend, "users", USER_COLUMNS),
@@ -1145,12 +1149,12 @@ impl Generator<'_> {
                 ]);
             }
             if self.households.pending() >= ROWS_PER_TRANSACTION {
-                write(self.db, &mut [&mut self.households]).await?;
-                self.seq += 1;
+                let batch = vec![self.households.take()];
+                self.dispatch(batch).await?;
             }
         }
-        write(self.db, &mut [&mut self.households]).await?;
-        self.seq += 1;
+        let batch = vec![self.households.take()];
+        self.dispatch(batch).await?;
         Ok(())
     }
 
@@ -1210,18 +1214,36 @@ impl Generator<'_> {
             if pending >= ROWS_PER_TRANSACTION || day as i64 == DAYS - 1 {
                 // Parents first: an issue refers to its visit, escalations and events to
                 // their issue.
-                write(
-                    self.db,
-                    &mut [
-                        &mut self.visits,
-                        &mut self.issues,
-                        &mut self.escalations,
-                        &mut self.events,
-                    ],
-                )
-                .await?;
-                self.seq += 1;
+                let batch = vec![
+                    self.visits.take(),
+                    self.issues.take(),
+                    self.escalations.take(),
+                    self.events.take(),
+                ];
+                self.dispatch(batch).await?;
             }
+        }
+        self.settle().await
+    }
+
+    /// Hands a batch (tables in the order they must be written) to a task that writes it in
+    /// one transaction, once the previous batch is committed; takes the next sequence number.
+    async fn dispatch(&mut self, batch: Vec<Bulk>) -> BenchResult<()> {
+        self.settle().await?;
+        let db = self.db.clone();
+        self.in_flight = Some(tokio::spawn(async move {
+            let mut batch = batch;
+            let mut tables: Vec<&mut Bulk> = batch.iter_mut().collect();
+            write(&db, &mut tables).await
+        }));
+        self.seq += 1;
+        Ok(())
+    }
+
+    /// Waits for the batch being written.
+    async fn settle(&mut self) -> BenchResult<()> {
+        if let Some(writing) = self.in_flight.take() {
+            writing.await??;
         }
         Ok(())
     }

@@ -196,6 +196,11 @@ impl Server {
         self.status_kib("VmHWM:").map(|kib| kib / 1024.0)
     }
 
+    /// The server's resident set now, MiB.
+    pub fn rss_mib(&self) -> Option<f64> {
+        self.status_kib("VmRSS:").map(|kib| kib / 1024.0)
+    }
+
     fn status_kib(&self, field: &str) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find(|line| line.starts_with(field))?;

@@ -388,6 +388,48 @@ async fn debug_logs_carry_no_password_token_phone_or_id_number() {
         .await
         .expect("bad household");
     assert_eq!(bad.status().as_u16(), 422);
+    // The read path: an unmasked read (recorded in the audit trail) and a list, then a refresh.
+    let id = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let read: Value = client
+        .get(format!("{address}/api/v1/households/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("read")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(read["phone"], phone, "an unmasked read");
+    let listed = client
+        .get(format!(
+            "{address}/api/v1/households?village_id={}",
+            demo_id(villages::DONGGUAN)
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.status().as_u16(), 200);
+    let refreshed: Value = client
+        .post(format!("{address}/api/v1/auth/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("json");
+    let rotated = refreshed["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
+    let new_access = refreshed["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
     child.kill().expect("stop");
     child.wait().expect("reaped");
 
@@ -402,6 +444,8 @@ async fn debug_logs_carry_no_password_token_phone_or_id_number() {
         ("wrong password", secret_password),
         ("access token", token.as_str()),
         ("refresh token", refresh.as_str()),
+        ("rotated refresh token", rotated.as_str()),
+        ("refreshed access token", new_access.as_str()),
         ("phone", phone),
         ("ID number", id_card),
     ] {

@@ -273,6 +273,10 @@ pub async fn push(
 /// time): two pushes touching the same households in different orders cannot deadlock.
 async fn lock_households(db: &impl ConnectionTrait, body: &PushBody) -> ApiResult<()> {
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    // SQLite writers hold the whole database already (`BEGIN IMMEDIATE`): nothing to lock.
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        return Ok(());
+    }
     let id_of = |record: &Value, field: &str| {
         record
             .get(field)
@@ -702,4 +706,218 @@ async fn apply_event(
     )
     .await?;
     Ok(Outcome::Applied)
+}
+
+#[cfg(test)]
+mod proptests {
+    //! The push body and record parsers over arbitrary JSON: a push body either parses or is
+    //! refused, a record either becomes its typed form or a 422 naming the record, and the
+    //! checks after parsing (household fields, tags, the visit's target and rating) answer
+    //! with errors, never a panic.
+
+    use proptest::{
+        prelude::*,
+        test_runner::{Config, RngAlgorithm, RngSeed},
+    };
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+
+    fn config() -> Config {
+        Config {
+            cases: 300,
+            failure_persistence: None,
+            rng_algorithm: RngAlgorithm::ChaCha,
+            rng_seed: RngSeed::Fixed(0x6d69_6e71_696e_6703),
+            ..Config::default()
+        }
+    }
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter_map("finite", |number| {
+                serde_json::Number::from_f64(number).map(Value::Number)
+            }),
+            ".{0,24}".prop_map(Value::String),
+            Just(json!("0192f8a0-0000-7000-8000-000000000001")),
+            Just(json!("door_to_door")),
+            Just(json!("party_member,hardship")),
+            Just(json!("{\"cadre_evaluation\":{\"rating\":9999999999}}")),
+            Just(json!("2026-05-06T09:30:00+08:00")),
+            Just(json!(i64::MAX)),
+            Just(json!(i64::MIN)),
+        ]
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(3, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,10}", inner, 0..6)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    const FIELDS: [&str; 24] = [
+        "id",
+        "village_id",
+        "head_name",
+        "phone",
+        "id_card_number",
+        "members_count",
+        "tags",
+        "latitude",
+        "longitude",
+        "household_id",
+        "enterprise_id",
+        "channel",
+        "visited_at",
+        "answers",
+        "service_card_given",
+        "visit_id",
+        "category",
+        "matter",
+        "level",
+        "deadline",
+        "deadline_working_days",
+        "issue_id",
+        "kind",
+        "satisfied",
+    ];
+
+    /// A record that starts valid and has some fields replaced by arbitrary values (or
+    /// removed), and maybe extra ones: closer to the parser's edges than pure noise.
+    fn near_record(base: Value) -> impl Strategy<Value = Value> {
+        prop::collection::vec(
+            (
+                prop::sample::select(FIELDS.as_slice()),
+                prop::option::of(json_value()),
+            ),
+            0..6,
+        )
+        .prop_map(move |changes| {
+            let mut record: Map<String, Value> = base.as_object().cloned().unwrap_or_default();
+            for (field, value) in changes {
+                match value {
+                    Some(value) => record.insert(field.to_owned(), value),
+                    None => record.remove(field),
+                };
+            }
+            Value::Object(record)
+        })
+    }
+
+    fn household() -> Value {
+        json!({"id": "0192f8a0-0000-7000-8000-000000000001", "village_id": "0192f8a0-0000-7000-8000-000000000002",
+               "head_name": "钱大江", "phone": "13712345678", "tags": "party_member,hardship", "_status": "created"})
+    }
+
+    fn visit() -> Value {
+        json!({"id": "0192f8a0-0000-7000-8000-000000000003", "household_id": "0192f8a0-0000-7000-8000-000000000001",
+               "channel": "door_to_door", "visited_at": 1_780_000_000_000_i64,
+               "answers": "{\"cadre_evaluation\":{\"rating\":4}}", "service_card_given": true})
+    }
+
+    fn issue() -> Value {
+        json!({"id": "0192f8a0-0000-7000-8000-000000000004", "visit_id": "0192f8a0-0000-7000-8000-000000000003",
+               "category": "practical_difficulty", "matter": "路灯坏了", "deadline": "2026-05-13"})
+    }
+
+    fn event() -> Value {
+        json!({"id": "0192f8a0-0000-7000-8000-000000000005", "issue_id": "0192f8a0-0000-7000-8000-000000000004",
+               "kind": "progress", "note": "已联系"})
+    }
+
+    /// A refusal of one record is a 4xx naming it.
+    fn refused_naming_the_record(error: &ApiError, table: &str) -> Result<(), TestCaseError> {
+        let problem = error.problem();
+        prop_assert!((400..500).contains(&problem.status), "{:?}", problem);
+        if let Some(details) = &problem.details {
+            prop_assert_eq!(details["table"].as_str(), Some(table));
+        }
+        Ok(())
+    }
+
+    fn check_all(record: &Value) -> Result<(), TestCaseError> {
+        match parse::<PushedHousehold>("households", record) {
+            Ok(household) => {
+                if let Err(error) = check_household(&household) {
+                    prop_assert_eq!(error.problem().status, 422);
+                }
+                if let Err(error) = tags_of(&household) {
+                    prop_assert_eq!(error.problem().status, 422);
+                }
+            }
+            Err(error) => refused_naming_the_record(&error, "households")?,
+        }
+        match parse::<PushedVisit>("visits", record) {
+            Ok(visit) => match new_visit("phone-a", visit) {
+                Ok(visit) => {
+                    prop_assert!(
+                        visit
+                            .cadre_rating
+                            .is_none_or(|rating| (1..=5).contains(&rating))
+                    );
+                }
+                Err(error) => prop_assert_eq!(error.problem().status, 422),
+            },
+            Err(error) => refused_naming_the_record(&error, "visits")?,
+        }
+        if let Err(error) = parse::<PushedIssue>("issues", record) {
+            refused_naming_the_record(&error, "issues")?;
+        }
+        if let Err(error) = parse::<PushedEvent>("issue_events", record) {
+            refused_naming_the_record(&error, "issue_events")?;
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_json_is_a_push_body_or_refused_never_a_panic(body in json_value()) {
+            if let Ok(body) = serde_json::from_value::<PushBody>(body.clone()) {
+                let _ = body.record_count();
+            }
+            let wrapped = json!({"changes": {"households": {"created": [body.clone()]}, "visits": {"updated": [body]}}});
+            if let Ok(push) = serde_json::from_value::<PushBody>(wrapped) {
+                prop_assert_eq!(push.record_count(), 2);
+                for changes in push.changes.values() {
+                    for record in changes.written() {
+                        check_all(record)?;
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn any_json_record_parses_or_is_refused_naming_it(record in json_value()) {
+            check_all(&record)?;
+        }
+
+        #[test]
+        fn nearly_valid_households_parse_or_are_refused(record in near_record(household())) {
+            check_all(&record)?;
+        }
+
+        #[test]
+        fn nearly_valid_visits_parse_or_are_refused(record in near_record(visit())) {
+            check_all(&record)?;
+        }
+
+        #[test]
+        fn nearly_valid_issues_and_events_parse_or_are_refused(
+            issue in near_record(issue()),
+            event in near_record(event()),
+        ) {
+            check_all(&issue)?;
+            check_all(&event)?;
+        }
+    }
 }
