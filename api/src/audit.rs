@@ -217,6 +217,9 @@ pub async fn seal(db: &impl ConnectionTrait) -> Result<(), DbErr> {
         for chunk in links.chunks(SEAL_UPDATE_ROWS) {
             write_links(db, chunk).await?;
         }
+        if (rows.len() as u64) < SEAL_PAGE {
+            break;
+        }
     }
     if seq != head.last_seq {
         audit_chain_head::Entity::update_many()

@@ -2,8 +2,8 @@
 //! The `minqing` binary only parses the command line and calls [`cli::run`].
 
 pub mod access;
-pub mod assessment;
 pub mod accounts;
+pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod body_deadline;

@@ -135,6 +135,8 @@ pub struct County {
     pub issues: IssueTally,
     /// The last sync sequence number used (the counter is left there).
     pub last_seq: i64,
+    /// Of `elapsed`, the time the generator waited for the database to take its rows.
+    pub waited: Duration,
 }
 
 impl County {
@@ -616,6 +618,8 @@ struct Generator<'a> {
     /// The batch being written while the next one is generated (at most one: batches are
     /// committed in order, parents before children).
     in_flight: Option<tokio::task::JoinHandle<Result<(), DbErr>>>,
+    /// Time spent waiting for the database (the rest is generating rows).
+    waited: Duration,
     org_units: Bulk,
     departments: Bulk,
     users: Bulk,
@@ -817,6 +821,7 @@ pub async fn generate(db: &DatabaseConnection, options: Options) -> BenchResult<
         answers,
         tally: IssueTally::default(),
         in_flight: None,
+        waited: Duration::ZERO,
         org_units: Bulk::new(backend, "org_units", ORG_UNIT_COLUMNS),
         departments: Bulk::new(backend, "departments", DEPARTMENT_COLUMNS),
         users: Bulk::new(backend, "users", USER_COLUMNS),
@@ -907,6 +912,7 @@ impl Generator<'_> {
             elapsed,
             issues: self.tally,
             last_seq,
+            waited: self.waited,
         }
     }
 
@@ -1243,7 +1249,9 @@ impl Generator<'_> {
     /// Waits for the batch being written.
     async fn settle(&mut self) -> BenchResult<()> {
         if let Some(writing) = self.in_flight.take() {
+            let begun = Instant::now();
             writing.await??;
+            self.waited += begun.elapsed();
         }
         Ok(())
     }

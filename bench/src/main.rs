@@ -159,9 +159,10 @@ async fn run(args: &Args, target: &Target) -> BenchResult<()> {
         println!("  {table:>20}: {:>12} rows", count(*rows));
     }
     println!(
-        "  {} rows in {:.1} s: {} rows/s; sync counter left at {}; issues {:?}",
+        "  {} rows in {:.1} s ({:.1} s of it waiting for the database): {} rows/s; sync counter left at {}; issues {:?}",
         count(county.total_rows()),
         county.elapsed.as_secs_f64(),
+        county.waited.as_secs_f64(),
         count((county.total_rows() as f64 / county.elapsed.as_secs_f64().max(1e-9)) as u64),
         county.last_seq,
         county.issues

@@ -437,8 +437,7 @@ async fn verify_names_the_entry_altered_behind_the_triggers_and_one_deleted() {
                 &forged,
                 3,
                 original.prev_hash.as_deref().expect("prev"),
-            ))
-            .into(),
+            )),
         )
         .filter(audit_log::Column::Seq.eq(3))
         .exec(&app.db)
@@ -861,4 +860,58 @@ async fn entries_written_before_the_chain_existed_join_it_at_the_next_write() {
     let report = audit::verify(&app.db).await.expect("verify");
     assert!(report.is_ok(), "{report}");
     assert_eq!(report.entries, 3);
+}
+
+#[tokio::test]
+async fn a_pull_that_sends_phones_and_id_numbers_is_a_read_of_personal_data() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let reads = |db: sea_orm::DatabaseConnection| async move {
+        audit_log::Entity::find()
+            .filter(audit_log::Column::Action.eq("household.read_personal_data"))
+            .all(&db)
+            .await
+            .expect("reads")
+    };
+    let pull = |token: String, cursor: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .send(
+                    reqwest::Method::GET,
+                    &format!(
+                        "/api/v1/sync/pull?last_pulled_at={cursor}&schema_version=1&migration=null"
+                    ),
+                    move |request| request.bearer_auth(token).header("x-device-id", "phone-a"),
+                )
+                .await;
+            assert_eq!(response.status, 200, "{}", response.text);
+            response.json()
+        }
+    };
+    let cadre = app.token_for("cadre1").await;
+    let first = pull(cadre.clone(), "null".to_owned()).await;
+    let sent_with_phone = first["changes"]["households"]["created"]
+        .as_array()
+        .expect("households")
+        .iter()
+        .filter(|household| household["phone"].is_string())
+        .count();
+    assert!(sent_with_phone > 0, "the demo households have phones");
+    let entries = reads(app.db.clone()).await;
+    assert_eq!(entries.len(), 1, "one entry per pull");
+    let changes = entries[0].changes.clone().expect("changes");
+    assert_eq!(changes["via"], "sync_pull");
+    assert_eq!(changes["device"], "phone-a");
+    assert!(
+        changes["household_ids"].as_array().expect("ids").len() >= sent_with_phone,
+        "names every household shown"
+    );
+    // Nothing new since: no households sent, no entry.
+    pull(cadre, first["timestamp"].to_string()).await;
+    assert_eq!(reads(app.db.clone()).await.len(), 1);
+    // A leader's pull shows them masked: no entry.
+    let leader = app.token_for("leader1").await;
+    pull(leader, "null".to_owned()).await;
+    assert_eq!(reads(app.db.clone()).await.len(), 1);
 }

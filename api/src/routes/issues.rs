@@ -384,7 +384,9 @@ impl IssueQuery {
             Some(id) => {
                 let unit = crate::org::find_org_unit(&state.db, user.scope(), id)
                     .await?
-                    .ok_or_else(|| ApiError::NotFound("No such org unit in your scope.".to_owned()))?;
+                    .ok_or_else(|| {
+                        ApiError::NotFound("No such org unit in your scope.".to_owned())
+                    })?;
                 Some((unit.kind, unit.id))
             }
             None => None,
@@ -406,10 +408,7 @@ impl IssueQuery {
             awaiting_feedback: self.awaiting_feedback,
             closed_since: self.closed_since.map(day_start),
             raised_from: self.raised_from.map(day_start),
-            raised_before: self
-                .raised_to
-                .and_then(|day| day.succ_opt())
-                .map(day_start),
+            raised_before: self.raised_to.and_then(|day| day.succ_opt()).map(day_start),
         })
     }
 }

@@ -122,10 +122,60 @@ async fn pull_changes(
     };
     let device = device_id(&req)?;
     let pulled = sync::pull::pull(&state.db, &user, last_pulled_at, &device).await?;
+    record_personal_data_pull(&state, &user, &pulled.changes, &device).await?;
     Ok(web::Json(PullResponse {
         changes: pulled.changes,
         timestamp: pulled.timestamp,
     }))
+}
+
+/// PIPL read audit: a pull that sends households with phones or ID numbers (unmasked: the
+/// phone keeps its villages' roster) writes one `household.read_personal_data` entry naming
+/// them and the device, before the answer leaves — as a household read through the REST API.
+async fn record_personal_data_pull(
+    state: &AppState,
+    user: &AuthUser,
+    changes: &serde_json::Map<String, serde_json::Value>,
+    device: &str,
+) -> ApiResult<()> {
+    let Some(households) = changes
+        .get("households")
+        .filter(|_| crate::privacy::sees_contact_details(user.principal.role))
+    else {
+        return Ok(());
+    };
+    let mut ids = Vec::new();
+    let mut fields = std::collections::BTreeSet::new();
+    for part in ["created", "updated"] {
+        for record in households[part].as_array().into_iter().flatten() {
+            let mut shown = false;
+            for field in ["phone", "id_card_number"] {
+                if record[field]
+                    .as_str()
+                    .is_some_and(|value| !value.is_empty())
+                {
+                    fields.insert(field);
+                    shown = true;
+                }
+            }
+            if shown {
+                ids.extend(record["id"].as_str().map(str::to_owned));
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let entry = crate::audit::AuditEntry {
+        action: "household.read_personal_data",
+        entity_type: "household",
+        entity_id: None,
+        changes: Some(serde_json::json!({
+            "household_ids": ids, "fields": fields, "via": "sync_pull", "device": device,
+        })),
+    };
+    crate::audit::record_read(&state.db, &user.audit_actor(), entry).await?;
+    Ok(())
 }
 
 /// WatermelonDB push: the phone's changes, all or nothing in one transaction, each record
