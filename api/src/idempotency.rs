@@ -30,8 +30,21 @@ const KEEP_HOURS: i64 = 24;
 /// How long a running request holds its key before a retry may take over (a request that
 /// died without answering must not block its key for a day).
 const LEASE_SECONDS: i64 = 60;
-/// The largest body the middleware reads to fingerprint (the sync push limit).
+/// The largest body the middleware reads to fingerprint (the sync push limit), except for
+/// routes whose own limit is larger (see [`body_limit`]).
 const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// The body limit while fingerprinting: the route's own, so that a key never lowers it (the
+/// CSV import takes 32 MiB).
+fn body_limit(req: &ServiceRequest) -> usize {
+    let operation = req
+        .app_data::<web::Data<crate::route_table::RouteTable>>()
+        .and_then(|table| table.operation(req.method().as_str(), req.path()));
+    match operation {
+        Some("import_households") => crate::import::MAX_IMPORT_BYTES,
+        _ => MAX_BODY,
+    }
+}
 
 /// The middleware.
 pub async fn replay(
@@ -60,12 +73,13 @@ pub async fn replay(
         Actor::User { id } | Actor::ApiToken { id } => id,
     };
     // Read the body to fingerprint it, then hand it back to the handler untouched.
+    let limit = body_limit(&req);
     let mut body = web::BytesMut::new();
     let mut payload = req.take_payload();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk?;
-        if body.len() + chunk.len() > MAX_BODY {
-            return Ok(req.error_response(ApiError::PayloadTooLarge { limit: MAX_BODY }));
+        if body.len() + chunk.len() > limit {
+            return Ok(req.error_response(ApiError::PayloadTooLarge { limit }));
         }
         body.extend_from_slice(&chunk);
     }

@@ -56,32 +56,53 @@ impl RouteTable {
             .filter_map(|route| route.operation_id.as_deref())
     }
 
-    /// The operation a request is for: among the templates that match, the one with the
-    /// most literal segments (as the router prefers `/users/me` over `/users/{id}`).
-    pub fn operation(&self, method: &str, path: &str) -> Option<&str> {
+    /// The routes whose template matches `path` best: those with the most literal segments.
+    /// `/campaigns/current` is the resource `current`, not the campaign with id `current`,
+    /// whatever the method.
+    fn best_matches(&self, path: &str) -> Vec<&Route> {
         let wanted: Vec<&str> = segments(path).collect();
-        self.routes
+        let scored: Vec<(usize, &Route)> = self
+            .routes
             .iter()
-            .filter(|route| route.method == method)
             .filter_map(|route| {
                 literal_matches(&route.segments, &wanted).map(|score| (score, route))
             })
-            .max_by_key(|(score, _)| *score)
-            .and_then(|(_, route)| route.operation_id.as_deref())
+            .collect();
+        let best = scored.iter().map(|(score, _)| *score).max();
+        scored
+            .into_iter()
+            .filter(|(score, _)| Some(*score) == best)
+            .map(|(_, route)| route)
+            .collect()
+    }
+
+    /// The operation a request is for: the route of its method among the best matches (as the
+    /// router prefers `/users/me` over `/users/{id}`).
+    pub fn operation(&self, method: &str, path: &str) -> Option<&str> {
+        self.best_matches(path)
+            .into_iter()
+            .find(|route| route.method == method)
+            .and_then(|route| route.operation_id.as_deref())
     }
 
     /// The methods `path` supports, or `None` when no route has this path.
     pub fn allowed_methods(&self, path: &str) -> Option<Vec<String>> {
-        let wanted: Vec<&str> = segments(path).collect();
         let mut allowed: Vec<String> = self
-            .routes
-            .iter()
-            .filter(|route| literal_matches(&route.segments, &wanted).is_some())
+            .best_matches(path)
+            .into_iter()
             .map(|route| route.method.to_owned())
             .collect();
         allowed.sort();
         allowed.dedup();
         (!allowed.is_empty()).then_some(allowed)
+    }
+
+    /// `Some(allowed)` when the router would hand the request to a less specific route than
+    /// the path's own: `PATCH /campaigns/current` must be 405 (the resource has GET only), not
+    /// a `PATCH /campaigns/{id}` with the id `current`.
+    pub fn shadowed(&self, method: &str, path: &str) -> Option<Vec<String>> {
+        let allowed = self.allowed_methods(path)?;
+        (!allowed.iter().any(|allowed| allowed == method)).then_some(allowed)
     }
 }
 
@@ -133,5 +154,28 @@ mod tests {
         assert_eq!(table.operation("GET", "/api/v1/issues/a/close"), None);
         assert_eq!(table.operation("GET", "/api/v1/users/me"), Some("get_me"));
         assert_eq!(table.operation("GET", "/api/v1/users/42"), Some("get_user"));
+    }
+
+    #[test]
+    fn a_literal_resource_answers_for_its_own_methods_only() {
+        let mut table = RouteTable::default();
+        table.add(
+            "/api/v1/campaigns/current",
+            "GET",
+            Some("current".to_owned()),
+        );
+        table.add("/api/v1/campaigns/{id}", "GET", Some("get".to_owned()));
+        table.add("/api/v1/campaigns/{id}", "PATCH", Some("update".to_owned()));
+        assert_eq!(
+            table.allowed_methods("/api/v1/campaigns/current"),
+            Some(vec!["GET".to_owned()])
+        );
+        assert_eq!(table.operation("PATCH", "/api/v1/campaigns/current"), None);
+        assert_eq!(
+            table.shadowed("PATCH", "/api/v1/campaigns/current"),
+            Some(vec!["GET".to_owned()])
+        );
+        assert_eq!(table.shadowed("PATCH", "/api/v1/campaigns/42"), None);
+        assert_eq!(table.shadowed("GET", "/api/v1/nothing"), None);
     }
 }

@@ -57,11 +57,13 @@ fn histogram() -> BenchResult<Histogram<u64>> {
     Ok(Histogram::<u64>::new(3).map_err(|error| error.to_string())?)
 }
 
-/// Runs jobs `first..first + count` over `clients` workers, timing each.
+/// Runs jobs `first..first + count` over `clients` workers, timing each; with a `budget`,
+/// no job starts after it has passed (so a slow scenario ends in bounded time).
 pub async fn drive<F, Fut>(
     clients: usize,
     first: usize,
     count: usize,
+    budget: Option<Duration>,
     job: Arc<F>,
 ) -> BenchResult<Timed>
 where
@@ -69,18 +71,21 @@ where
     Fut: Future<Output = BenchResult<()>> + Send,
 {
     let next = Arc::new(AtomicUsize::new(first));
+    let done = Arc::new(AtomicUsize::new(0));
     let end = first + count;
     let started = Instant::now();
+    let deadline = budget.map(|budget| started + budget);
     let mut workers = Vec::new();
     for _ in 0..clients.max(1) {
-        let (job, next) = (job.clone(), next.clone());
+        let (job, next, done) = (job.clone(), next.clone(), done.clone());
         workers.push(tokio::spawn(async move {
             let mut histogram = histogram()?;
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= end {
+                if index >= end || deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                     return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(histogram);
                 }
+                done.fetch_add(1, Ordering::Relaxed);
                 let begun = Instant::now();
                 job(index).await?;
                 histogram
@@ -98,17 +103,18 @@ where
     Ok(Timed {
         histogram: merged,
         wall: started.elapsed(),
-        jobs: count,
+        jobs: done.load(Ordering::Relaxed),
     })
 }
 
 /// Runs `total` API jobs and `total` raw jobs with the same number of clients, alternating in
 /// `rounds` slices (API, raw, API, raw, …) so that a change in the machine's load during the
-/// run falls on both sides.
+/// run falls on both sides; each side stops early when it has used its `budget`.
 pub async fn alternate<A, AF, R, RF>(
     clients: usize,
     total: usize,
     rounds: usize,
+    budget: Option<Duration>,
     api: A,
     raw: R,
 ) -> BenchResult<(Timed, Timed)>
@@ -121,11 +127,12 @@ where
     let (api, raw) = (Arc::new(api), Arc::new(raw));
     let (mut api_timed, mut raw_timed) = (Timed::empty()?, Timed::empty()?);
     let rounds = rounds.clamp(1, total.max(1));
+    let slice = budget.map(|budget| budget / rounds as u32);
     for round in 0..rounds {
         let first = total * round / rounds;
         let count = total * (round + 1) / rounds - first;
-        api_timed.absorb(drive(clients, first, count, api.clone()).await?)?;
-        raw_timed.absorb(drive(clients, first, count, raw.clone()).await?)?;
+        api_timed.absorb(drive(clients, first, count, slice, api.clone()).await?)?;
+        raw_timed.absorb(drive(clients, first, count, slice, raw.clone()).await?)?;
     }
     Ok((api_timed, raw_timed))
 }

@@ -66,6 +66,10 @@ struct Args {
     /// Requests per read scenario variant (and as many raw queries).
     #[arg(long, default_value_t = 400)]
     requests: usize,
+    /// The most seconds each side (API, raw) of a read scenario variant may take: a slow one
+    /// stops early, with fewer requests (the report says how many).
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
     /// Batches of 100 visits pushed (and as many inserted raw).
     #[arg(long, default_value_t = 200)]
     batches: usize,
@@ -194,6 +198,7 @@ async fn run(args: &Args, target: &Target) -> BenchResult<()> {
         visit_clients: args.visit_clients,
         requests: args.requests,
         batches: args.batches,
+        budget: Some(std::time::Duration::from_secs(args.seconds)),
         write_turn: Arc::new(tokio::sync::Mutex::new(())),
     };
     let result = scenarios(args, &ctx, &server).await;

@@ -452,3 +452,213 @@ async fn debug_logs_carry_no_password_token_phone_or_id_number() {
         assert!(!log.contains(secret), "the log contains a {what}");
     }
 }
+
+/// SplitMix64: a seeded generator for the kill moments, so that a failing run can be
+/// repeated exactly (and no dependency is needed for it).
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..bound`.
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+}
+
+/// Runs one query in the child's database and returns its rows, first column as text.
+async fn texts(database: &ChildDatabase, sql: &str) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(database.url.as_str())
+        .await
+        .expect("connect");
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .expect("query");
+    db.close().await.ok();
+    rows.iter()
+        .map(|row| {
+            row.try_get_by_index::<String>(0)
+                .or_else(|_| row.try_get_by_index::<Uuid>(0).map(|id| id.to_string()))
+                .expect("a text or uuid column")
+        })
+        .collect()
+}
+
+/// RELIABILITY.md "crash during sync", at its full size: 10,000 visits pushed in batches of
+/// 100 by one phone while the server is killed (SIGKILL) 10 times at seeded random moments;
+/// after each kill the server is started again and the phone re-pushes every batch it has no
+/// acknowledgement for. After every kill each batch is all or nothing and no acknowledged
+/// batch is lost; at the end there are exactly 10,000 visits, none twice, one audit row each,
+/// and the database is sound (SQLite `integrity_check` and `foreign_key_check`; on both
+/// engines the audit hash chain verifies). Slow, so not in the default run:
+/// `cargo test --test api crash:: -- --ignored`.
+#[tokio::test]
+#[ignore = "10,000 visits and 10 SIGKILLs: run with `cargo test --test api crash:: -- --ignored`"]
+async fn ten_thousand_visits_pushed_through_ten_kills_land_exactly_once_in_a_sound_database() {
+    const VISITS: usize = 10_000;
+    const BATCH: usize = 100;
+    const KILLS: usize = 10;
+    const SEED: u64 = 0x6d69_6e71_696e_6701;
+    let database = seeded_database().await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let households: Vec<Uuid> = [villages::DONGGUAN, villages::LIUSHUTUN]
+        .iter()
+        .flat_map(|village| {
+            (0..50).map(move |index| demo_id(&format!("household:{village}:{index}")))
+        })
+        .collect();
+    let ids: Vec<Uuid> = (0..VISITS).map(|_| Uuid::new_v4()).collect();
+    let batches: std::sync::Arc<Vec<Value>> = std::sync::Arc::new(
+        ids.chunks(BATCH)
+            .enumerate()
+            .map(|(batch, chunk)| {
+                let visits: Vec<Value> = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(index, id)| {
+                        let number = batch * BATCH + index;
+                        json!({"id": id, "household_id": households[number % households.len()],
+                               "channel": "door_to_door", "service_card_given": true,
+                               "visited_at": 1_780_000_000_000_i64 + number as i64 * 60_000})
+                    })
+                    .collect();
+                json!({"changes": {"visits": {"created": visits, "updated": [], "deleted": []}}})
+            })
+            .collect(),
+    );
+    let ours: std::collections::HashMap<String, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(number, id)| (id.to_string(), number / BATCH))
+        .collect();
+    let visit_audit_rows = async || {
+        count(
+            &database,
+            "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'visit.create'",
+        )
+        .await
+    };
+    let (visits_before, audit_before) = (visits_stored(&database).await, visit_audit_rows().await);
+    let mut random = SplitMix64(SEED);
+    let mut acknowledged = vec![false; batches.len()];
+    let mut cut_mid_push = 0;
+
+    for round in 0..=KILLS {
+        let (mut server, address) = start(&database);
+        let token = token(&client, &address).await;
+        let pending: Vec<usize> = (0..batches.len())
+            .filter(|batch| !acknowledged[*batch])
+            .collect();
+        let pusher = {
+            let (client, batches) = (client.clone(), batches.clone());
+            tokio::spawn(async move {
+                let mut answered = Vec::new();
+                for batch in pending {
+                    match push(&client, &address, &token, &batches[batch]).await {
+                        Ok(200) => answered.push(batch),
+                        Ok(status) => panic!("batch {batch} answered {status}"),
+                        Err(_) => return (answered, true),
+                    }
+                }
+                (answered, false)
+            })
+        };
+        if round < KILLS {
+            let moment = Duration::from_micros(20_000 + random.below(1_500_000));
+            tokio::time::sleep(moment).await;
+            server.kill().expect("SIGKILL");
+            server.wait().expect("reaped");
+        }
+        let (answered, cut) = pusher.await.expect("pusher");
+        if round == KILLS {
+            server.kill().expect("stop");
+            server.wait().expect("reaped");
+        }
+        cut_mid_push += usize::from(cut);
+        eprintln!("PROBE round {round} answered {} cut {cut}", answered.len());
+        for batch in answered {
+            acknowledged[batch] = true;
+        }
+
+        let mut stored_per_batch = vec![0_usize; batches.len()];
+        for id in texts(&database, "SELECT id FROM visits").await {
+            if let Some(batch) = ours.get(&id) {
+                stored_per_batch[*batch] += 1;
+            }
+        }
+        for (batch, stored) in stored_per_batch.iter().enumerate() {
+            assert!(
+                *stored == 0 || *stored == BATCH,
+                "round {round}: batch {batch} has {stored} of {BATCH} visits — half a batch"
+            );
+            if acknowledged[batch] {
+                assert_eq!(
+                    *stored, BATCH,
+                    "round {round}: acknowledged batch {batch} lost"
+                );
+            }
+        }
+    }
+
+    assert!(
+        acknowledged.iter().all(|done| *done),
+        "every batch acknowledged in the end"
+    );
+    assert!(
+        cut_mid_push > 0,
+        "no kill landed during a push: the test did not test a crash"
+    );
+    assert_eq!(
+        visits_stored(&database).await - visits_before,
+        VISITS as i64,
+        "exactly 10,000 visits"
+    );
+    assert_eq!(
+        visit_audit_rows().await - audit_before,
+        VISITS as i64,
+        "one audit row per visit"
+    );
+    assert_eq!(
+        count(
+            &database,
+            "SELECT COUNT(*) AS n FROM (SELECT household_id, visited_at FROM visits \
+             GROUP BY household_id, visited_at HAVING COUNT(*) > 1) AS twice",
+        )
+        .await,
+        0,
+        "no visit stored twice under another id"
+    );
+    if database.file.is_some() {
+        assert_eq!(texts(&database, "PRAGMA integrity_check").await, vec!["ok"]);
+        assert!(
+            texts(&database, "PRAGMA foreign_key_check")
+                .await
+                .is_empty(),
+            "no dangling foreign key"
+        );
+    }
+    let verified = database
+        .command(&["audit", "verify"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("audit verify");
+    assert!(
+        verified.success(),
+        "the audit hash chain verifies after the kills"
+    );
+}

@@ -604,3 +604,21 @@ async fn small_pages_give_the_same_rows_in_the_same_order_as_one_large_page() {
     assert!(deadlines.is_sorted(), "{deadlines:?}");
     assert!(small[0].overdue && small.iter().skip(1).all(|row| !row.overdue));
 }
+
+#[tokio::test]
+async fn an_export_with_nothing_to_list_is_a_header_only_file() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let viewer = app.token_for("viewer1").await;
+    for format in ["csv", "xlsx"] {
+        let file = download(&app, &viewer, &format!("?format={format}&status=closed")).await;
+        assert_eq!(file.status, 200, "{format}");
+        let rows = if format == "csv" {
+            csv_rows(&file.body)
+        } else {
+            xlsx_rows(&file.body)
+        };
+        assert_eq!(rows.len(), 1, "the header only ({format})");
+        assert_eq!(rows[0][0], "序号");
+    }
+}

@@ -1213,3 +1213,395 @@ async fn a_full_batch_pushed_five_times_and_twice_at_once_lands_exactly_once() {
         "no second visit, issue, event, audit row or sync change"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Object access matrix
+
+/// The callers of the matrix, in the order of its columns. `dept2` (县水利局, a county
+/// department other than dept1's 县交通运输局) is created through the admin API.
+const CALLERS: [&str; 8] = [
+    "cadre1",
+    "cadre2",
+    "official1",
+    "leader1",
+    "dept1",
+    "dept2",
+    "viewer1",
+    "anonymous",
+];
+
+/// Every caller × every record × read and write, as the campaign's rules say (DOMAIN.md,
+/// "Roles and scope"; ARCHITECTURE.md: out of scope 404, in scope but forbidden 403, no token
+/// 401). Village A is 东关村 (cadre1 and official1; leader1's town 东岭镇), village B is 河湾村
+/// (cadre2, town 西河镇); viewer1 reads the whole county. The policy runs before the scope:
+/// a role that may never take the action gets 403 whether or not the record is in its scope
+/// (leaders never edit the roster, departments never see it). Issues are visible to a
+/// department only when sent to it. A progress note is taken by the issue's lead
+/// (first visitor) or its current handler: the official of the village while the issue is at
+/// village level, the department it was escalated to after that.
+///
+/// Visits are never changed through the API: there is no write route (`PATCH` is 405 for
+/// everybody), and re-sending a visit's id (`POST /visits`, the phone's retry) is the only
+/// write that names one. The recorder gets the stored visit back (200); anybody else — in
+/// scope or not — gets 409 `id_taken` and changes nothing. That 409 tells an out-of-scope
+/// caller only that a UUID it already holds is in use; it is in the table as it is.
+#[rustfmt::skip]
+const MATRIX: [(&str, &str, [u16; 8]); 16] = [
+    //                                   cadre1 cadre2 official1 leader1 dept1 dept2 viewer1 anonymous
+    ("household A", "read",             [200,   404,   200,      200,    403,  403,  200,    401]),
+    ("household A", "write",            [200,   404,   200,      403,    403,  403,  403,    401]),
+    ("household B", "read",             [404,   200,   404,      404,    403,  403,  200,    401]),
+    ("household B", "write",            [404,   200,   404,      403,    403,  403,  403,    401]),
+    ("visit A", "read",                 [200,   404,   200,      200,    403,  403,  200,    401]),
+    ("visit A", "write",                [405,   405,   405,      405,    405,  405,  405,    405]),
+    ("visit A", "re-send",              [200,   409,   409,      409,    403,  403,  403,    401]),
+    ("visit B", "read",                 [404,   200,   404,      404,    403,  403,  200,    401]),
+    ("visit B", "write",                [405,   405,   405,      405,    405,  405,  405,    405]),
+    ("visit B", "re-send",              [409,   200,   409,      409,    403,  403,  403,    401]),
+    ("issue A", "read",                 [200,   404,   200,      200,    404,  404,  200,    401]),
+    ("issue A", "write",                [200,   404,   200,      403,    404,  404,  403,    401]),
+    ("issue B", "read",                 [404,   200,   404,      404,    404,  404,  200,    401]),
+    ("issue B", "write",                [404,   200,   404,      403,    404,  404,  403,    401]),
+    ("issue sent to dept1", "read",     [200,   404,   200,      200,    200,  404,  200,    401]),
+    ("issue sent to dept1", "write",    [200,   404,   403,      403,    200,  404,  403,    401]),
+];
+
+#[tokio::test]
+async fn every_role_reads_and_writes_each_household_visit_and_issue_as_the_matrix_says() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let second_department = app
+        .post_json(
+            Some(&admin),
+            "/api/v1/users",
+            &json!({"username": "dept2", "display_name": "水利局干部", "position": "department_staff",
+                    "role": "department", "department_id": demo_id("dept-371526-sl"),
+                    "password": crate::helpers::DEMO_PASSWORD}),
+        )
+        .await;
+    assert_eq!(second_department.status, 201, "{}", second_department.text);
+    let mut tokens = Vec::new();
+    for caller in CALLERS {
+        tokens.push(match caller {
+            "anonymous" => None,
+            user => Some(app.token_for(user).await),
+        });
+    }
+    let token = |user: &str| {
+        tokens[CALLERS
+            .iter()
+            .position(|caller| *caller == user)
+            .expect("caller")]
+        .clone()
+        .expect("token")
+    };
+    let (cadre_a, cadre_b) = (token("cadre1"), token("cadre2"));
+
+    let (household_a, household_b) = (
+        household(villages::DONGGUAN, 10),
+        household(villages::HEWAN, 10),
+    );
+    let visit_a_body = visit(
+        household(villages::DONGGUAN, 11),
+        vec![
+            raised_issue("东关村路灯坏了"),
+            raised_issue("东关村通村路破损"),
+        ],
+    );
+    let visit_b_body = visit(
+        household(villages::HEWAN, 11),
+        vec![raised_issue("河湾村水井干了")],
+    );
+    let (visit_a, issues_a) = record_visit(&app, &cadre_a, &visit_a_body).await;
+    let (visit_b, issues_b) = record_visit(&app, &cadre_b, &visit_b_body).await;
+    let (issue_a, issue_x, issue_b) = (&issues_a[0], &issues_a[1], &issues_b[0]);
+    // Village → town (东岭镇民政办) → county (县交通运输局, dept1's department).
+    for department in ["dept-371526100-mz", "dept-371526-jt"] {
+        let escalated = app
+            .post_json(
+                Some(&cadre_a),
+                &format!("/api/v1/issues/{issue_x}/escalations"),
+                &json!({"department_id": demo_id(department), "reason": "村级无力解决", "new_deadline": in_days(30)}),
+            )
+            .await;
+        assert_eq!(escalated.status, 201, "{}", escalated.text);
+    }
+    let versions_before = (
+        app.get_as(&cadre_a, &format!("/api/v1/issues/{issue_a}"))
+            .await
+            .json()["version"]
+            .clone(),
+        app.get_as(&cadre_b, &format!("/api/v1/issues/{issue_b}"))
+            .await
+            .json()["version"]
+            .clone(),
+        app.get_as(&cadre_a, &format!("/api/v1/issues/{issue_x}"))
+            .await
+            .json()["version"]
+            .clone(),
+    );
+    // A visit as stored, without the issues raised in it (their steps are in the matrix).
+    let visit_itself = async |token: &str, id: &str| {
+        let mut stored = app
+            .get_as(token, &format!("/api/v1/visits/{id}"))
+            .await
+            .json();
+        stored.as_object_mut().expect("object").remove("issues");
+        stored
+    };
+    let stored_visits = (
+        visit_itself(&cadre_a, &visit_a).await,
+        visit_itself(&cadre_b, &visit_b).await,
+    );
+
+    let mut mismatches = Vec::new();
+    let mut cells = 0;
+    for (record, operation, expected) in MATRIX {
+        for ((caller, token), expected) in CALLERS.iter().zip(&tokens).zip(expected) {
+            let note = json!({"note": format!("{caller}的办理情况")});
+            let (method, path, body) = match (record, operation) {
+                ("household A" | "household B", _) => {
+                    let id = if record == "household A" {
+                        household_a
+                    } else {
+                        household_b
+                    };
+                    let path = format!("/api/v1/households/{id}");
+                    match operation {
+                        "read" => (reqwest::Method::GET, path, None),
+                        _ => (
+                            reqwest::Method::PATCH,
+                            path,
+                            Some(json!({"notes": format!("{caller}改过")})),
+                        ),
+                    }
+                }
+                ("visit A" | "visit B", _) => {
+                    let (id, body) = if record == "visit A" {
+                        (&visit_a, &visit_a_body)
+                    } else {
+                        (&visit_b, &visit_b_body)
+                    };
+                    match operation {
+                        "read" => (reqwest::Method::GET, format!("/api/v1/visits/{id}"), None),
+                        "write" => (
+                            reqwest::Method::PATCH,
+                            format!("/api/v1/visits/{id}"),
+                            Some(json!({"diary_note": "改写"})),
+                        ),
+                        _ => (
+                            reqwest::Method::POST,
+                            "/api/v1/visits".to_owned(),
+                            Some(body.clone()),
+                        ),
+                    }
+                }
+                _ => {
+                    let id = match record {
+                        "issue A" => issue_a,
+                        "issue B" => issue_b,
+                        _ => issue_x,
+                    };
+                    match operation {
+                        "read" => (reqwest::Method::GET, format!("/api/v1/issues/{id}"), None),
+                        _ => (
+                            reqwest::Method::POST,
+                            format!("/api/v1/issues/{id}/progress"),
+                            Some(note),
+                        ),
+                    }
+                }
+            };
+            let response = app
+                .call(method.clone(), token.as_deref(), &path, body.as_ref())
+                .await;
+            cells += 1;
+            if response.status != expected {
+                mismatches.push(format!(
+                    "{caller} × {record} × {operation} ({method} {path}): expected {expected}, got {} {}",
+                    response.status, response.text
+                ));
+            } else if response.status >= 400 {
+                let problem = response.header("content-type") == Some("application/problem+json");
+                if !problem {
+                    mismatches.push(format!(
+                        "{caller} × {record} × {operation}: {} without problem+json",
+                        response.status
+                    ));
+                }
+            }
+        }
+    }
+
+    assert_eq!(cells, 16 * 8);
+    assert!(
+        mismatches.is_empty(),
+        "cells that differ from the matrix:\n{}",
+        mismatches.join("\n")
+    );
+    // The refused writes changed nothing: each record has exactly the versions of its allowed
+    // writes (household A: cadre1 and official1; B: cadre2; issue A: cadre1 and official1;
+    // B: cadre2; the escalated one: cadre1 and dept1), and the visits are as recorded.
+    let household_a_now = app
+        .get_as(&cadre_a, &format!("/api/v1/households/{household_a}"))
+        .await
+        .json();
+    let household_b_now = app
+        .get_as(&cadre_b, &format!("/api/v1/households/{household_b}"))
+        .await
+        .json();
+    assert_eq!(
+        (
+            household_a_now["version"].clone(),
+            household_a_now["notes"].clone()
+        ),
+        (json!(3), json!("official1改过"))
+    );
+    assert_eq!(
+        (
+            household_b_now["version"].clone(),
+            household_b_now["notes"].clone()
+        ),
+        (json!(2), json!("cadre2改过"))
+    );
+    let version = |value: &Value| value.as_i64().expect("version");
+    let issue_version = async |token: &str, id: &str| {
+        version(
+            &app.get_as(token, &format!("/api/v1/issues/{id}"))
+                .await
+                .json()["version"],
+        )
+    };
+    assert_eq!(
+        issue_version(&cadre_a, issue_a).await,
+        version(&versions_before.0) + 2
+    );
+    assert_eq!(
+        issue_version(&cadre_b, issue_b).await,
+        version(&versions_before.1) + 1
+    );
+    assert_eq!(
+        issue_version(&cadre_a, issue_x).await,
+        version(&versions_before.2) + 2
+    );
+    assert_eq!(
+        (
+            visit_itself(&cadre_a, &visit_a).await,
+            visit_itself(&cadre_b, &visit_b).await
+        ),
+        stored_visits,
+        "the visits are unchanged"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Lost response
+
+/// Sends a whole push over a raw connection and hangs up without reading a byte of the
+/// answer. With `committed_visits`, it first waits (up to 30 s) until that many visits are in
+/// the database — the push has committed — so the answer is lost after the commit.
+async fn push_and_hang_up(app: &TestApp, token: &str, body: &Value, committed_visits: Option<i64>) {
+    let payload = body.to_string();
+    let head = format!(
+        "POST /api/v1/sync/push?last_pulled_at=0 HTTP/1.1\r\nHost: minqing\r\n\
+         Authorization: Bearer {token}\r\nX-Device-Id: phone-a\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        payload.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(socket_address(app))
+        .await
+        .expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(payload.as_bytes()).await.expect("body");
+    stream.flush().await.expect("flush");
+    if let Some(expected) = committed_visits {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while count(app, "visits").await < expected {
+            assert!(Instant::now() < deadline, "the push never committed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    drop(stream);
+}
+
+/// The phone's answer is lost and it retries the same push: one copy of each visit and one
+/// audit row for it. Dropping the connection exactly between the server's commit and its
+/// answer cannot be forced from outside the process; two practical versions are run: the
+/// phone closes the connection right after sending the whole push (the server may not have
+/// started it, may be in the middle of it — actix drops the handler of a client that left,
+/// which rolls its transaction back — or may have committed it), and the phone closes only
+/// once the push's visits are in the database, without reading the answer (the answer is
+/// lost after the commit, as when the network fails on the way back).
+#[tokio::test]
+async fn a_push_whose_answer_was_lost_is_retried_and_lands_exactly_once() {
+    const VISITS: usize = 200;
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let batch = |offset: i64| {
+        json!({"visits": {"created": (0..VISITS).map(|index| json!({
+            "id": Uuid::new_v4(), "household_id": household(villages::DONGGUAN, index % 50),
+            "channel": "door_to_door", "service_card_given": true,
+            "visited_at": 1_780_000_000_000_i64 + (offset + index as i64) * 60_000,
+        })).collect::<Vec<_>>(), "updated": [], "deleted": []}})
+    };
+    let visit_audit_rows = async || {
+        scalar(
+            &app,
+            "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'visit.create'",
+        )
+        .await
+    };
+    let before = (count(&app, "visits").await, visit_audit_rows().await);
+
+    // Closed at once: the retry follows immediately, maybe while the first is still running.
+    let closed_at_once = batch(0);
+    push_and_hang_up(&app, &cadre, &json!({"changes": closed_at_once}), None).await;
+    let first_retry = push(&app, &cadre, "phone-a", closed_at_once.clone()).await;
+    let second_retry = push(&app, &cadre, "phone-a", closed_at_once).await;
+    let after_first = (count(&app, "visits").await, visit_audit_rows().await);
+
+    // Closed after the commit: the answer was on its way when the phone lost it.
+    let closed_after_commit = batch(10_000);
+    push_and_hang_up(
+        &app,
+        &cadre,
+        &json!({"changes": closed_after_commit}),
+        Some(after_first.0 + VISITS as i64),
+    )
+    .await;
+    let late_retry = push(&app, &cadre, "phone-a", closed_after_commit).await;
+    let after_second = (count(&app, "visits").await, visit_audit_rows().await);
+
+    for (name, retry) in [
+        ("first retry", &first_retry),
+        ("second retry", &second_retry),
+        ("retry after the commit", &late_retry),
+    ] {
+        assert_eq!(retry.status, 200, "{name}: {}", retry.text);
+    }
+    let applied = first_retry.json()["applied"].as_u64().expect("applied");
+    assert!(
+        applied == 0 || applied == VISITS as u64,
+        "all or nothing: {applied}"
+    );
+    assert_eq!(second_retry.json()["applied"], 0, "{}", second_retry.text);
+    assert_eq!(
+        late_retry.json()["applied"],
+        0,
+        "the lost push had committed: {}",
+        late_retry.text
+    );
+    let expected = VISITS as i64;
+    assert_eq!(
+        after_first,
+        (before.0 + expected, before.1 + expected),
+        "one copy of each visit and one audit row for it"
+    );
+    assert_eq!(
+        after_second,
+        (before.0 + 2 * expected, before.1 + 2 * expected),
+        "one copy of each visit and one audit row for it"
+    );
+}

@@ -210,8 +210,13 @@ pub async fn authorize(
 /// The policy decision for one request: `Ok(None)` for public operations and paths that
 /// are not operations, `Ok(Some(principal))` when admitted, an error when refused.
 async fn admit(req: &ServiceRequest) -> ApiResult<Option<Principal>> {
-    let needed = req
-        .app_data::<web::Data<RouteTable>>()
+    let table = req.app_data::<web::Data<RouteTable>>();
+    // A method the path's own resource lacks is 405 here: the router would otherwise hand
+    // `PATCH /campaigns/current` to `PATCH /campaigns/{id}`.
+    if let Some(allow) = table.and_then(|table| table.shadowed(req.method().as_str(), req.path())) {
+        return Err(ApiError::MethodNotAllowed { allow });
+    }
+    let needed = table
         .and_then(|table| table.operation(req.method().as_str(), req.path()))
         .map(|operation| {
             requirement(operation).unwrap_or(Requirement::Action(Action::ManageUsers))

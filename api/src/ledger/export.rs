@@ -481,7 +481,9 @@ where
             let body = file_chunks(tokio::fs::File::from_std(file), permit);
             Ok(response.body(SizedStream::new(length, body)))
         }
-        ExportFormat::Csv => csv_response(response, Box::pin(rows), permit).await,
+        // Fused: the CSV body polls again after the source has ended (an empty ledger ends at
+        // the first poll), and an `unfold` must not be polled after its end.
+        ExportFormat::Csv => csv_response(response, Box::pin(rows.fuse()), permit).await,
     }
 }
 

@@ -105,7 +105,7 @@ pub struct PutCalendarRequest {
 /// days, and whether it was loaded at all.
 #[utoipa::path(
     tag = "calendar",
-    params(("year" = i32, Path, description = "The year, 2000–2100.")),
+    params(("year" = i32, Path, minimum = 2000, maximum = 2100, description = "The year, 2000–2100.")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The year's calendar (`loaded: false` and no days if nobody loaded it).", body = CalendarResponse),
@@ -128,7 +128,7 @@ async fn get_calendar(
 /// exceptions.
 #[utoipa::path(
     tag = "calendar",
-    params(("year" = i32, Path, description = "The year, 2000–2100.")),
+    params(("year" = i32, Path, minimum = 2000, maximum = 2100, description = "The year, 2000–2100.")),
     request_body = PutCalendarRequest,
     security(("bearer" = [])),
     responses(

@@ -22,9 +22,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PullQuery {
-    /// The `timestamp` of the last pull, or the literal `null` on the first sync.
+    /// The `timestamp` of the last pull, or the literal `null` on the first sync (required:
+    /// WatermelonDB always sends it).
     #[param(value_type = String, example = "null")]
-    pub last_pulled_at: Option<String>,
+    pub last_pulled_at: String,
     /// The app's schema version.
     pub schema_version: Option<u32>,
     /// WatermelonDB's migration info (JSON) or `null`; accepted and not needed here.
@@ -110,9 +111,9 @@ async fn pull_changes(
     req: HttpRequest,
     query: web::Query<PullQuery>,
 ) -> ApiResult<web::Json<PullResponse>> {
-    let last_pulled_at = match query.last_pulled_at.as_deref().map(str::trim) {
-        None | Some("null" | "") => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| {
+    let last_pulled_at = match query.last_pulled_at.trim() {
+        "null" | "" => None,
+        text => Some(text.parse::<i64>().map_err(|_| {
             ApiError::invalid_field(
                 "last_pulled_at",
                 "invalid",
