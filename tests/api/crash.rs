@@ -496,8 +496,10 @@ async fn texts(database: &ChildDatabase, sql: &str) -> Vec<String> {
 }
 
 /// RELIABILITY.md "crash during sync", at its full size: 10,000 visits pushed in batches of
-/// 100 by one phone while the server is killed (SIGKILL) 10 times at seeded random moments;
-/// after each kill the server is started again and the phone re-pushes every batch it has no
+/// 100 by one phone while the server is killed (SIGKILL) 10 times at seeded random moments
+/// (after a random number of the round's batches is acknowledged, a random time into the
+/// next push: every kill cuts a push short, before, during or after its commit); after each
+/// kill the server is started again and the phone re-pushes every batch it has no
 /// acknowledgement for. After every kill each batch is all or nothing and no acknowledged
 /// batch is lost; at the end there are exactly 10,000 visits, none twice, one audit row each,
 /// and the database is sound (SQLite `integrity_check` and `foreign_key_check`; on both
@@ -563,13 +565,17 @@ async fn ten_thousand_visits_pushed_through_ten_kills_land_exactly_once_in_a_sou
         let pending: Vec<usize> = (0..batches.len())
             .filter(|batch| !acknowledged[*batch])
             .collect();
+        let (acks, mut acked) = tokio::sync::mpsc::unbounded_channel();
         let pusher = {
             let (client, batches) = (client.clone(), batches.clone());
             tokio::spawn(async move {
                 let mut answered = Vec::new();
                 for batch in pending {
                     match push(&client, &address, &token, &batches[batch]).await {
-                        Ok(200) => answered.push(batch),
+                        Ok(200) => {
+                            answered.push(batch);
+                            let _ = acks.send(batch);
+                        }
                         Ok(status) => panic!("batch {batch} answered {status}"),
                         Err(_) => return (answered, true),
                     }
@@ -578,8 +584,13 @@ async fn ten_thousand_visits_pushed_through_ten_kills_land_exactly_once_in_a_sou
             })
         };
         if round < KILLS {
-            let moment = Duration::from_micros(20_000 + random.below(1_500_000));
-            tokio::time::sleep(moment).await;
+            // The moment: after 0–8 acknowledged batches of this round (there are always
+            // more to push: at most 9 × 10 of the 100 are acknowledged before the last
+            // round), then 0–100 ms into the next push.
+            for _ in 0..random.below(9) {
+                acked.recv().await.expect("the pusher stopped early");
+            }
+            tokio::time::sleep(Duration::from_micros(random.below(100_000))).await;
             server.kill().expect("SIGKILL");
             server.wait().expect("reaped");
         }
@@ -589,7 +600,6 @@ async fn ten_thousand_visits_pushed_through_ten_kills_land_exactly_once_in_a_sou
             server.wait().expect("reaped");
         }
         cut_mid_push += usize::from(cut);
-        eprintln!("PROBE round {round} answered {} cut {cut}", answered.len());
         for batch in answered {
             acknowledged[batch] = true;
         }
@@ -618,9 +628,9 @@ async fn ten_thousand_visits_pushed_through_ten_kills_land_exactly_once_in_a_sou
         acknowledged.iter().all(|done| *done),
         "every batch acknowledged in the end"
     );
-    assert!(
-        cut_mid_push > 0,
-        "no kill landed during a push: the test did not test a crash"
+    assert_eq!(
+        cut_mid_push, KILLS,
+        "every kill cut a push short (else it did not test a crash)"
     );
     assert_eq!(
         visits_stored(&database).await - visits_before,

@@ -1,8 +1,9 @@
 //! The RELIABILITY.md rows a security reviewer and an operations lead would run that no
 //! resource's own tests cover: slow clients, a database that stops answering, mass
 //! assignment, leaks through lists and searches, personal data by audience over a realistic
-//! roster, references to another cadre's records in a sync push, and retried pushes of a
-//! full batch.
+//! roster, references to another cadre's records in a sync push, retried pushes of a full
+//! batch, the object access matrix (every caller × household, visit, issue × read, write),
+//! and a push whose answer was lost.
 
 use std::{
     collections::HashSet,
