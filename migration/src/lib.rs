@@ -14,6 +14,7 @@ mod m20261128_000007_campaigns;
 mod m20261128_000008_calendar;
 mod m20261128_000009_surveys;
 mod m20261128_000010_audit_chain;
+mod m20261128_000011_ledger_order;
 
 /// The migrator used by the server, the CLI and the tests.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_calendar::Migration),
             Box::new(m20261128_000009_surveys::Migration),
             Box::new(m20261128_000010_audit_chain::Migration),
+            Box::new(m20261128_000011_ledger_order::Migration),
         ]
     }
 }

@@ -950,3 +950,67 @@ async fn a_retried_step_with_an_idempotency_key_acts_once() {
         "two steps taken, not three"
     );
 }
+
+#[tokio::test]
+async fn a_cadre_moved_off_a_village_still_lists_the_issues_they_lead_there() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let admin = app.token_for("admin").await;
+    let led = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::LIUSHUTUN, 5),
+            vec![issue("practical_difficulty", "调走以后仍由我负责", 30)],
+        ),
+    )
+    .await
+    .remove(0);
+    let kept = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 5),
+            vec![
+                issue("practical_difficulty", "本村事项一", 1),
+                issue("practical_difficulty", "本村事项二", 60),
+            ],
+        ),
+    )
+    .await;
+    let ended = app
+        .patch_json(
+            &admin,
+            &format!(
+                "/api/v1/assignments/{}",
+                demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
+            ),
+            &json!({"ends_on": days_from_today(-1)}),
+        )
+        .await;
+    assert_eq!(ended.status, 200, "{}", ended.text);
+
+    // The issue led outside the scope is merged into the scope's page, in deadline order.
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|item| item["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let page = app.get_as(&cadre, "/api/v1/issues").await.json();
+    assert_eq!(
+        ids(&page),
+        vec![kept[0].clone(), led.clone(), kept[1].clone()]
+    );
+    let first = app.get_as(&cadre, "/api/v1/issues?limit=2").await.json();
+    assert_eq!(ids(&first), vec![kept[0].clone(), led.clone()]);
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let second = app
+        .get_as(&cadre, &format!("/api/v1/issues?limit=2&cursor={cursor}"))
+        .await
+        .json();
+    assert_eq!(ids(&second), vec![kept[1].clone()]);
+}

@@ -18,7 +18,7 @@ use entity::{
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
-    sea_query::{Expr, Query},
+    sea_query::{Expr, ExprTrait, Query},
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -34,11 +34,10 @@ use crate::{
 pub const OPEN_LEDGER_SQL: &str =
     "issues.status IN ('open', 'in_progress') AND issues.answered_on_spot = FALSE";
 
-/// Issues the caller may see: those of villages in scope (department staff: those sent to
-/// their department), plus those the caller leads — and never a cadre-conduct complaint that
-/// names the caller.
-pub fn visible_condition(caller: &Principal) -> Condition {
-    let in_scope = match &caller.scope {
+/// Issues of the caller's scope: villages in scope, or for department staff those sent to
+/// their department.
+pub fn scope_condition(caller: &Principal) -> Condition {
+    match &caller.scope {
         Scope::Department(department) => Condition::any()
             .add(issue::Column::HandlerDepartmentId.eq(*department))
             .add(
@@ -55,20 +54,32 @@ pub fn visible_condition(caller: &Principal) -> Condition {
             issue::Column::TownId,
             issue::Column::VillageId,
         ),
-    };
+    }
+}
+
+/// Conflict of interest: never a cadre-conduct complaint that names the caller.
+pub fn conflict_condition(caller: &Principal) -> Condition {
+    match caller.actor {
+        Actor::User { id } => Condition::any()
+            .add(issue::Column::NamedCadreId.is_null())
+            .add(issue::Column::NamedCadreId.ne(id)),
+        Actor::ApiToken { .. } => Condition::all(),
+    }
+}
+
+/// Issues the caller may see: those of their scope ([`scope_condition`]), plus those the
+/// caller leads — and never a cadre-conduct complaint that names the caller
+/// ([`conflict_condition`]).
+pub fn visible_condition(caller: &Principal) -> Condition {
     match caller.actor {
         Actor::User { id } => Condition::all()
             .add(
                 Condition::any()
-                    .add(in_scope)
+                    .add(scope_condition(caller))
                     .add(issue::Column::LeadResponsibleId.eq(id)),
             )
-            .add(
-                Condition::any()
-                    .add(issue::Column::NamedCadreId.is_null())
-                    .add(issue::Column::NamedCadreId.ne(id)),
-            ),
-        Actor::ApiToken { .. } => in_scope,
+            .add(conflict_condition(caller)),
+        Actor::ApiToken { .. } => scope_condition(caller),
     }
 }
 
@@ -209,7 +220,16 @@ impl LedgerCursor {
     }
 }
 
+/// The ledger's own rows: not answered on the spot. Written literally so that the partial
+/// indexes `(county_id | town_id | village_id, deadline, id) WHERE answered_on_spot = FALSE`
+/// are used by both engines.
+pub const LEDGER_SQL: &str = "issues.answered_on_spot = FALSE";
+
 /// The ledger the caller may see: issues not answered on the spot, by deadline then id.
+///
+/// "In my scope, or led by me" is an `OR` that no index can be walked in order through, so for a
+/// person with a place-bound scope the page is read as two ordered, limited queries — the scope
+/// (`(town_id, deadline, id)` index) and the few issues the caller leads outside it — and merged.
 pub async fn list_ledger(
     db: &impl ConnectionTrait,
     caller: &Principal,
@@ -218,87 +238,116 @@ pub async fn list_ledger(
     after: Option<LedgerCursor>,
     limit: u64,
 ) -> Result<Vec<issue::Model>, DbErr> {
-    let mut query = issue::Entity::find()
-        .filter(visible_condition(caller))
-        .filter(issue::Column::AnsweredOnSpot.eq(false));
-    if filter.overdue || filter.due_soon {
-        query = query.filter(Expr::cust(OPEN_LEDGER_SQL));
+    let page = |visibility: Condition| {
+        let mut query = issue::Entity::find()
+            .filter(visibility)
+            .filter(Expr::cust(LEDGER_SQL));
+        if filter.overdue || filter.due_soon {
+            query = query.filter(Expr::cust(OPEN_LEDGER_SQL));
+        }
+        if filter.overdue {
+            query = query.filter(issue::Column::Deadline.lt(deadlines.today));
+        }
+        if filter.due_soon {
+            query = query
+                .filter(issue::Column::Deadline.gte(deadlines.today))
+                .filter(issue::Column::Deadline.lte(deadlines.soon_limit()));
+        }
+        if !filter.statuses.is_empty() {
+            query = query.filter(issue::Column::Status.is_in(filter.statuses.clone()));
+        }
+        if let Some(category) = filter.category {
+            query = query.filter(issue::Column::Category.eq(category));
+        }
+        if let Some(level) = filter.level {
+            query = query.filter(issue::Column::Level.eq(level));
+        }
+        if let Some(village_id) = filter.village_id {
+            query = query.filter(issue::Column::VillageId.eq(village_id));
+        }
+        if let Some(town_id) = filter.town_id {
+            query = query.filter(issue::Column::TownId.eq(town_id));
+        }
+        if let Some(responsible_id) = filter.responsible_id {
+            query = query.filter(issue::Column::LeadResponsibleId.eq(responsible_id));
+        }
+        if let Some(department_id) = filter.department_id {
+            query = query.filter(issue::Column::HandlerDepartmentId.eq(department_id));
+        }
+        if let Some(due_before) = filter.due_before {
+            query = query.filter(issue::Column::Deadline.lte(due_before));
+        }
+        if let Some(is_deed) = filter.is_deed {
+            query = query.filter(issue::Column::IsDeed.eq(is_deed));
+        }
+        if let Some((kind, id)) = filter.within {
+            query = query.filter(Scope::Subtree { kind, id }.village_condition(
+                issue::Column::CountyId,
+                issue::Column::TownId,
+                issue::Column::VillageId,
+            ));
+        }
+        if filter.awaiting_feedback {
+            query = query
+                .filter(issue::Column::Status.eq(Status::Resolved))
+                .filter(issue::Column::FeedbackGiven.eq(false));
+        }
+        if let Some(since) = filter.closed_since {
+            query = query
+                .filter(issue::Column::Status.eq(Status::Closed))
+                .filter(issue::Column::ClosedAt.gte(since));
+        }
+        if let Some(from) = filter.raised_from {
+            query = query.filter(issue::Column::CreatedAt.gte(from));
+        }
+        if let Some(before) = filter.raised_before {
+            query = query.filter(issue::Column::CreatedAt.lt(before));
+        }
+        if let Some(after) = after {
+            // A row value, so that PostgreSQL walks the index from the cursor on.
+            query = query.filter(
+                Expr::tuple([
+                    Expr::col((issue::Entity, issue::Column::Deadline)),
+                    Expr::col((issue::Entity, issue::Column::Id)),
+                ])
+                .gt(Expr::tuple([
+                    Expr::value(after.deadline),
+                    Expr::value(after.id),
+                ])),
+            );
+        }
+        query
+            .order_by_asc(issue::Column::Deadline)
+            .order_by_asc(issue::Column::Id)
+            .limit(limit)
+    };
+    match (&caller.actor, &caller.scope) {
+        (Actor::User { id }, Scope::Subtree { .. } | Scope::Villages(_)) => {
+            let in_scope = scope_condition(caller);
+            let mut rows = page(
+                Condition::all()
+                    .add(in_scope.clone())
+                    .add(conflict_condition(caller)),
+            )
+            .all(db)
+            .await?;
+            let led_elsewhere = page(
+                Condition::all()
+                    .add(issue::Column::LeadResponsibleId.eq(*id))
+                    .add(in_scope.not())
+                    .add(conflict_condition(caller)),
+            )
+            .all(db)
+            .await?;
+            if !led_elsewhere.is_empty() {
+                rows.extend(led_elsewhere);
+                rows.sort_by_key(|row| (row.deadline, row.id));
+                rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            }
+            Ok(rows)
+        }
+        _ => page(visible_condition(caller)).all(db).await,
     }
-    if filter.overdue {
-        query = query.filter(issue::Column::Deadline.lt(deadlines.today));
-    }
-    if filter.due_soon {
-        query = query
-            .filter(issue::Column::Deadline.gte(deadlines.today))
-            .filter(issue::Column::Deadline.lte(deadlines.soon_limit()));
-    }
-    if !filter.statuses.is_empty() {
-        query = query.filter(issue::Column::Status.is_in(filter.statuses.clone()));
-    }
-    if let Some(category) = filter.category {
-        query = query.filter(issue::Column::Category.eq(category));
-    }
-    if let Some(level) = filter.level {
-        query = query.filter(issue::Column::Level.eq(level));
-    }
-    if let Some(village_id) = filter.village_id {
-        query = query.filter(issue::Column::VillageId.eq(village_id));
-    }
-    if let Some(town_id) = filter.town_id {
-        query = query.filter(issue::Column::TownId.eq(town_id));
-    }
-    if let Some(responsible_id) = filter.responsible_id {
-        query = query.filter(issue::Column::LeadResponsibleId.eq(responsible_id));
-    }
-    if let Some(department_id) = filter.department_id {
-        query = query.filter(issue::Column::HandlerDepartmentId.eq(department_id));
-    }
-    if let Some(due_before) = filter.due_before {
-        query = query.filter(issue::Column::Deadline.lte(due_before));
-    }
-    if let Some(is_deed) = filter.is_deed {
-        query = query.filter(issue::Column::IsDeed.eq(is_deed));
-    }
-    if let Some((kind, id)) = filter.within {
-        query = query.filter(Scope::Subtree { kind, id }.village_condition(
-            issue::Column::CountyId,
-            issue::Column::TownId,
-            issue::Column::VillageId,
-        ));
-    }
-    if filter.awaiting_feedback {
-        query = query
-            .filter(issue::Column::Status.eq(Status::Resolved))
-            .filter(issue::Column::FeedbackGiven.eq(false));
-    }
-    if let Some(since) = filter.closed_since {
-        query = query
-            .filter(issue::Column::Status.eq(Status::Closed))
-            .filter(issue::Column::ClosedAt.gte(since));
-    }
-    if let Some(from) = filter.raised_from {
-        query = query.filter(issue::Column::CreatedAt.gte(from));
-    }
-    if let Some(before) = filter.raised_before {
-        query = query.filter(issue::Column::CreatedAt.lt(before));
-    }
-    if let Some(after) = after {
-        query = query.filter(
-            Condition::any()
-                .add(issue::Column::Deadline.gt(after.deadline))
-                .add(
-                    Condition::all()
-                        .add(issue::Column::Deadline.eq(after.deadline))
-                        .add(issue::Column::Id.gt(after.id)),
-                ),
-        );
-    }
-    query
-        .order_by_asc(issue::Column::Deadline)
-        .order_by_asc(issue::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
 }
 
 /// What a new issue needs, whatever brought it in (a visit, the hotline, the mailbox, sync).
