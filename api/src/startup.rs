@@ -45,6 +45,8 @@ pub struct AppState {
     pub due_soon_days: u32,
     /// How many ledger exports may run at once (per process and per caller).
     pub exports: crate::ledger::export::ExportLimiter,
+    /// How many roster imports may run at once (per process and per caller).
+    pub imports: crate::ledger::export::ExportLimiter,
 }
 
 impl AppState {
@@ -124,6 +126,7 @@ impl Application {
             trusted_proxies: settings.trusted_proxies.clone(),
             due_soon_days: settings.due_soon_days,
             exports: Default::default(),
+            imports: Default::default(),
         });
         let spec = openapi::spec();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));

@@ -676,6 +676,8 @@ pub struct ImportQuery {
     responses(
         (status = 200, description = "Imported (or, with `dry_run`, checked): the per-row report.", body = import::ImportReport),
         (status = 422, description = "Invalid rows and `skip_invalid` not set: nothing written; `details` is the report.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many imports running (2 per server, 1 per caller); retry after `Retry-After` seconds.", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
     ),
 )]
 #[post("/households/import")]
@@ -705,6 +707,9 @@ async fn import_households(
             expected: "text/csv",
         });
     }
+    // Imports are as heavy as exports: they share the limit (2 at once per process, 1 per
+    // caller; 429 with Retry-After beyond).
+    let _permit = state.imports.try_start(&user.principal)?;
     let body = import::read_body(payload, import::MAX_IMPORT_BYTES).await?;
     let options = import::ImportOptions {
         dry_run: query.dry_run,
