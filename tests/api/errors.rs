@@ -183,3 +183,50 @@ async fn cors_is_off_by_default_and_allows_only_the_configured_origins() {
         "another origin is not allowed"
     );
 }
+
+#[tokio::test]
+async fn json_nested_past_the_parsers_depth_limit_is_refused_as_a_problem_on_every_route() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    // 20,000 levels fits in the ordinary body limit; serde_json stops at 128.
+    let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    for (path, body) in [
+        (
+            "/api/v1/visits",
+            format!(r#"{{"id": "0192f8a0-0000-7000-8000-0000000000aa", "answers": {deep}}}"#),
+        ),
+        (
+            "/api/v1/sync/push?last_pulled_at=1",
+            format!(r#"{{"changes": {{"visits": {{"created": {deep}}}}}}}"#),
+        ),
+        ("/api/v1/auth/login", deep.clone()),
+    ] {
+        let response = app
+            .send(reqwest::Method::POST, path, |request| {
+                request
+                    .bearer_auth(&cadre)
+                    .header("content-type", "application/json")
+                    .header("x-device-id", "phone-deep")
+                    .body(body)
+            })
+            .await;
+        // Refused as malformed (400) or as a value of the wrong shape (422): never a 500.
+        assert!(
+            matches!(response.status, 400 | 422),
+            "{path}: {} {}",
+            response.status,
+            response.text
+        );
+        assert_eq!(
+            response.header("content-type"),
+            Some("application/problem+json"),
+            "{path}"
+        );
+        assert!(
+            !response.text.contains("recursion"),
+            "no parser detail leaks: {}",
+            response.text
+        );
+    }
+}
