@@ -9,19 +9,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, demo_id, spawn_app, villages};
-
-fn today() -> NaiveDate {
-    Utc::now()
-        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
-        .date_naive()
-}
+use crate::helpers::{household, today};
 
 fn days_ago(days: u64) -> NaiveDate {
     today() - Days::new(days)
-}
-
-fn household(village: &str, index: usize) -> Uuid {
-    demo_id(&format!("household:{village}:{index}"))
 }
 
 async fn visit(app: &TestApp, token: &str, body: Value) -> Value {

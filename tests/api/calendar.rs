@@ -1,10 +1,11 @@
 //! The working-day calendar: loading a year, and deadlines given in working days around
 //! Spring Festival and National Day (holidays skipped, make-up working days counted).
 
-use chrono::{Datelike, Days, NaiveDate, Utc, Weekday};
+use chrono::{Datelike, Days, NaiveDate, Weekday};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::helpers::today;
 use crate::helpers::{TestApp, demo_id, spawn_app, villages};
 
 /// The 2026 fixture (test data): Spring Festival off Feb 15–23 with make-up working days on
@@ -62,12 +63,6 @@ fn date(text: &str) -> NaiveDate {
 }
 
 /// Today in the township (UTC+8).
-fn today() -> NaiveDate {
-    Utc::now()
-        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
-        .date_naive()
-}
-
 /// The `days`-th Monday-to-Friday after `start`: what a stretch without holidays or make-up
 /// days gives (the fixture has none after 10 October 2026).
 fn weekdays_after(start: NaiveDate, days: u32) -> NaiveDate {

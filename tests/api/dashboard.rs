@@ -1,19 +1,14 @@
 //! The leadership dashboards, against a small county whose numbers are counted by hand:
 //! deadlines, quotas and coverage, satisfaction and deeds.
 
-use chrono::{Datelike, Days, NaiveDate, Utc};
+use chrono::{Datelike, Days, Utc};
 use entity::household;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, demo_id, spawn_app, villages};
-
-fn today() -> NaiveDate {
-    Utc::now()
-        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
-        .date_naive()
-}
+use crate::helpers::{household, today};
 
 fn day_from_today(days: i64) -> String {
     let date = if days >= 0 {
@@ -22,10 +17,6 @@ fn day_from_today(days: i64) -> String {
         today() - Days::new((-days) as u64)
     };
     date.to_string()
-}
-
-fn household(village: &str, index: usize) -> Uuid {
-    demo_id(&format!("household:{village}:{index}"))
 }
 
 fn issue(category: &str, matter: &str, deadline_in_days: i64) -> Value {

@@ -6,6 +6,7 @@ use chrono::{Days, NaiveDate, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::helpers::today;
 use crate::helpers::{TestApp, demo_id, spawn_app, villages};
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -22,12 +23,6 @@ const HEADERS: [&str; 10] = [
     "办理情况",
     "状态",
 ];
-
-fn today() -> NaiveDate {
-    Utc::now()
-        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
-        .date_naive()
-}
 
 fn in_days(days: u64) -> NaiveDate {
     today() + Days::new(days)

@@ -18,19 +18,10 @@ use uuid::Uuid;
 use crate::helpers::{
     TestApp, TestResponse, demo_id, on_postgres, spawn_app, spawn_app_with, villages,
 };
-
-fn today() -> NaiveDate {
-    Utc::now()
-        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
-        .date_naive()
-}
+use crate::helpers::{household, today};
 
 fn in_days(days: u64) -> String {
     (today() + Days::new(days)).to_string()
-}
-
-fn household(village: &str, index: usize) -> Uuid {
-    demo_id(&format!("household:{village}:{index}"))
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {

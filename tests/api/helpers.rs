@@ -394,3 +394,15 @@ impl TestApp {
             .expect("count audit rows")
     }
 }
+
+/// Today in the township (UTC+8): dates people write are local.
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
+        .date_naive()
+}
+
+/// The demo household `index` of a village (by code).
+pub fn household(village: &str, index: usize) -> uuid::Uuid {
+    demo_id(&format!("household:{village}:{index}"))
+}

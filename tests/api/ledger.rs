@@ -1,17 +1,12 @@
 //! Visits and the ledger: recording once, the lifecycle, escalation, deadlines, and who
 //! sees what.
 
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestResponse, demo_id, spawn_app, villages};
-
-fn today() -> NaiveDate {
-    Utc::now()
-        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
-        .date_naive()
-}
+use crate::helpers::{household, today};
 
 fn days_from_today(days: i64) -> String {
     let date = if days >= 0 {
@@ -20,10 +15,6 @@ fn days_from_today(days: i64) -> String {
         today() - Days::new((-days) as u64)
     };
     date.to_string()
-}
-
-fn household(village: &str, index: usize) -> Uuid {
-    demo_id(&format!("household:{village}:{index}"))
 }
 
 fn issue(category: &str, matter: &str, deadline_in_days: i64) -> Value {

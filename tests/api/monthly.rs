@@ -1,19 +1,14 @@
 //! The monthly ledger: what is new, struck off and carried over in a month, and the sign-off
 //! that freezes it.
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, Months, Utc};
 use entity::{issue, issue_event};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::helpers::today;
 use crate::helpers::{TestApp, demo_id, spawn_app, villages};
-
-fn today() -> NaiveDate {
-    Utc::now()
-        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
-        .date_naive()
-}
 
 fn this_month() -> String {
     today().format("%Y-%m").to_string()
