@@ -690,6 +690,22 @@ pub async fn import_households(
     report.invalid.sort_by_key(|problem| problem.row);
     report.created = to_create.len() as u64;
 
+    // A header without the required columns is a wrong file, not invalid rows: `skip_invalid`
+    // does not skip it.
+    if report
+        .invalid
+        .iter()
+        .any(|problem| problem.code == "missing_column")
+    {
+        report.created = 0;
+        return Err(ApiError::Unprocessable {
+            code: "import_rejected",
+            detail:
+                "The file's header lacks a required column (村 and 户主姓名); nothing was imported."
+                    .to_owned(),
+            details: serde_json::to_value(&report).unwrap_or_default(),
+        });
+    }
     if !report.invalid.is_empty() && !options.skip_invalid {
         report.created = 0;
         return Err(ApiError::Unprocessable {

@@ -244,4 +244,13 @@ async fn only_admins_import_and_only_csv_is_taken() {
         no_header.json()["details"]["invalid"][0]["code"],
         "missing_column"
     );
+    // skip_invalid skips rows, not a file without the required columns (found by schemathesis).
+    let skipping = import(
+        &app,
+        &app.token_for("admin").await,
+        "?skip_invalid=true&dry_run=true",
+        "1.175494351e-38".as_bytes().to_vec(),
+    )
+    .await;
+    skipping.assert_problem(422, "import_rejected");
 }
