@@ -468,6 +468,32 @@ pub struct Period {
     pub until: DateTime<Utc>,
 }
 
+impl Period {
+    /// The local days `starts_on` to `ends_on`, both included.
+    pub fn days(
+        clock: &crate::clock::LocalClock,
+        starts_on: NaiveDate,
+        ends_on: NaiveDate,
+    ) -> Self {
+        Self {
+            starts_on,
+            ends_on,
+            from: clock.start_of(starts_on),
+            until: clock.start_of(ends_on.succ_opt().unwrap_or(ends_on)),
+        }
+    }
+
+    /// A campaign's days so far: from its first day to today (or its last day).
+    pub fn campaign_so_far(
+        clock: &crate::clock::LocalClock,
+        campaign: &campaign::Model,
+        today: NaiveDate,
+    ) -> Self {
+        let ends_on = Ord::max(Ord::min(today, campaign.ends_on), campaign.starts_on);
+        Self::days(clock, campaign.starts_on, ends_on)
+    }
+}
+
 /// The cadres a campaign's quotas and deed targets apply to: active users anchored in
 /// `place` (or below it) whose position has a quota.
 pub async fn campaign_cadres(

@@ -150,13 +150,7 @@ async fn get_assessment(
     let today = state.clock.today();
     let campaign =
         campaigns::for_dashboard(&state.db, user.scope(), &place, query.campaign_id, today).await?;
-    let ends_on = today.min(campaign.ends_on).max(campaign.starts_on);
-    let period = Period {
-        starts_on: campaign.starts_on,
-        ends_on,
-        from: state.clock.start_of(campaign.starts_on),
-        until: state.clock.start_of(ends_on.succ_opt().unwrap_or(ends_on)),
-    };
+    let period = Period::campaign_so_far(&state.clock, &campaign, today);
     let assessed = assessment::assess(&state.db, &state.clock, &place, &campaign, &period).await?;
     let towns = match place.kind {
         OrgKind::County => dashboard::units_in(&state.db, &place, OrgKind::Town).await?,

@@ -368,17 +368,6 @@ fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
 }
 
-/// The campaign's days so far: from its first day to today (or its last day).
-fn period_of(state: &AppState, campaign: &campaign::Model, today: NaiveDate) -> Period {
-    let ends_on = today.min(campaign.ends_on).max(campaign.starts_on);
-    Period {
-        starts_on: campaign.starts_on,
-        ends_on,
-        from: state.clock.start_of(campaign.starts_on),
-        until: state.clock.start_of(ends_on.succ_opt().unwrap_or(ends_on)),
-    }
-}
-
 /// Each cadre's visits and distinct households in the campaign against the quota for their
 /// position (on track / behind, pro rata to the days elapsed), and each village's coverage:
 /// the share of households visited at least once and the priority households (hardship,
@@ -403,7 +392,7 @@ async fn get_quota_dashboard(
     let today = state.clock.today();
     let campaign =
         campaigns::for_dashboard(&state.db, user.scope(), &place, query.campaign_id, today).await?;
-    let period = period_of(&state, &campaign, today);
+    let period = Period::campaign_so_far(&state.clock, &campaign, today);
     let cadres = dashboard::campaign_cadres(&state.db, &place, &campaign).await?;
     let visits = dashboard::visits_by_cadre(
         &state.db,
@@ -565,12 +554,7 @@ async fn get_satisfaction_dashboard(
     let from = query
         .from
         .unwrap_or_else(|| NaiveDate::from_ymd_opt(to.year(), 1, 1).unwrap_or(to));
-    let period = Period {
-        starts_on: from,
-        ends_on: to,
-        from: state.clock.start_of(from),
-        until: state.clock.start_of(to.succ_opt().unwrap_or(to)),
-    };
+    let period = Period::days(&state.clock, from, to);
     let group_by = query.group_by.unwrap_or(SatisfactionBy::Cadre);
     let numbers =
         dashboard::satisfaction(&state.db, &user.principal, &place, group_by, &period).await?;
@@ -682,7 +666,7 @@ async fn get_deed_dashboard(
     let today = state.clock.today();
     let campaign =
         campaigns::for_dashboard(&state.db, user.scope(), &place, query.campaign_id, today).await?;
-    let period = period_of(&state, &campaign, today);
+    let period = Period::campaign_so_far(&state.clock, &campaign, today);
     let cadres = dashboard::campaign_cadres(&state.db, &place, &campaign).await?;
     let by_cadre = dashboard::deeds_by_cadre(
         &state.db,

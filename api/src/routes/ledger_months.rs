@@ -52,6 +52,19 @@ pub struct SignOffResponse {
     pub note: Option<String>,
 }
 
+impl SignOffResponse {
+    /// A stored sign-off, with the signer's name.
+    async fn of(state: &AppState, row: entity::ledger_month::Model) -> ApiResult<Self> {
+        let names = dashboard::user_names(&state.db, vec![row.signed_by]).await?;
+        Ok(Self {
+            signed_by: row.signed_by,
+            signed_by_name: names.get(&row.signed_by).cloned().unwrap_or_default(),
+            signed_at: row.signed_at,
+            note: row.note,
+        })
+    }
+}
+
 /// How many lines each part holds.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MonthlyCounts {
@@ -118,13 +131,7 @@ async fn read_month(
 ) -> ApiResult<MonthlyLedgerResponse> {
     if let Some(sign_off) = monthly::find_sign_off(&state.db, place.id, month).await? {
         let ledger = monthly::frozen(&sign_off)?;
-        let names = dashboard::user_names(&state.db, vec![sign_off.signed_by]).await?;
-        let signed = SignOffResponse {
-            signed_by: sign_off.signed_by,
-            signed_by_name: names.get(&sign_off.signed_by).cloned().unwrap_or_default(),
-            signed_at: sign_off.signed_at,
-            note: sign_off.note,
-        };
+        let signed = SignOffResponse::of(state, sign_off).await?;
         return Ok(respond(ledger, user, Some(signed)));
     }
     let ledger = monthly::compute(&state.db, &state.clock, place, month).await?;
@@ -196,13 +203,7 @@ async fn sign_off_month(
     .await?;
     crate::db::commit(txn).await?;
     let ledger = monthly::frozen(&row)?;
-    let names = dashboard::user_names(&state.db, vec![signer]).await?;
-    let signed = SignOffResponse {
-        signed_by: signer,
-        signed_by_name: names.get(&signer).cloned().unwrap_or_default(),
-        signed_at: row.signed_at,
-        note: row.note,
-    };
+    let signed = SignOffResponse::of(&state, row).await?;
     Ok(HttpResponse::Created().json(respond(ledger, &user, Some(signed))))
 }
 
