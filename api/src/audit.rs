@@ -4,11 +4,12 @@
 //! is recorded by [`record_read`] in a short transaction of its own.
 //!
 //! The trail is a hash chain. [`record`] inserts rows unsealed; [`seal`], called by
-//! `db::commit`, locks the chain's head row, gives the transaction's rows the next `seq`
-//! numbers, each the previous row's hash (`prev_hash`) and its own (`row_hash`, SHA-256 over a
-//! canonical form of its fields), and moves the head. The lock is taken once per transaction,
-//! at commit, after every other lock the transaction holds, so it neither serialises the work
-//! of concurrent writers nor joins a deadlock. Triggers refuse any other UPDATE and any DELETE
+//! `db::commit`, takes the chain's head row, gives the unsealed rows the next `seq` numbers,
+//! each the previous row's hash (`prev_hash`) and its own (`row_hash`, SHA-256 over a
+//! canonical form of its fields), and moves the head. The head is taken once per transaction,
+//! at commit, after every other lock the transaction holds, so it never joins a deadlock; on
+//! PostgreSQL a transaction finding it taken does not wait: it commits, and its rows are sealed
+//! just after by [`seal_pending`], so commits do not queue behind each other. Triggers refuse any other UPDATE and any DELETE
 //! not covered by a retention checkpoint; [`verify`] walks the chain and names the first entry
 //! that was altered, removed or added behind the application's back; [`prune`] removes entries
 //! older than the retention period and leaves a checkpoint, so what is kept still verifies.
@@ -24,7 +25,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     IsolationLevel, NotSet, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionOptions, TransactionTrait,
-    sea_query::{CaseStatement, Expr},
+    sea_query::{CaseStatement, Expr, LockBehavior, LockType},
 };
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -168,13 +169,19 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 const SEAL_PAGE: u64 = 500;
 const SEAL_UPDATE_ROWS: usize = 100;
 
-/// Links this transaction's new audit rows into the chain. Called by `db::commit` just before
-/// the commit (after every other lock the transaction takes): when there is nothing to seal it
-/// costs one index probe; otherwise it locks the head row (`FOR UPDATE` on PostgreSQL; SQLite
-/// writers are already one at a time), numbers the rows in id (time) order, hashes them, and
-/// moves the head — one lock, one read and one update of the head per transaction, and one
-/// UPDATE per 100 rows. Rows written before the chain existed join it at the first seal.
-pub async fn seal(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+/// Links unsealed audit rows — this transaction's, and any committed ones left unsealed — into
+/// the chain. Called by `db::commit` just before the commit (after every other lock the
+/// transaction takes): when there is nothing to seal it costs one index probe; otherwise it
+/// takes the head row, numbers the rows in id (time) order, hashes them, and moves the head —
+/// one read and one update of the head per transaction, and one UPDATE per 100 rows. The order
+/// of the chain is the order of sealing. Rows written before the chain existed join it at the
+/// first seal.
+///
+/// With [`HeadTaken::Skip`] (commits, on PostgreSQL) a head already taken by another
+/// committing transaction is not waited for (`SKIP LOCKED`): the answer is
+/// [`Sealed::Skipped`], the rows stay unsealed, and the caller has them sealed once it has
+/// committed ([`seal_pending`]). SQLite writers are one at a time: the head is never taken.
+pub async fn seal(db: &impl ConnectionTrait, taken: HeadTaken) -> Result<Sealed, DbErr> {
     let pending = audit_log::Entity::find()
         .select_only()
         .column(audit_log::Column::Id)
@@ -184,13 +191,29 @@ pub async fn seal(db: &impl ConnectionTrait) -> Result<(), DbErr> {
         .one(db)
         .await?;
     if pending.is_none() {
-        return Ok(());
+        return Ok(Sealed::Done);
     }
-    let head = audit_chain_head::Entity::find_by_id(1)
-        .lock_exclusive()
-        .one(db)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("audit_chain_head".to_owned()))?;
+    let head = match (db.get_database_backend(), taken) {
+        (DbBackend::Postgres, HeadTaken::Skip) => {
+            audit_chain_head::Entity::find_by_id(1)
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                .one(db)
+                .await?
+        }
+        (DbBackend::Postgres, HeadTaken::Wait) => {
+            audit_chain_head::Entity::find_by_id(1)
+                .lock_exclusive()
+                .one(db)
+                .await?
+        }
+        _ => audit_chain_head::Entity::find_by_id(1).one(db).await?,
+    };
+    let Some(head) = head else {
+        return match audit_chain_head::Entity::find_by_id(1).one(db).await? {
+            Some(_) => Ok(Sealed::Skipped),
+            None => Err(DbErr::RecordNotFound("audit_chain_head".to_owned())),
+        };
+    };
     let (mut seq, mut hash) = (head.last_seq, head.last_hash.clone());
     loop {
         // Read after the lock: rows another transaction sealed meanwhile are not seen again.
@@ -229,6 +252,44 @@ pub async fn seal(db: &impl ConnectionTrait) -> Result<(), DbErr> {
             .exec(db)
             .await?;
     }
+    Ok(Sealed::Done)
+}
+
+/// What to do when another transaction holds the chain's head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadTaken {
+    /// Wait for it.
+    Wait,
+    /// Leave the rows unsealed and say so ([`Sealed::Skipped`]).
+    Skip,
+}
+
+/// What [`seal`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealed {
+    /// Every unsealed row it could see is in the chain.
+    Done,
+    /// The head was taken by another transaction; the rows wait for [`seal_pending`].
+    Skipped,
+}
+
+/// Seals, in a writing transaction of its own and waiting for the head, committed rows left
+/// unsealed: by a commit that found the head taken (`db::commit` runs this just after it), or
+/// by a process stopped between the two (the server runs it at start).
+pub async fn seal_pending(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let pending = audit_log::Entity::find()
+        .select_only()
+        .column(audit_log::Column::Id)
+        .filter(audit_log::Column::Seq.is_null())
+        .limit(1)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    if pending.is_none() {
+        return Ok(());
+    }
+    let txn = crate::db::begin_write(db).await?;
+    crate::db::commit_sealing(txn, HeadTaken::Wait).await?;
     Ok(())
 }
 
@@ -385,6 +446,11 @@ impl fmt::Display for VerifyReport {
     }
 }
 
+/// How long [`verify`] gives entries it finds unsealed to be sealed (a commit that found the
+/// chain's head taken has them sealed just after it, see `db::commit`) before it counts them
+/// as outside the chain.
+const SEAL_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How many entries [`verify`] reads at a time.
 const VERIFY_PAGE: u64 = 1000;
 
@@ -394,6 +460,19 @@ const VERIFY_PAGE: u64 = 1000;
 /// (deleted), a start not covered by a retention checkpoint, an end short of the head, or
 /// entries outside the chain. Read-only.
 pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbErr> {
+    // Entries unsealed now may be waiting for their seal: look again a moment later, at
+    // those (ids are time-ordered; later ones are not judged this time).
+    let unsealed_before = audit_log::Entity::find()
+        .select_only()
+        .column(audit_log::Column::Id)
+        .filter(audit_log::Column::Seq.is_null())
+        .order_by_desc(audit_log::Column::Id)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    if unsealed_before.is_some() {
+        tokio::time::sleep(SEAL_SETTLE).await;
+    }
     let snapshot = match db.get_database_backend() {
         DbBackend::Postgres => {
             db.begin_with_options(TransactionOptions {
@@ -406,13 +485,16 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbErr> {
         // SQLite in WAL mode: a read transaction sees one snapshot from its first read.
         _ => db.begin().await?,
     };
-    let report = verify_in(&snapshot).await;
+    let report = verify_in(&snapshot, unsealed_before).await;
     // Nothing was written: dropping the snapshot ends it.
     drop(snapshot);
     report
 }
 
-async fn verify_in(db: &impl ConnectionTrait) -> Result<VerifyReport, DbErr> {
+async fn verify_in(
+    db: &impl ConnectionTrait,
+    unsealed_before: Option<Uuid>,
+) -> Result<VerifyReport, DbErr> {
     let head = audit_chain_head::Entity::find_by_id(1)
         .one(db)
         .await?
@@ -428,11 +510,17 @@ async fn verify_in(db: &impl ConnectionTrait) -> Result<VerifyReport, DbErr> {
         entry_id,
         problem,
     };
-    let unsealed = audit_log::Entity::find()
-        .filter(audit_log::Column::Seq.is_null())
-        .order_by_asc(audit_log::Column::Id)
-        .one(db)
-        .await?;
+    let unsealed = match unsealed_before {
+        Some(bound) => {
+            audit_log::Entity::find()
+                .filter(audit_log::Column::Seq.is_null())
+                .filter(audit_log::Column::Id.lte(bound))
+                .order_by_asc(audit_log::Column::Id)
+                .one(db)
+                .await?
+        }
+        None => None,
+    };
     if let Some(row) = unsealed {
         report.broken = Some(broken(
             None,

@@ -5,7 +5,10 @@
 //! caller sees all of it) less the complaints naming the caller ([`ledger::conflict_condition`]):
 //! no `OR` of "led by me", which would keep the engines off the place's indexes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
@@ -16,8 +19,8 @@ use entity::{
     visit,
 };
 use sea_orm::{
-    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, TryGetable,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TryGetable,
     sea_query::{Expr, ExprTrait, Func, Query, SimpleExpr},
 };
 use serde::Serialize;
@@ -26,7 +29,7 @@ use uuid::Uuid;
 
 use crate::{
     access::Scope,
-    auth::Principal,
+    auth::{Actor, Principal},
     error::{ApiError, ApiResult},
     households::HouseholdTag,
     ledger::{self, OPEN_LEDGER_SQL, labels::Label},
@@ -92,7 +95,7 @@ pub fn within<C: ColumnTrait>(
 }
 
 /// How the deadline counts are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     /// By town.
@@ -160,7 +163,7 @@ impl DeadlineCounts {
 }
 
 /// The instants and days the deadline counts are taken against.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DeadlineWindow {
     /// Today (local).
     pub today: NaiveDate,
@@ -374,6 +377,109 @@ pub async fn deadline_counts(
                 .await
         }
     }
+}
+
+/// Deadline counts already worked out, each kept with the issues' version it was worked out
+/// at ([`issues_version`]) and answered again only while that version holds — that is, while
+/// no issue has been written since. Leaders keep the dashboard open and reload it far more
+/// often than the ledger changes; a county's counts read tens of thousands of rows, a repeat
+/// reads one index entry. Per caller (a complaint naming the caller is left out of their
+/// counts), place, grouping and window (today, due-soon limit, month, raised dates). At most
+/// [`DeadlineCache::CAPACITY`] entries; when full it starts again empty.
+#[derive(Debug, Default)]
+pub struct DeadlineCache {
+    entries: Mutex<HashMap<DeadlineKey, (i64, Arc<Vec<DeadlineGroup>>)>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DeadlineKey {
+    caller: Option<Uuid>,
+    place: Uuid,
+    group_by: GroupBy,
+    window: DeadlineWindow,
+}
+
+impl DeadlineCache {
+    /// The most entries kept.
+    pub const CAPACITY: usize = 1024;
+
+    fn get(&self, key: &DeadlineKey, version: i64) -> Option<Arc<Vec<DeadlineGroup>>> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries
+            .get(key)
+            .filter(|(at, _)| *at == version)
+            .map(|(_, groups)| groups.clone())
+    }
+
+    fn put(&self, key: DeadlineKey, version: i64, groups: Arc<Vec<DeadlineGroup>>) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= Self::CAPACITY && !entries.contains_key(&key) {
+            entries.clear();
+        }
+        entries.insert(key, (version, groups));
+    }
+}
+
+/// The issues' version: the highest change stamp of any issue, when every issue write stamped
+/// at or below it has ended — then a later write can only raise it. `None` while an older
+/// PostgreSQL transaction is still running (its stamp would come in below): nothing may be
+/// kept against it. SQLite stamps in commit order, so its version is always settled.
+async fn issues_version(db: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
+    let backend = db.get_database_backend();
+    let settled = match backend {
+        DbBackend::Postgres => format!("{} + value", crate::sync::SETTLED_STAMP_PG),
+        _ => "value".to_owned(),
+    };
+    let sql = format!(
+        "SELECT COALESCE((SELECT MAX(change_seq) FROM issues), 0) AS latest, \
+         {settled} AS settled FROM sync_counter WHERE id = 1"
+    );
+    let Some(row) = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (latest, settled): (i64, i64) = (row.try_get("", "latest")?, row.try_get("", "settled")?);
+    Ok((latest <= settled).then_some(latest))
+}
+
+/// [`deadline_counts`], answered from `cache` while no issue has been written since it was
+/// worked out.
+pub async fn cached_deadline_counts(
+    db: &DatabaseConnection,
+    cache: &DeadlineCache,
+    caller: &Principal,
+    place: &org_unit::Model,
+    group_by: GroupBy,
+    window: &DeadlineWindow,
+) -> Result<Arc<Vec<DeadlineGroup>>, DbErr> {
+    let key = DeadlineKey {
+        caller: match caller.actor {
+            Actor::User { id } => Some(id),
+            Actor::ApiToken { .. } => None,
+        },
+        place: place.id,
+        group_by,
+        window: *window,
+    };
+    // Read before the counts: a write landing while they are read changes the version, and
+    // the next request works them out again.
+    let version = issues_version(db).await?;
+    if let Some(groups) = version.and_then(|version| cache.get(&key, version)) {
+        return Ok(groups);
+    }
+    let groups = Arc::new(deadline_counts(db, caller, place, group_by, window).await?);
+    if let Some(version) = version {
+        cache.put(key, version, groups.clone());
+    }
+    Ok(groups)
 }
 
 /// The sum of the groups.

@@ -62,6 +62,8 @@ static SQLITE_WRITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new
 /// it rolls back.
 pub struct WriteTxn {
     txn: DatabaseTransaction,
+    /// The pool, for sealing after the commit what the commit could not (`commit`).
+    pool: DatabaseConnection,
     _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
 
@@ -84,7 +86,11 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
             ..TransactionOptions::default()
         })
         .await?;
-    Ok(WriteTxn { txn, _turn: turn })
+    Ok(WriteTxn {
+        txn,
+        pool: db.clone(),
+        _turn: turn,
+    })
 }
 
 #[async_trait::async_trait]
@@ -136,20 +142,45 @@ const SYNCED_TABLES: [&str; 8] = [
 ];
 
 /// Commits a writing transaction. Rows of synced tables it marked as changed
-/// (`change_seq = 0`) are first stamped with the next value of the sync counter; the counter
-/// row stays locked until the commit, so sequence numbers follow commit order. Then the
-/// transaction's audit rows are sealed into the hash chain (`audit::seal`). Every writing
+/// (`change_seq = 0`) get their change stamp: on SQLite, which has one writer at a time, the
+/// next value of the `sync_counter` row, taken here and held until the commit, so stamps
+/// follow commit order; on PostgreSQL, which commits concurrently, a trigger has already
+/// stamped each row as it was written with the transaction's id (migration 12), and the pull's
+/// cursor makes up for ids not being in commit order (`sync::current_cursor`). Then the
+/// transaction's audit rows are sealed into the hash chain (`audit::seal`; on PostgreSQL, if
+/// another commit holds the chain's head, just after the commit instead). Every writing
 /// transaction ends here (a test checks that no other code calls `commit`).
 pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
-    stamp_changes(&write.txn).await?;
-    crate::audit::seal(&write.txn).await?;
-    write.txn.commit().await
+    let pool = write.pool.clone();
+    if commit_sealing(write, crate::audit::HeadTaken::Skip).await? == crate::audit::Sealed::Skipped
+    {
+        // Another commit held the chain's head: seal these rows now that they are visible,
+        // off the caller's path (a process stopped before that seals them at its next start).
+        tokio::spawn(async move {
+            if let Err(error) = crate::audit::seal_pending(&pool).await {
+                tracing::warn!(%error, "audit rows left unsealed until the next write");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// [`commit`], saying whether the audit rows were sealed or left for `audit::seal_pending`.
+pub(crate) async fn commit_sealing(
+    write: WriteTxn,
+    taken: crate::audit::HeadTaken,
+) -> Result<crate::audit::Sealed, DbErr> {
+    if write.get_database_backend() == DbBackend::Sqlite {
+        stamp_changes(&write.txn).await?;
+    }
+    let sealed = crate::audit::seal(&write.txn, taken).await?;
+    write.txn.commit().await?;
+    Ok(sealed)
 }
 
 async fn stamp_changes(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
-    // Which synced tables this transaction marked — found before taking the counter's lock,
-    // so the lock is held only for the stamping itself and the commit.
+    // Which synced tables this transaction marked.
     let pending = SYNCED_TABLES
         .iter()
         .map(|table| format!("SELECT '{table}' AS marked FROM (SELECT 1 FROM {table} WHERE change_seq = 0 LIMIT 1) AS {table}_marked"))

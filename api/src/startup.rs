@@ -47,6 +47,8 @@ pub struct AppState {
     pub exports: crate::ledger::export::ExportLimiter,
     /// How many roster imports may run at once (per process and per caller).
     pub imports: crate::ledger::export::ExportLimiter,
+    /// Deadline counts worked out since the ledger last changed.
+    pub deadline_counts: crate::dashboard::DeadlineCache,
 }
 
 impl AppState {
@@ -127,6 +129,7 @@ impl Application {
             due_soon_days: settings.due_soon_days,
             exports: Default::default(),
             imports: Default::default(),
+            deadline_counts: Default::default(),
         });
         let spec = openapi::spec();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));
@@ -136,6 +139,8 @@ impl Application {
         {
             return Err(StartupError::UnguardedOperation(unguarded.to_owned()));
         }
+        // Audit rows a stopped process committed but did not get to seal (see `db::commit`).
+        crate::audit::seal_pending(&db).await?;
         let cors_origins = settings.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()

@@ -15,6 +15,7 @@ mod m20261128_000008_calendar;
 mod m20261128_000009_surveys;
 mod m20261128_000010_audit_chain;
 mod m20261128_000011_ledger_order;
+mod m20261128_000012_stamp_on_write;
 
 /// The migrator used by the server, the CLI and the tests.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_surveys::Migration),
             Box::new(m20261128_000010_audit_chain::Migration),
             Box::new(m20261128_000011_ledger_order::Migration),
+            Box::new(m20261128_000012_stamp_on_write::Migration),
         ]
     }
 }

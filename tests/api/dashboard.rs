@@ -202,6 +202,53 @@ async fn the_deadline_dashboard_shows_the_counts_a_leader_would_count_by_hand() 
 }
 
 #[tokio::test]
+async fn the_deadline_dashboard_read_again_counts_every_change_made_since() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let ledger = build_ledger(&app).await;
+    let (leader, cadre) = (
+        app.token_for("leader1").await,
+        app.token_for("cadre1").await,
+    );
+    let totals = async || {
+        let response = app.get_as(&leader, "/api/v1/dashboard/deadlines").await;
+        assert_eq!(response.status, 200, "{}", response.text);
+        counts(&response.json()["totals"])
+    };
+    assert_eq!(totals().await, [3, 1, 1, 1, 1]);
+    assert_eq!(totals().await, [3, 1, 1, 1, 1], "read twice, unchanged");
+
+    record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 3),
+            5,
+            vec![issue("practical_difficulty", "屋顶漏雨", -1)],
+        ),
+    )
+    .await;
+    assert_eq!(totals().await, [4, 2, 1, 1, 1], "a new overdue issue");
+
+    resolve(&app, &cadre, &ledger.overdue).await;
+    assert_eq!(
+        totals().await,
+        [3, 1, 1, 2, 1],
+        "resolved: awaiting feedback"
+    );
+
+    // Another leader of the town is counted on their own.
+    let other = app
+        .get_as(
+            &app.token_for("viewer1").await,
+            "/api/v1/dashboard/deadlines",
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    assert_eq!(counts(&other.json()["totals"]), [4, 1, 1, 2, 1]);
+}
+
+#[tokio::test]
 async fn each_count_leads_to_the_ledger_list_behind_it() {
     let app = spawn_app().await;
     app.seed().await;

@@ -486,3 +486,61 @@ async fn sync_needs_a_device_id_and_refuses_an_id_twice_in_one_push() {
     twice.assert_problem(422, "invalid_record");
     unknown_cursor.assert_problem(409, "sync_reset_required");
 }
+
+#[tokio::test]
+async fn a_change_committed_under_an_older_open_transaction_comes_down_once_at_a_later_pull() {
+    if !crate::helpers::on_postgres() {
+        // SQLite writes one transaction at a time: none can commit under another.
+        return;
+    }
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let slow = demo_id(&format!("household:{}:1", villages::DONGGUAN)).to_string();
+    let quick = demo_id(&format!("household:{}:2", villages::DONGGUAN)).to_string();
+
+    // An older transaction changes a household and stays open …
+    let other = Database::connect(app.db_url().as_str())
+        .await
+        .expect("second connection");
+    let older = other.begin().await.expect("begin");
+    older
+        .execute_unprepared(&format!(
+            "UPDATE households SET head_name = '慢事务', change_seq = 0 WHERE id = '{slow}'"
+        ))
+        .await
+        .expect("change");
+    // … while a newer one commits through the API.
+    let patched = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/households/{quick}"),
+            &json!({"notes": "快事务"}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    let during = phone.pull().await;
+    older.commit().await.expect("commit");
+    let after = phone.pull().await;
+
+    let sent = |changes: &Value| {
+        let mut sent = ids(changes, "households", "updated");
+        sent.extend(ids(changes, "households", "created"));
+        sent
+    };
+    assert!(!sent(&during).contains(&slow), "not before it commits");
+    let both: Vec<String> = sent(&during).into_iter().chain(sent(&after)).collect();
+    assert_eq!(
+        both.iter().filter(|id| **id == quick).count(),
+        1,
+        "the newer change comes down once: {both:?}"
+    );
+    assert_eq!(
+        both.iter().filter(|id| **id == slow).count(),
+        1,
+        "the older change, committed after the first pull, is not skipped: {both:?}"
+    );
+}

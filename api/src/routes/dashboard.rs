@@ -198,8 +198,15 @@ async fn get_deadline_dashboard(
             .and_then(|day| day.succ_opt())
             .map(|day| state.clock.start_of(day)),
     };
-    let groups =
-        dashboard::deadline_counts(&state.db, &user.principal, &place, group_by, &window).await?;
+    let groups = dashboard::cached_deadline_counts(
+        &state.db,
+        &state.deadline_counts,
+        &user.principal,
+        &place,
+        group_by,
+        &window,
+    )
+    .await?;
     let keys: Vec<Option<String>> = groups.iter().map(|group| group.key.clone()).collect();
     let names = dashboard::group_names(&state.db, group_by, &keys).await?;
     let mut base_query = format!("org_unit_id={}", place.id);
@@ -211,7 +218,8 @@ async fn get_deadline_dashboard(
     }
     let totals = dashboard::totals(&groups);
     let mut groups: Vec<DeadlineGroupResponse> = groups
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|group| DeadlineGroupResponse {
             name: names.get(&group.key).cloned().unwrap_or_default(),
             ledger_query: group

@@ -59,7 +59,7 @@ pub struct SyncTableChanges {
 pub struct PullResponse {
     /// Changes per table.
     #[schema(value_type = std::collections::BTreeMap<String, SyncTableChanges>)]
-    pub changes: serde_json::Map<String, serde_json::Value>,
+    pub changes: std::collections::BTreeMap<&'static str, sync::pull::TableChanges>,
     /// The new cursor: pass it as `last_pulled_at` next time. Opaque and strictly increasing.
     pub timestamp: i64,
 }
@@ -123,7 +123,7 @@ async fn pull_changes(
     };
     let device = device_id(&req)?;
     let pulled = sync::pull::pull(&state.db, &user, last_pulled_at, &device).await?;
-    record_personal_data_pull(&state, &user, &pulled.changes, &device).await?;
+    record_personal_data_pull(&state, &user, pulled.personal_data, &device).await?;
     Ok(web::Json(PullResponse {
         changes: pulled.changes,
         timestamp: pulled.timestamp,
@@ -136,34 +136,9 @@ async fn pull_changes(
 async fn record_personal_data_pull(
     state: &AppState,
     user: &AuthUser,
-    changes: &serde_json::Map<String, serde_json::Value>,
+    (ids, fields): (Vec<uuid::Uuid>, std::collections::BTreeSet<&'static str>),
     device: &str,
 ) -> ApiResult<()> {
-    let Some(households) = changes
-        .get("households")
-        .filter(|_| crate::privacy::sees_contact_details(user.principal.role))
-    else {
-        return Ok(());
-    };
-    let mut ids = Vec::new();
-    let mut fields = std::collections::BTreeSet::new();
-    for part in ["created", "updated"] {
-        for record in households[part].as_array().into_iter().flatten() {
-            let mut shown = false;
-            for field in ["phone", "id_card_number"] {
-                if record[field]
-                    .as_str()
-                    .is_some_and(|value| !value.is_empty())
-                {
-                    fields.insert(field);
-                    shown = true;
-                }
-            }
-            if shown {
-                ids.extend(record["id"].as_str().map(str::to_owned));
-            }
-        }
-    }
     if ids.is_empty() {
         return Ok(());
     }

@@ -1,7 +1,7 @@
 //! `GET /sync/pull`: everything in the caller's scope that changed after the phone's cursor,
 //! from one consistent snapshot, with villages that left the scope coming down as deleted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Duration, Utc};
 use entity::{
@@ -14,7 +14,8 @@ use sea_orm::{
     EntityTrait, IsolationLevel, QueryFilter, QuerySelect, TransactionOptions, TransactionTrait,
     sea_query::{Expr, Query},
 };
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json, value::RawValue};
 use uuid::Uuid;
 
 use super::{current_cursor, records};
@@ -29,22 +30,33 @@ use crate::{
 #[derive(Debug)]
 pub struct Pulled {
     /// Per table.
-    pub changes: Map<String, Value>,
+    pub changes: BTreeMap<&'static str, TableChanges>,
+    /// The households sent with a phone or ID number unmasked, and which of the two (for the
+    /// PIPL read audit).
+    pub personal_data: (Vec<Uuid>, BTreeSet<&'static str>),
     /// The new cursor.
     pub timestamp: i64,
 }
 
-/// One table's changes.
-#[derive(Debug, Default)]
-struct TableChanges {
-    created: Vec<Value>,
-    updated: Vec<Value>,
+/// One table's changes. Each record is serialized as soon as it is read: a cadre's first pull
+/// carries tens of thousands, and a JSON tree of them would take several times their size.
+#[derive(Debug, Default, Serialize)]
+pub struct TableChanges {
+    created: Vec<Box<RawValue>>,
+    updated: Vec<Box<RawValue>>,
     deleted: BTreeSet<Uuid>,
 }
 
 impl TableChanges {
-    fn into_json(self) -> Value {
-        json!({"created": self.created, "updated": self.updated, "deleted": self.deleted})
+    fn push(&mut self, created: bool, record: &Value) -> ApiResult<()> {
+        let record = serde_json::value::to_raw_value(record)
+            .map_err(|error| ApiError::Internal(Box::new(error)))?;
+        if created {
+            self.created.push(record);
+        } else {
+            self.updated.push(record);
+        }
+        Ok(())
     }
 }
 
@@ -147,7 +159,8 @@ pub async fn pull(
     let unmasked = privacy::sees_contact_details(user.principal.role);
     let scope = user.scope();
     let year_ago = Utc::now() - Duration::days(365);
-    let mut changes = Map::new();
+    let mut changes = BTreeMap::new();
+    let mut personal_data = (Vec::new(), BTreeSet::new());
 
     // villages
     let mut table = TableChanges::default();
@@ -164,10 +177,10 @@ pub async fn pull(
     {
         let created = joined.contains(&row.id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        push_record(&mut table, created, records::village(&row));
+        table.push(created, &records::village(&row))?;
     }
     table.deleted.extend(left.iter().copied());
-    changes.insert("villages".to_owned(), table.into_json());
+    changes.insert("villages", table);
 
     // households
     let mut table = TableChanges::default();
@@ -189,7 +202,21 @@ pub async fn pull(
     {
         let created = joined.contains(&row.village_id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        push_record(&mut table, created, records::household(&row, unmasked));
+        if unmasked {
+            let shown = [
+                ("phone", &row.phone),
+                ("id_card_number", &row.id_card_number),
+            ]
+            .into_iter()
+            .filter(|(_, value)| value.as_deref().is_some_and(|value| !value.is_empty()))
+            .map(|(field, _)| field)
+            .collect::<Vec<_>>();
+            if !shown.is_empty() {
+                personal_data.0.push(row.id);
+                personal_data.1.extend(shown);
+            }
+        }
+        table.push(created, &records::household(&row, unmasked))?;
     }
     table.deleted.extend(
         ids_in_villages::<household::Entity, _>(
@@ -200,7 +227,7 @@ pub async fn pull(
         )
         .await?,
     );
-    changes.insert("households".to_owned(), table.into_json());
+    changes.insert("households", table);
 
     // enterprises
     let mut table = TableChanges::default();
@@ -224,7 +251,7 @@ pub async fn pull(
             .village_id
             .is_some_and(|village| joined.contains(&village))
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        push_record(&mut table, created, records::enterprise(&row, unmasked));
+        table.push(created, &records::enterprise(&row, unmasked))?;
     }
     table.deleted.extend(
         ids_in_villages::<enterprise::Entity, _>(
@@ -235,7 +262,7 @@ pub async fn pull(
         )
         .await?,
     );
-    changes.insert("enterprises".to_owned(), table.into_json());
+    changes.insert("enterprises", table);
 
     // visits: a year of them on a first pull or for a village that joined
     let mut table = TableChanges::default();
@@ -277,7 +304,7 @@ pub async fn pull(
         };
         let created = joined.contains(&row.village_id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        push_record(&mut table, created, records::visit(&row));
+        table.push(created, &records::visit(&row))?;
     }
     table.deleted.extend(
         ids_in_villages::<visit::Entity, _>(
@@ -288,7 +315,7 @@ pub async fn pull(
         )
         .await?,
     );
-    changes.insert("visits".to_owned(), table.into_json());
+    changes.insert("visits", table);
 
     // issues: the open ones and a year of the rest, as the caller may see them
     let mut table = TableChanges::default();
@@ -316,11 +343,10 @@ pub async fn pull(
     {
         let created = joined.contains(&row.village_id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        push_record(
-            &mut table,
+        table.push(
             created,
-            records::issue(&row, privacy::sees_applicant_contact(user.principal.role)),
-        );
+            &records::issue(&row, privacy::sees_applicant_contact(user.principal.role)),
+        )?;
     }
     // Issues of villages that left, unless still visible (the caller leads them).
     let left_issues: Vec<Uuid> = issue::Entity::find()
@@ -332,7 +358,7 @@ pub async fn pull(
         .all(&txn)
         .await?;
     table.deleted.extend(left_issues.iter().copied());
-    changes.insert("issues".to_owned(), table.into_json());
+    changes.insert("issues", table);
 
     // issue events of the visible issues
     let mut table = TableChanges::default();
@@ -362,7 +388,7 @@ pub async fn pull(
         .await?
     {
         let created = window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        push_record(&mut table, created, records::issue_event(&row));
+        table.push(created, &records::issue_event(&row))?;
     }
     if !left_issues.is_empty() {
         let left_events: Vec<Uuid> = issue_event::Entity::find()
@@ -374,7 +400,7 @@ pub async fn pull(
             .await?;
         table.deleted.extend(left_events);
     }
-    changes.insert("issue_events".to_owned(), table.into_json());
+    changes.insert("issue_events", table);
 
     // pairings
     let mut table = TableChanges::default();
@@ -396,7 +422,7 @@ pub async fn pull(
     {
         let created = joined.contains(&row.village_id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        push_record(&mut table, created, records::pairing(&row));
+        table.push(created, &records::pairing(&row))?;
     }
     table.deleted.extend(
         ids_in_villages::<pairing::Entity, _>(
@@ -407,7 +433,7 @@ pub async fn pull(
         )
         .await?,
     );
-    changes.insert("pairings".to_owned(), table.into_json());
+    changes.insert("pairings", table);
 
     // tombstones of deletions in scope
     if window.since.is_some() {
@@ -421,25 +447,19 @@ pub async fn pull(
             .all(&txn)
             .await?;
         for tombstone in tombstones {
-            if let Some(Value::Object(table)) = changes.get_mut(&tombstone.table_name)
-                && let Some(Value::Array(deleted)) = table.get_mut("deleted")
-            {
-                deleted.push(json!(tombstone.record_id));
+            if let Some(table) = changes.get_mut(tombstone.table_name.as_str()) {
+                table.deleted.insert(tombstone.record_id);
             }
         }
     }
     // A read-only snapshot: nothing to commit.
     txn.rollback().await?;
     remember_scope(db, user_id, device, timestamp, &villages_now, window.since).await?;
-    Ok(Pulled { changes, timestamp })
-}
-
-fn push_record(table: &mut TableChanges, created: bool, record: Value) {
-    if created {
-        table.created.push(record);
-    } else {
-        table.updated.push(record);
-    }
+    Ok(Pulled {
+        changes,
+        personal_data,
+        timestamp,
+    })
 }
 
 /// Rows changed in the window, or (on a later pull) in a village that joined the scope.
