@@ -388,8 +388,11 @@ pub async fn deadline_counts(
 /// [`DeadlineCache::CAPACITY`] entries; when full it starts again empty.
 #[derive(Debug, Default)]
 pub struct DeadlineCache {
-    entries: Mutex<HashMap<DeadlineKey, (i64, Arc<Vec<DeadlineGroup>>)>>,
+    entries: Mutex<HashMap<DeadlineKey, (i64, Groups)>>,
 }
+
+/// Counts shared between the cache and the requests reading them.
+type Groups = Arc<Vec<DeadlineGroup>>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct DeadlineKey {
