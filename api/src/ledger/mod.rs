@@ -16,8 +16,8 @@ use entity::{
     visit::Channel,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde_json::Value;
@@ -324,13 +324,26 @@ pub async fn list_ledger(
     match (&caller.actor, &caller.scope) {
         (Actor::User { id }, Scope::Subtree { .. } | Scope::Villages(_)) => {
             let in_scope = scope_condition(caller);
-            let mut rows = page(
+            let in_scope_page = page(
                 Condition::all()
                     .add(in_scope.clone())
                     .add(conflict_condition(caller)),
-            )
-            .all(db)
-            .await?;
+            );
+            let mut rows = match open_slice_index(db, &caller.scope, filter) {
+                Some(index) => {
+                    let mut statement = in_scope_page.build(DbBackend::Sqlite);
+                    statement.sql = statement.sql.replacen(
+                        r#"FROM "issues""#,
+                        &format!(r#"FROM "issues" INDEXED BY "{index}""#),
+                        1,
+                    );
+                    issue::Entity::find()
+                        .from_raw_sql(statement)
+                        .all(db)
+                        .await?
+                }
+                None => in_scope_page.all(db).await?,
+            };
             let led_elsewhere = page(
                 Condition::all()
                     .add(issue::Column::LeadResponsibleId.eq(*id))
@@ -347,6 +360,33 @@ pub async fn list_ledger(
             Ok(rows)
         }
         _ => page(visible_condition(caller)).all(db).await,
+    }
+}
+
+/// On SQLite, the index the in-scope page of the open slice (overdue, due soon) must walk: the
+/// open partial index of the scope's place, in deadline order. Without statistics SQLite picks
+/// the whole ledger's index of the same shape and passes, in deadline order, every struck-off
+/// issue older than the open ones (measured at county scale: 25 ms instead of 1 ms for the
+/// dashboard's ten oldest overdue). `None` elsewhere: PostgreSQL plans it right.
+fn open_slice_index(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    filter: &LedgerFilter,
+) -> Option<&'static str> {
+    if db.get_database_backend() != DbBackend::Sqlite || !(filter.overdue || filter.due_soon) {
+        return None;
+    }
+    match scope {
+        Scope::Subtree {
+            kind: org_unit::OrgKind::County,
+            ..
+        } => Some("idx_issues_open_county_deadline"),
+        Scope::Subtree {
+            kind: org_unit::OrgKind::Town,
+            ..
+        } => Some("idx_issues_open_town_deadline"),
+        Scope::Subtree { .. } | Scope::Villages(_) => Some("idx_issues_open_village_deadline"),
+        Scope::All | Scope::Department(_) => None,
     }
 }
 
