@@ -9,13 +9,13 @@ use entity::{
     org_unit::{self, OrgKind},
     pairing, sync_device_scope, sync_tombstone, visit,
 };
+use futures_util::TryStreamExt;
 use sea_orm::{
     AccessMode, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, IsolationLevel, QueryFilter, QuerySelect, TransactionOptions, TransactionTrait,
     sea_query::{Expr, Query},
 };
-use serde::Serialize;
-use serde_json::{Value, json, value::RawValue};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{current_cursor, records};
@@ -29,8 +29,9 @@ use crate::{
 /// What a pull returns: `{changes: {table: {created, updated, deleted}}, timestamp}`.
 #[derive(Debug)]
 pub struct Pulled {
-    /// Per table.
-    pub changes: BTreeMap<&'static str, TableChanges>,
+    /// The JSON object of the changes per table (`{"villages": {"created": […], "updated":
+    /// […], "deleted": […]}, …}`), written as the rows were read.
+    pub changes: Vec<u8>,
     /// The households sent with a phone or ID number unmasked, and which of the two (for the
     /// PIPL read audit).
     pub personal_data: (Vec<Uuid>, BTreeSet<&'static str>),
@@ -38,24 +39,53 @@ pub struct Pulled {
     pub timestamp: i64,
 }
 
-/// One table's changes. Each record is serialized as soon as it is read: a cadre's first pull
-/// carries tens of thousands, and a JSON tree of them would take several times their size.
-#[derive(Debug, Default, Serialize)]
-pub struct TableChanges {
-    created: Vec<Box<RawValue>>,
-    updated: Vec<Box<RawValue>>,
+/// One table's changes, each record serialized as soon as it is read: a cadre's first pull
+/// carries tens of thousands of records, and a JSON tree of them (or their entity models, all
+/// at once) would take several times their size.
+#[derive(Debug, Default)]
+struct TableChanges {
+    created: Vec<u8>,
+    updated: Vec<u8>,
     deleted: BTreeSet<Uuid>,
 }
 
 impl TableChanges {
-    fn push(&mut self, created: bool, record: &Value) -> ApiResult<()> {
-        let record = serde_json::value::to_raw_value(record)
-            .map_err(|error| ApiError::Internal(Box::new(error)))?;
-        if created {
-            self.created.push(record);
-        } else {
-            self.updated.push(record);
+    /// Starts a table with the tombstones recorded for it.
+    fn new(deleted: Option<BTreeSet<Uuid>>) -> Self {
+        Self {
+            deleted: deleted.unwrap_or_default(),
+            ..Self::default()
         }
+    }
+
+    fn push(&mut self, created: bool, record: &Value) -> ApiResult<()> {
+        let list = if created {
+            &mut self.created
+        } else {
+            &mut self.updated
+        };
+        if !list.is_empty() {
+            list.push(b',');
+        }
+        serde_json::to_writer(list, record).map_err(|error| ApiError::Internal(Box::new(error)))
+    }
+
+    /// Appends `"name": {"created": […], "updated": […], "deleted": […]}` to `out`, after a
+    /// comma unless it is the first table.
+    fn write(self, out: &mut Vec<u8>, name: &str) -> ApiResult<()> {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(br#"":{"created":["#);
+        out.extend_from_slice(&self.created);
+        out.extend_from_slice(br#"],"updated":["#);
+        out.extend_from_slice(&self.updated);
+        out.extend_from_slice(br#"],"deleted":"#);
+        serde_json::to_writer(&mut *out, &self.deleted)
+            .map_err(|error| ApiError::Internal(Box::new(error)))?;
+        out.push(b'}');
         Ok(())
     }
 }
@@ -159,11 +189,30 @@ pub async fn pull(
     let unmasked = privacy::sees_contact_details(user.principal.role);
     let scope = user.scope();
     let year_ago = Utc::now() - Duration::days(365);
-    let mut changes = BTreeMap::new();
     let mut personal_data = (Vec::new(), BTreeSet::new());
+    // Tombstones of deletions in scope, per table (a first pull sends no deletions).
+    let mut tombstones: BTreeMap<String, BTreeSet<Uuid>> = BTreeMap::new();
+    if window.since.is_some() {
+        for tombstone in sync_tombstone::Entity::find()
+            .filter(window.condition(sync_tombstone::Column::ChangeSeq))
+            .filter(scope.village_condition(
+                sync_tombstone::Column::CountyId,
+                sync_tombstone::Column::TownId,
+                sync_tombstone::Column::VillageId,
+            ))
+            .all(&txn)
+            .await?
+        {
+            tombstones
+                .entry(tombstone.table_name)
+                .or_default()
+                .insert(tombstone.record_id);
+        }
+    }
+    let mut changes = b"{".to_vec();
 
     // villages
-    let mut table = TableChanges::default();
+    let mut table = TableChanges::new(tombstones.remove("villages"));
     for row in org_unit::Entity::find()
         .filter(org_unit::Column::Kind.eq(OrgKind::Village))
         .filter(org_unit::Column::Id.is_in(villages_now.iter().copied()))
@@ -180,16 +229,16 @@ pub async fn pull(
         table.push(created, &records::village(&row))?;
     }
     table.deleted.extend(left.iter().copied());
-    changes.insert("villages", table);
+    table.write(&mut changes, "villages")?;
 
     // households
-    let mut table = TableChanges::default();
+    let mut table = TableChanges::new(tombstones.remove("households"));
     let in_scope = scope.village_condition(
         household::Column::CountyId,
         household::Column::TownId,
         household::Column::VillageId,
     );
-    for row in household::Entity::find()
+    let mut rows = household::Entity::find()
         .filter(in_scope)
         .filter(changed_or_joined(
             window,
@@ -197,9 +246,9 @@ pub async fn pull(
             household::Column::VillageId,
             &joined,
         ))
-        .all(&txn)
-        .await?
-    {
+        .stream(&txn)
+        .await?;
+    while let Some(row) = rows.try_next().await? {
         let created = joined.contains(&row.village_id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
         if unmasked {
@@ -218,6 +267,7 @@ pub async fn pull(
         }
         table.push(created, &records::household(&row, unmasked))?;
     }
+    drop(rows);
     table.deleted.extend(
         ids_in_villages::<household::Entity, _>(
             &txn,
@@ -227,10 +277,10 @@ pub async fn pull(
         )
         .await?,
     );
-    changes.insert("households", table);
+    table.write(&mut changes, "households")?;
 
     // enterprises
-    let mut table = TableChanges::default();
+    let mut table = TableChanges::new(tombstones.remove("enterprises"));
     let in_scope = scope.village_condition(
         enterprise::Column::CountyId,
         enterprise::Column::TownId,
@@ -262,10 +312,10 @@ pub async fn pull(
         )
         .await?,
     );
-    changes.insert("enterprises", table);
+    table.write(&mut changes, "enterprises")?;
 
     // visits: a year of them on a first pull or for a village that joined
-    let mut table = TableChanges::default();
+    let mut table = TableChanges::new(tombstones.remove("visits"));
     let in_scope = scope.village_condition(
         visit::Column::CountyId,
         visit::Column::TownId,
@@ -284,14 +334,18 @@ pub async fn pull(
                     .add(recent),
             ),
     };
-    let visit_rows = visit::Entity::find()
-        .filter(in_scope)
-        .filter(selection)
+    let visits = visit::Entity::find().filter(in_scope).filter(selection);
+    let visit_ids: Vec<Uuid> = visits
+        .clone()
+        .select_only()
+        .column(visit::Column::Id)
+        .into_tuple()
         .all(&txn)
         .await?;
-    let visit_ids: Vec<Uuid> = visit_rows.iter().map(|row| row.id).collect();
     let naming = crate::visits::visits_naming(&txn, &user.principal, &visit_ids).await?;
-    for row in visit_rows {
+    drop(visit_ids);
+    let mut rows = visits.stream(&txn).await?;
+    while let Some(row) = rows.try_next().await? {
         // Withheld from a cadre named by a complaint raised in the visit.
         let row = if naming.contains(&row.id) {
             visit::Model {
@@ -306,6 +360,7 @@ pub async fn pull(
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
         table.push(created, &records::visit(&row))?;
     }
+    drop(rows);
     table.deleted.extend(
         ids_in_villages::<visit::Entity, _>(
             &txn,
@@ -315,10 +370,10 @@ pub async fn pull(
         )
         .await?,
     );
-    changes.insert("visits", table);
+    table.write(&mut changes, "visits")?;
 
     // issues: the open ones and a year of the rest, as the caller may see them
-    let mut table = TableChanges::default();
+    let mut table = TableChanges::new(tombstones.remove("issues"));
     let visible = ledger::visible_condition(&user.principal);
     let current = Condition::any()
         .add(Expr::cust(ledger::OPEN_LEDGER_SQL))
@@ -335,12 +390,12 @@ pub async fn pull(
                     .add(current.clone()),
             ),
     };
-    for row in issue::Entity::find()
+    let mut rows = issue::Entity::find()
         .filter(visible.clone())
         .filter(selection)
-        .all(&txn)
-        .await?
-    {
+        .stream(&txn)
+        .await?;
+    while let Some(row) = rows.try_next().await? {
         let created = joined.contains(&row.village_id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
         table.push(
@@ -348,6 +403,7 @@ pub async fn pull(
             &records::issue(&row, privacy::sees_applicant_contact(user.principal.role)),
         )?;
     }
+    drop(rows);
     // Issues of villages that left, unless still visible (the caller leads them).
     let left_issues: Vec<Uuid> = issue::Entity::find()
         .select_only()
@@ -358,10 +414,10 @@ pub async fn pull(
         .all(&txn)
         .await?;
     table.deleted.extend(left_issues.iter().copied());
-    changes.insert("issues", table);
+    table.write(&mut changes, "issues")?;
 
     // issue events of the visible issues
-    let mut table = TableChanges::default();
+    let mut table = TableChanges::new(tombstones.remove("issue_events"));
     let visible_issue_ids = Query::select()
         .column(issue::Column::Id)
         .from(issue::Entity)
@@ -381,15 +437,16 @@ pub async fn pull(
                 ),
             ),
     };
-    for row in issue_event::Entity::find()
+    let mut rows = issue_event::Entity::find()
         .filter(issue_event::Column::IssueId.in_subquery(visible_issue_ids))
         .filter(selection)
-        .all(&txn)
-        .await?
-    {
+        .stream(&txn)
+        .await?;
+    while let Some(row) = rows.try_next().await? {
         let created = window.is_created(row.created_seq, row.origin_device.as_deref(), device);
         table.push(created, &records::issue_event(&row))?;
     }
+    drop(rows);
     if !left_issues.is_empty() {
         let left_events: Vec<Uuid> = issue_event::Entity::find()
             .select_only()
@@ -400,10 +457,10 @@ pub async fn pull(
             .await?;
         table.deleted.extend(left_events);
     }
-    changes.insert("issue_events", table);
+    table.write(&mut changes, "issue_events")?;
 
     // pairings
-    let mut table = TableChanges::default();
+    let mut table = TableChanges::new(tombstones.remove("pairings"));
     let in_scope = scope.village_condition(
         pairing::Column::CountyId,
         pairing::Column::TownId,
@@ -433,25 +490,9 @@ pub async fn pull(
         )
         .await?,
     );
-    changes.insert("pairings", table);
+    table.write(&mut changes, "pairings")?;
 
-    // tombstones of deletions in scope
-    if window.since.is_some() {
-        let tombstones = sync_tombstone::Entity::find()
-            .filter(window.condition(sync_tombstone::Column::ChangeSeq))
-            .filter(scope.village_condition(
-                sync_tombstone::Column::CountyId,
-                sync_tombstone::Column::TownId,
-                sync_tombstone::Column::VillageId,
-            ))
-            .all(&txn)
-            .await?;
-        for tombstone in tombstones {
-            if let Some(table) = changes.get_mut(tombstone.table_name.as_str()) {
-                table.deleted.insert(tombstone.record_id);
-            }
-        }
-    }
+    changes.push(b'}');
     // A read-only snapshot: nothing to commit.
     txn.rollback().await?;
     remember_scope(db, user_id, device, timestamp, &villages_now, window.since).await?;
