@@ -9,7 +9,7 @@
 //! canonical form of its fields), and moves the head. The head is taken once per transaction,
 //! at commit, after every other lock the transaction holds, so it never joins a deadlock; on
 //! PostgreSQL a transaction finding it taken does not wait: it commits, and its rows are sealed
-//! just after by [`seal_pending`], so commits do not queue behind each other. Triggers refuse any other UPDATE and any DELETE
+//! just after ([`seal_after`]), so commits do not queue behind each other. Triggers refuse any other UPDATE and any DELETE
 //! not covered by a retention checkpoint; [`verify`] walks the chain and names the first entry
 //! that was altered, removed or added behind the application's back; [`prune`] removes entries
 //! older than the retention period and leaves a checkpoint, so what is kept still verifies.
@@ -180,19 +180,11 @@ const SEAL_UPDATE_ROWS: usize = 100;
 /// With [`HeadTaken::Skip`] (commits, on PostgreSQL) a head already taken by another
 /// committing transaction is not waited for (`SKIP LOCKED`): the answer is
 /// [`Sealed::Skipped`], the rows stay unsealed, and the caller has them sealed once it has
-/// committed ([`seal_pending`]). SQLite writers are one at a time: the head is never taken.
+/// committed ([`seal_after`]). SQLite writers are one at a time: the head is never taken.
 pub async fn seal(db: &impl ConnectionTrait, taken: HeadTaken) -> Result<Sealed, DbErr> {
-    let pending = audit_log::Entity::find()
-        .select_only()
-        .column(audit_log::Column::Id)
-        .filter(audit_log::Column::Seq.is_null())
-        .limit(1)
-        .into_tuple::<Uuid>()
-        .one(db)
-        .await?;
-    if pending.is_none() {
+    let Some(newest) = newest_unsealed(db, None).await? else {
         return Ok(Sealed::Done);
-    }
+    };
     let head = match (db.get_database_backend(), taken) {
         (DbBackend::Postgres, HeadTaken::Skip) => {
             audit_chain_head::Entity::find_by_id(1)
@@ -210,7 +202,7 @@ pub async fn seal(db: &impl ConnectionTrait, taken: HeadTaken) -> Result<Sealed,
     };
     let Some(head) = head else {
         return match audit_chain_head::Entity::find_by_id(1).one(db).await? {
-            Some(_) => Ok(Sealed::Skipped),
+            Some(_) => Ok(Sealed::Skipped { newest }),
             None => Err(DbErr::RecordNotFound("audit_chain_head".to_owned())),
         };
     };
@@ -269,28 +261,66 @@ pub enum HeadTaken {
 pub enum Sealed {
     /// Every unsealed row it could see is in the chain.
     Done,
-    /// The head was taken by another transaction; the rows wait for [`seal_pending`].
-    Skipped,
+    /// The head was taken by another transaction; the rows, up to `newest` (ids are
+    /// time-ordered), wait for [`seal_after`].
+    Skipped {
+        /// The newest unsealed row the transaction saw (its own are the newest).
+        newest: Uuid,
+    },
 }
 
 /// Seals, in a writing transaction of its own and waiting for the head, committed rows left
-/// unsealed: by a commit that found the head taken (`db::commit` runs this just after it), or
-/// by a process stopped between the two (the server runs it at start).
+/// unsealed — by a process stopped between its commit and [`seal_after`] (the server runs this
+/// at start).
 pub async fn seal_pending(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let pending = audit_log::Entity::find()
-        .select_only()
-        .column(audit_log::Column::Id)
-        .filter(audit_log::Column::Seq.is_null())
-        .limit(1)
-        .into_tuple::<Uuid>()
-        .one(db)
-        .await?;
-    if pending.is_none() {
+    if newest_unsealed(db, None).await?.is_none() {
         return Ok(());
     }
     let txn = crate::db::begin_write(db).await?;
     crate::db::commit_sealing(txn, HeadTaken::Wait).await?;
     Ok(())
+}
+
+/// After a commit that found the chain's head taken ([`Sealed::Skipped`]): makes sure its rows
+/// (every unsealed row up to `newest`) are sealed. Whoever holds the head may seal them first;
+/// otherwise this seals them, never waiting on the head with a connection taken (it tries
+/// again a little later), so a burst of such commits cannot tie up the pool. Gives up after
+/// about ten seconds: the next commit that gets the head seals them.
+pub async fn seal_after(db: &DatabaseConnection, newest: Uuid) -> Result<(), DbErr> {
+    for attempt in 1..=SEAL_ATTEMPTS {
+        if newest_unsealed(db, Some(newest)).await?.is_none() {
+            return Ok(());
+        }
+        let txn = crate::db::begin_write(db).await?;
+        if crate::db::commit_sealing(txn, HeadTaken::Skip).await? == Sealed::Done {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
+    }
+    tracing::warn!(%newest, "audit rows left for the next commit to seal");
+    Ok(())
+}
+
+/// How often [`seal_after`] tries (waiting 10 ms more each time: about ten seconds in all).
+const SEAL_ATTEMPTS: u32 = 45;
+
+/// The newest unsealed row (up to `up_to`, if given) this connection sees.
+async fn newest_unsealed(
+    db: &impl ConnectionTrait,
+    up_to: Option<Uuid>,
+) -> Result<Option<Uuid>, DbErr> {
+    let mut query = audit_log::Entity::find()
+        .select_only()
+        .column(audit_log::Column::Id)
+        .filter(audit_log::Column::Seq.is_null());
+    if let Some(up_to) = up_to {
+        query = query.filter(audit_log::Column::Id.lte(up_to));
+    }
+    query
+        .order_by_desc(audit_log::Column::Id)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await
 }
 
 /// Sets `seq`, `prev_hash` and `row_hash` of several rows in one statement.

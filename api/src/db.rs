@@ -46,7 +46,33 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
 pub async fn connect_and_migrate(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     let db = connect(settings).await?;
     Migrator::up(&db, None).await?;
+    keep_stamps_ahead(&db).await?;
     Ok(db)
+}
+
+/// PostgreSQL: makes sure new change stamps (transaction id + `sync_counter.value`) come out
+/// above every stamp stored and every cursor handed out. Transaction ids start again after a
+/// logical restore (`pg_dump` into a new cluster); without this, new changes would be stamped
+/// below what the phones already hold, and they would never pull them. Raises the counter's
+/// value when needed; one short statement at start.
+async fn keep_stamps_ahead(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let highest = SYNCED_TABLES
+        .iter()
+        .map(|table| format!("SELECT MAX(change_seq) AS stamp FROM {table}"))
+        .chain(["SELECT MAX(seq) AS stamp FROM sync_device_scopes".to_owned()])
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    db.execute_unprepared(&format!(
+        "UPDATE sync_counter SET value = needed.value FROM (SELECT COALESCE(MAX(stamp), 0) \
+         - pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1 AS value \
+         FROM ({highest}) AS stamps) AS needed \
+         WHERE sync_counter.id = 1 AND sync_counter.value < needed.value"
+    ))
+    .await?;
+    Ok(())
 }
 
 /// How long a request waits its turn to write before it is answered 503.
@@ -152,12 +178,13 @@ const SYNCED_TABLES: [&str; 8] = [
 /// transaction ends here (a test checks that no other code calls `commit`).
 pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
     let pool = write.pool.clone();
-    if commit_sealing(write, crate::audit::HeadTaken::Skip).await? == crate::audit::Sealed::Skipped
+    if let crate::audit::Sealed::Skipped { newest } =
+        commit_sealing(write, crate::audit::HeadTaken::Skip).await?
     {
         // Another commit held the chain's head: seal these rows now that they are visible,
         // off the caller's path (a process stopped before that seals them at its next start).
         tokio::spawn(async move {
-            if let Err(error) = crate::audit::seal_pending(&pool).await {
+            if let Err(error) = crate::audit::seal_after(&pool, newest).await {
                 tracing::warn!(%error, "audit rows left unsealed until the next write");
             }
         });
@@ -165,7 +192,7 @@ pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// [`commit`], saying whether the audit rows were sealed or left for `audit::seal_pending`.
+/// [`commit`], saying whether the audit rows were sealed or left for `audit::seal_after`.
 pub(crate) async fn commit_sealing(
     write: WriteTxn,
     taken: crate::audit::HeadTaken,

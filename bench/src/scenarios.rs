@@ -813,7 +813,7 @@ pub async fn push(ctx: &Ctx) -> BenchResult<Vec<Row>> {
         let api_job = api_job.clone();
         let (api, raw) = alternate(
             ctx.clients,
-            ctx.batches / 2,
+            (ctx.batches / 2).max(1),
             2,
             None,
             move |index| api_job(index),
@@ -858,7 +858,7 @@ pub async fn push(ctx: &Ctx) -> BenchResult<Vec<Row>> {
                 "{} visits each side, alternating; {raw_does}. Each pushed visit is checked \
                  for scope, audited into the hash chain, moves its household's \
                  last_visited_at and is stamped for sync",
-                count((ctx.batches / 2 * 100) as u64)
+                count(((ctx.batches / 2).max(1) * 100) as u64)
             ),
         });
     }

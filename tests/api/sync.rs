@@ -544,3 +544,81 @@ async fn a_change_committed_under_an_older_open_transaction_comes_down_once_at_a
         "the older change, committed after the first pull, is not skipped: {both:?}"
     );
 }
+
+#[tokio::test]
+async fn a_household_moved_between_two_of_the_phones_villages_comes_down_updated_not_deleted() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let moved = demo_id(&format!("household:{}:5", villages::DONGGUAN)).to_string();
+
+    let patched = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/households/{moved}"),
+            &json!({"village_id": demo_id(villages::LIUSHUTUN)}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    let changes = phone.pull().await;
+
+    assert!(
+        ids(&changes, "households", "updated").contains(&moved),
+        "sent with its new village: {changes}"
+    );
+    assert!(
+        !ids(&changes, "households", "deleted").contains(&moved),
+        "not also deleted (the app would drop it): {changes}"
+    );
+}
+
+#[tokio::test]
+async fn after_a_restore_into_a_new_cluster_new_changes_are_stamped_above_every_stamp_kept() {
+    if !crate::helpers::on_postgres() {
+        // SQLite's counter travels with its file: a restored file goes on from its own stamps.
+        return;
+    }
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let (kept, changed) = (
+        demo_id(&format!("household:{}:1", villages::DONGGUAN)),
+        demo_id(&format!("household:{}:2", villages::DONGGUAN)),
+    );
+    // As after `pg_dump` into a new cluster: stamps far above the new transaction ids.
+    let far = 1_000_000_000_000_i64;
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE households SET change_seq = {far} WHERE id = '{kept}'"
+        ))
+        .await
+        .expect("restored stamp");
+
+    // The server starts again on it.
+    api::db::connect_and_migrate(&api::config::DatabaseSettings::new(app.db_url()))
+        .await
+        .expect("start");
+    let patched = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/households/{changed}"),
+            &json!({"notes": "恢复之后"}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT change_seq FROM households WHERE id = '{changed}'"),
+        ))
+        .await
+        .expect("read")
+        .expect("row");
+    let stamp: i64 = row.try_get("", "change_seq").expect("stamp");
+    assert!(stamp > far, "stamped {stamp}, above the restored {far}");
+}

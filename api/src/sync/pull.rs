@@ -47,6 +47,9 @@ struct TableChanges {
     created: Vec<u8>,
     updated: Vec<u8>,
     deleted: BTreeSet<Uuid>,
+    /// The records sent as created or updated: never also sent as deleted (a household that
+    /// moved between two of the phone's villages has a tombstone at the old one).
+    sent: std::collections::HashSet<Uuid>,
 }
 
 impl TableChanges {
@@ -58,7 +61,8 @@ impl TableChanges {
         }
     }
 
-    fn push(&mut self, created: bool, record: &Value) -> ApiResult<()> {
+    fn push(&mut self, id: Uuid, created: bool, record: &Value) -> ApiResult<()> {
+        self.sent.insert(id);
         let list = if created {
             &mut self.created
         } else {
@@ -72,7 +76,9 @@ impl TableChanges {
 
     /// Appends `"name": {"created": […], "updated": […], "deleted": […]}` to `out`, after a
     /// comma unless it is the first table.
-    fn write(self, out: &mut Vec<u8>, name: &str) -> ApiResult<()> {
+    fn write(mut self, out: &mut Vec<u8>, name: &str) -> ApiResult<()> {
+        let sent = std::mem::take(&mut self.sent);
+        self.deleted.retain(|id| !sent.contains(id));
         if out.len() > 1 {
             out.push(b',');
         }
@@ -146,12 +152,7 @@ pub async fn pull(
         ));
     };
     let txn = begin_snapshot(db).await?;
-    let timestamp = current_cursor(&txn).await?;
-    // A cursor from the future (a restored server) is treated as a first pull.
-    let window = Window {
-        since: last_pulled_at.filter(|since| *since <= timestamp),
-        until: timestamp,
-    };
+    let cursor = current_cursor(&txn).await?;
     let villages_now: BTreeSet<Uuid> = org_unit::Entity::find()
         .select_only()
         .column(org_unit::Column::Id)
@@ -162,23 +163,43 @@ pub async fn pull(
         .await?
         .into_iter()
         .collect();
-    let previous = match window.since {
+    let previous = match last_pulled_at {
         Some(since) => sync_device_scope::Entity::find_by_id((user_id, device.to_owned(), since))
             .one(&txn)
             .await?
             .and_then(|snapshot| serde_json::from_value::<BTreeSet<Uuid>>(snapshot.villages).ok()),
         None => None,
     };
-    if window.since.is_some() && previous.is_none() {
+    let window = match (last_pulled_at, &previous) {
+        // A cursor this device was given is never gone back on: every change stamped up to it
+        // was sent. (On PostgreSQL a later snapshot can see a transaction of another database
+        // as still running and come out a little lower.)
+        (Some(since), Some(_)) => Window {
+            since: Some(since),
+            until: cursor.max(since),
+        },
+        // A cursor from the future that this device was not given (a restored server): a
+        // first pull.
+        (Some(since), None) if since > cursor => Window {
+            since: None,
+            until: cursor,
+        },
         // Without the villages this device had, villages that left its scope could not be
         // sent as deleted: the app must start over with a first pull.
-        return Err(ApiError::Conflict {
-            code: "sync_reset_required",
-            detail:
-                "This device's last pull is not known here: pull again with last_pulled_at=null."
+        (Some(_), None) => {
+            return Err(ApiError::Conflict {
+                code: "sync_reset_required",
+                detail: "This device's last pull is not known here: pull again with \
+                         last_pulled_at=null."
                     .to_owned(),
-        });
-    }
+            });
+        }
+        (None, _) => Window {
+            since: None,
+            until: cursor,
+        },
+    };
+    let timestamp = window.until;
     let (joined, left): (Vec<Uuid>, Vec<Uuid>) = match &previous {
         Some(previous) => (
             villages_now.difference(previous).copied().collect(),
@@ -226,7 +247,7 @@ pub async fn pull(
     {
         let created = joined.contains(&row.id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        table.push(created, &records::village(&row))?;
+        table.push(row.id, created, &records::village(&row))?;
     }
     table.deleted.extend(left.iter().copied());
     table.write(&mut changes, "villages")?;
@@ -265,7 +286,7 @@ pub async fn pull(
                 personal_data.1.extend(shown);
             }
         }
-        table.push(created, &records::household(&row, unmasked))?;
+        table.push(row.id, created, &records::household(&row, unmasked))?;
     }
     drop(rows);
     table.deleted.extend(
@@ -301,7 +322,7 @@ pub async fn pull(
             .village_id
             .is_some_and(|village| joined.contains(&village))
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        table.push(created, &records::enterprise(&row, unmasked))?;
+        table.push(row.id, created, &records::enterprise(&row, unmasked))?;
     }
     table.deleted.extend(
         ids_in_villages::<enterprise::Entity, _>(
@@ -358,7 +379,7 @@ pub async fn pull(
         };
         let created = joined.contains(&row.village_id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        table.push(created, &records::visit(&row))?;
+        table.push(row.id, created, &records::visit(&row))?;
     }
     drop(rows);
     table.deleted.extend(
@@ -399,6 +420,7 @@ pub async fn pull(
         let created = joined.contains(&row.village_id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
         table.push(
+            row.id,
             created,
             &records::issue(&row, privacy::sees_applicant_contact(user.principal.role)),
         )?;
@@ -444,7 +466,7 @@ pub async fn pull(
         .await?;
     while let Some(row) = rows.try_next().await? {
         let created = window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        table.push(created, &records::issue_event(&row))?;
+        table.push(row.id, created, &records::issue_event(&row))?;
     }
     drop(rows);
     if !left_issues.is_empty() {
@@ -479,7 +501,7 @@ pub async fn pull(
     {
         let created = joined.contains(&row.village_id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        table.push(created, &records::pairing(&row))?;
+        table.push(row.id, created, &records::pairing(&row))?;
     }
     table.deleted.extend(
         ids_in_villages::<pairing::Entity, _>(
