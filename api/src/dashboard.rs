@@ -233,13 +233,7 @@ async fn grouped<K: TryGetable + Send + Sync + 'static>(
     let Some(index) = sqlite_index.filter(|_| backend == sea_orm::DbBackend::Sqlite) else {
         return select.into_tuple().all(db).await;
     };
-    let mut statement = select.build(backend);
-    statement.sql = statement.sql.replacen(
-        r#"FROM "issues""#,
-        &format!(r#"FROM "issues" INDEXED BY "{index}""#),
-        1,
-    );
-    db.query_all_raw(statement)
+    db.query_all_raw(ledger::issues_indexed_by(select.build(backend), index))
         .await?
         .iter()
         .map(|row| {

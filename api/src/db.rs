@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use migration::{Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait, STAMPED_TABLES};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
@@ -59,7 +59,7 @@ async fn keep_stamps_ahead(db: &DatabaseConnection) -> Result<(), DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
-    let highest = SYNCED_TABLES
+    let highest = STAMPED_TABLES
         .iter()
         .map(|table| format!("SELECT MAX(change_seq) AS stamp FROM {table}"))
         .chain(["SELECT MAX(seq) AS stamp FROM sync_device_scopes".to_owned()])
@@ -154,19 +154,6 @@ pub async fn is_ready(db: &DatabaseConnection) -> Result<bool, DbErr> {
         .is_empty())
 }
 
-/// The tables the field app keeps (see the sync migration): rows written with
-/// `change_seq = 0` are stamped at commit.
-const SYNCED_TABLES: [&str; 8] = [
-    "org_units",
-    "households",
-    "enterprises",
-    "visits",
-    "issues",
-    "issue_events",
-    "pairings",
-    "sync_tombstones",
-];
-
 /// Commits a writing transaction. Rows of synced tables it marked as changed
 /// (`change_seq = 0`) get their change stamp: on SQLite, which has one writer at a time, the
 /// next value of the `sync_counter` row, taken here and held until the commit, so stamps
@@ -208,7 +195,7 @@ pub(crate) async fn commit_sealing(
 async fn stamp_changes(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
     // Which synced tables this transaction marked.
-    let pending = SYNCED_TABLES
+    let pending = STAMPED_TABLES
         .iter()
         .map(|table| format!("SELECT '{table}' AS marked FROM (SELECT 1 FROM {table} WHERE change_seq = 0 LIMIT 1) AS {table}_marked"))
         .collect::<Vec<_>>()
@@ -218,7 +205,7 @@ async fn stamp_changes(txn: &DatabaseTransaction) -> Result<(), DbErr> {
         .await?
         .iter()
         .filter_map(|row| row.try_get::<String>("", "marked").ok())
-        .filter(|table| SYNCED_TABLES.contains(&table.as_str()))
+        .filter(|table| STAMPED_TABLES.contains(&table.as_str()))
         .collect();
     if marked.is_empty() {
         return Ok(());

@@ -17,6 +17,8 @@ mod m20261128_000010_audit_chain;
 mod m20261128_000011_ledger_order;
 mod m20261128_000012_stamp_on_write;
 
+pub use m20261128_000012_stamp_on_write::STAMPED_TABLES;
+
 /// The migrator used by the server, the CLI and the tests.
 pub struct Migrator;
 

@@ -17,7 +17,7 @@ use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 pub struct Migration;
 
 /// The tables whose rows carry `change_seq` (those the field app keeps, and tombstones).
-const STAMPED_TABLES: [&str; 8] = [
+pub const STAMPED_TABLES: [&str; 8] = [
     "org_units",
     "households",
     "enterprises",
