@@ -47,8 +47,8 @@ pub struct AppState {
     pub exports: crate::ledger::export::ExportLimiter,
     /// How many roster imports may run at once (per process and per caller).
     pub imports: crate::ledger::export::ExportLimiter,
-    /// Deadline counts worked out since the ledger last changed.
-    pub deadline_counts: crate::dashboard::DeadlineCache,
+    /// The live part of the ledger, kept for the deadline counts.
+    pub live_ledger: crate::dashboard::LiveLedger,
 }
 
 impl AppState {
@@ -129,7 +129,7 @@ impl Application {
             due_soon_days: settings.due_soon_days,
             exports: Default::default(),
             imports: Default::default(),
-            deadline_counts: Default::default(),
+            live_ledger: Default::default(),
         });
         let spec = openapi::spec();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));

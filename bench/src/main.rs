@@ -50,6 +50,10 @@ struct Args {
     /// The generator's seed: the same seed and day give the same database.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Issues raised as a multiple of the usual rate (18% of visits, 2% by hotline or mailbox):
+    /// 5 gives about 1,000,000 issues at scale 1 (issue 7's county).
+    #[arg(long, default_value_t = 1)]
+    issue_factor: u32,
     /// The day the generated year ends (default: today, UTC).
     #[arg(long)]
     as_of: Option<NaiveDate>,
@@ -146,6 +150,7 @@ async fn run(args: &Args, target: &Target) -> BenchResult<()> {
         scale: args.scale,
         seed: args.seed,
         as_of: args.as_of.unwrap_or_else(|| Utc::now().date_naive()),
+        issue_factor: args.issue_factor,
     };
     let loader = target.loader().await?;
     if args.server.exists() {

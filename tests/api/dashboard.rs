@@ -249,6 +249,49 @@ async fn the_deadline_dashboard_read_again_counts_every_change_made_since() {
 }
 
 #[tokio::test]
+async fn the_deadline_dashboard_counts_what_another_server_process_wrote() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let ledger = build_ledger(&app).await;
+    let other = app.second_server().await;
+    let (leader, cadre) = (
+        app.token_for("leader1").await,
+        app.token_for("cadre1").await,
+    );
+    let totals = async |server: &TestApp| {
+        let response = server.get_as(&leader, "/api/v1/dashboard/deadlines").await;
+        assert_eq!(response.status, 200, "{}", response.text);
+        counts(&response.json()["totals"])
+    };
+    assert_eq!(totals(&app).await, [3, 1, 1, 1, 1]);
+    assert_eq!(totals(&other).await, [3, 1, 1, 1, 1]);
+
+    record(
+        &other,
+        &cadre,
+        &visit(
+            household(villages::LIUSHUTUN, 2),
+            5,
+            vec![issue("practical_difficulty", "水井干了", -2)],
+        ),
+    )
+    .await;
+    assert_eq!(
+        totals(&app).await,
+        [4, 2, 1, 1, 1],
+        "an overdue issue recorded through the other server"
+    );
+
+    resolve(&other, &cadre, &ledger.overdue).await;
+    assert_eq!(
+        totals(&app).await,
+        [3, 1, 1, 2, 1],
+        "resolved through the other server: awaiting feedback"
+    );
+    assert_eq!(totals(&other).await, [3, 1, 1, 2, 1]);
+}
+
+#[tokio::test]
 async fn each_count_leads_to_the_ledger_list_behind_it() {
     let app = spawn_app().await;
     app.seed().await;

@@ -21,7 +21,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     server: actix_web::dev::ServerHandle,
     database_url: String,
-    _database: TestDatabase,
+    /// The database, dropped with the first server started on it.
+    _database: Option<TestDatabase>,
 }
 
 /// A response read whole: status, headers and body.
@@ -127,13 +128,20 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     init_logging();
     let database = TestDatabase::create().await;
-    let settings = Settings {
+    let mut settings = settings_for(&database.url);
+    adjust(&mut settings);
+    start(settings, Some(database)).await
+}
+
+/// The test settings for a server on `database_url`.
+fn settings_for(database_url: &str) -> Settings {
+    Settings {
         addr: "127.0.0.1:0".parse().expect("address"),
         database: DatabaseSettings {
             max_connections: 4,
             acquire_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(3),
-            ..DatabaseSettings::new(database.url.clone())
+            ..DatabaseSettings::new(database_url.to_owned())
         },
         jwt_secret: Secret::new(TEST_JWT_SECRET),
         shutdown_timeout: Duration::from_secs(1),
@@ -142,9 +150,11 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         trusted_proxies: Vec::new(),
         due_soon_days: 3,
         cors_origins: Vec::new(),
-    };
-    let mut settings = settings;
-    adjust(&mut settings);
+    }
+}
+
+async fn start(settings: Settings, database: Option<TestDatabase>) -> TestApp {
+    let database_url = settings.database.url.clone();
     let application = Application::build(settings)
         .await
         .expect("application builds");
@@ -160,7 +170,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
             .expect("client"),
         db,
         server,
-        database_url: database.url.clone(),
+        database_url,
         _database: database,
     }
 }
@@ -297,6 +307,12 @@ pub struct Session {
 }
 
 impl TestApp {
+    /// A second server process on the same database (sharing nothing in memory with this
+    /// one), as in a deployment with several instances behind a proxy.
+    pub async fn second_server(&self) -> TestApp {
+        start(settings_for(&self.database_url), None).await
+    }
+
     /// Seeds the demo county, its accounts and roster (no visits or issues: tests make their
     /// own, and count them).
     pub async fn seed(&self) {

@@ -198,9 +198,9 @@ async fn get_deadline_dashboard(
             .and_then(|day| day.succ_opt())
             .map(|day| state.clock.start_of(day)),
     };
-    let groups = dashboard::cached_deadline_counts(
+    let groups = dashboard::deadline_counts(
         &state.db,
-        &state.deadline_counts,
+        &state.live_ledger,
         &user.principal,
         &place,
         group_by,
@@ -218,8 +218,7 @@ async fn get_deadline_dashboard(
     }
     let totals = dashboard::totals(&groups);
     let mut groups: Vec<DeadlineGroupResponse> = groups
-        .iter()
-        .cloned()
+        .into_iter()
         .map(|group| DeadlineGroupResponse {
             name: names.get(&group.key).cloned().unwrap_or_default(),
             ledger_query: group

@@ -1,14 +1,14 @@
 //! The leadership dashboards: deadlines (what is open, overdue, due soon, awaiting the
 //! applicant's answer, struck off this month), visit quotas and village coverage,
-//! satisfaction, and deeds (实事). Each is a handful of grouped SQL queries — never a loop over
+//! satisfaction, and deeds (实事). The deadline counts come from the live ledger kept in memory
+//! ([`live`]); the others are a handful of grouped SQL queries each — never a loop over
 //! rows — restricted to the place asked about (always inside the caller's scope, so the
 //! caller sees all of it) less the complaints naming the caller ([`ledger::conflict_condition`]):
 //! no `OR` of "led by me", which would keep the engines off the place's indexes.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex},
-};
+pub mod live;
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
@@ -19,9 +19,9 @@ use entity::{
     visit,
 };
 use sea_orm::{
-    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TryGetable,
-    sea_query::{Expr, ExprTrait, Func, Query, SimpleExpr},
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query},
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -32,8 +32,11 @@ use crate::{
     auth::{Actor, Principal},
     error::{ApiError, ApiResult},
     households::HouseholdTag,
-    ledger::{self, OPEN_LEDGER_SQL, labels::Label},
+    ledger::{self, labels::Label},
 };
+
+pub use live::LiveLedger;
+use live::{Counted, Within};
 
 /// The place a dashboard is about: the unit asked for (404 unless in scope), else the
 /// caller's own place (their scope's unit; the one county for a deployment-wide admin).
@@ -113,17 +116,6 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
-    fn column(self) -> issue::Column {
-        match self {
-            Self::Town => issue::Column::TownId,
-            Self::Village => issue::Column::VillageId,
-            Self::Level => issue::Column::Level,
-            Self::Category => issue::Column::Category,
-            Self::Department => issue::Column::HandlerDepartmentId,
-            Self::Responsible => issue::Column::LeadResponsibleId,
-        }
-    }
-
     /// The ledger filter (`GET /api/v1/issues`) that selects one group.
     pub fn ledger_parameter(self) -> &'static str {
         match self {
@@ -186,297 +178,25 @@ pub struct DeadlineGroup {
     pub counts: DeadlineCounts,
 }
 
-fn raised_condition(window: &DeadlineWindow) -> Condition {
-    let mut condition = Condition::all();
-    if let Some(from) = window.raised_from {
-        condition = condition.add(issue::Column::CreatedAt.gte(from));
-    }
-    if let Some(before) = window.raised_before {
-        condition = condition.add(issue::Column::CreatedAt.lt(before));
-    }
-    condition
-}
-
-/// `SUM(CASE WHEN <condition> THEN 1 ELSE 0 END)`, with the condition's values bound the way
-/// each engine binds them.
-fn count_when(condition: impl Into<Condition>) -> SimpleExpr {
-    Func::sum(Expr::case(condition, 1).finally(0)).into()
-}
-
-/// Resolved, the applicant not yet told — written literally, like [`OPEN_LEDGER_SQL`], so
-/// that the partial index carrying the same condition is used on both engines.
-const AWAITING_FEEDBACK_SQL: &str = "issues.status = 'resolved' AND issues.feedback_given = FALSE";
-
-/// Runs one grouped count: the key column and `aggregates`, over `condition`.
-///
-/// On SQLite the statement names its index (`INDEXED BY`, see [`sqlite_index`]): without
-/// statistics the planner picks any index with the place's column — the whole ledger's instead
-/// of the small partial one — and with them it prefers an index in `GROUP BY` order and scans
-/// the table. Measured at county scale, both cost 10–50× the right index.
-async fn grouped<K: TryGetable + Send + Sync + 'static>(
-    db: &impl ConnectionTrait,
-    key: issue::Column,
-    condition: Condition,
-    aggregates: [SimpleExpr; 3],
-    sqlite_index: Option<&str>,
-) -> Result<Vec<(Option<K>, i64, i64, i64)>, DbErr> {
-    let [first, second, third] = aggregates;
-    let select = issue::Entity::find()
-        .select_only()
-        .column(key)
-        .expr_as(first, "first")
-        .expr_as(second, "second")
-        .expr_as(third, "third")
-        .filter(condition)
-        .group_by(key);
-    let backend = db.get_database_backend();
-    let Some(index) = sqlite_index.filter(|_| backend == sea_orm::DbBackend::Sqlite) else {
-        return select.into_tuple().all(db).await;
-    };
-    db.query_all_raw(ledger::issues_indexed_by(select.build(backend), index))
-        .await?
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get_by_index::<Option<K>>(0)?,
-                row.try_get_by_index::<i64>(1)?,
-                row.try_get_by_index::<i64>(2)?,
-                row.try_get_by_index::<i64>(3)?,
-            ))
-        })
-        .collect()
-}
-
-/// Which of the deadline counts.
-#[derive(Debug, Clone, Copy)]
-enum Slice {
-    Open,
-    AwaitingFeedback,
-    ClosedThisMonth,
-}
-
-/// The index each count reads on SQLite, by the kind of place (see [`grouped`]). Each is
-/// partial with the condition the count writes literally, or keyed on the place's column.
-fn sqlite_index(slice: Slice, place: OrgKind) -> &'static str {
-    match (slice, place) {
-        (Slice::Open, OrgKind::County) => "idx_issues_open_county_deadline",
-        (Slice::Open, OrgKind::Town) => "idx_issues_open_town_deadline",
-        (Slice::Open, _) => "idx_issues_open_village_deadline",
-        (Slice::AwaitingFeedback, _) => "idx_issues_awaiting_feedback",
-        (Slice::ClosedThisMonth, OrgKind::County) => "idx_issues_closed_county",
-        (Slice::ClosedThisMonth, OrgKind::Town) => "idx_issues_closed_town",
-        (Slice::ClosedThisMonth, _) => "idx_issues_ledger_village",
-    }
-}
-
-async fn deadline_counts_by<K>(
-    db: &impl ConnectionTrait,
-    key: issue::Column,
-    base: Condition,
-    place: OrgKind,
-    window: &DeadlineWindow,
-    to_key: impl Fn(K) -> String,
-) -> Result<Vec<DeadlineGroup>, DbErr>
-where
-    K: TryGetable + Send + Sync + 'static,
-{
-    // A literal 0 is an INT4 on PostgreSQL; the tuple reads i64.
-    let zero = || Expr::cust("CAST(0 AS BIGINT)");
-    // Three narrow queries rather than one wide one: each reads only its own slice of the
-    // ledger (the open slice has partial indexes), so closed issues piling up over the
-    // years do not slow the dashboard.
-    let open = grouped::<K>(
-        db,
-        key,
-        base.clone().add(Expr::cust(OPEN_LEDGER_SQL)),
-        [
-            Expr::cust("COUNT(*)"),
-            count_when(issue::Column::Deadline.lt(window.today)),
-            count_when(
-                Condition::all()
-                    .add(issue::Column::Deadline.gte(window.today))
-                    .add(issue::Column::Deadline.lte(window.soon_limit)),
-            ),
-        ],
-        Some(sqlite_index(Slice::Open, place)),
-    )
-    .await?;
-    let awaiting = grouped::<K>(
-        db,
-        key,
-        base.clone().add(Expr::cust(AWAITING_FEEDBACK_SQL)),
-        [Expr::cust("COUNT(*)"), zero(), zero()],
-        Some(sqlite_index(Slice::AwaitingFeedback, place)),
-    )
-    .await?;
-    let closed = grouped::<K>(
-        db,
-        key,
-        base.add(Expr::cust("issues.status = 'closed'"))
-            .add(issue::Column::ClosedAt.gte(window.month_start)),
-        [Expr::cust("COUNT(*)"), zero(), zero()],
-        Some(sqlite_index(Slice::ClosedThisMonth, place)),
-    )
-    .await?;
-    let mut groups: BTreeMap<Option<String>, DeadlineCounts> = BTreeMap::new();
-    for (key, count, overdue, due_soon) in open {
-        let counts = groups.entry(key.map(&to_key)).or_default();
-        counts.open += count;
-        counts.overdue += overdue;
-        counts.due_soon += due_soon;
-    }
-    for (key, count, _, _) in awaiting {
-        groups
-            .entry(key.map(&to_key))
-            .or_default()
-            .awaiting_feedback += count;
-    }
-    for (key, count, _, _) in closed {
-        groups
-            .entry(key.map(&to_key))
-            .or_default()
-            .closed_this_month += count;
-    }
-    Ok(groups
-        .into_iter()
-        .map(|(key, counts)| DeadlineGroup { key, counts })
-        .collect())
-}
-
-/// The deadline counts of the issues the caller may see in `place`, grouped.
+/// The deadline counts of the ledger issues in `place`, grouped — less the complaints naming
+/// the caller ([`ledger::conflict_condition`]) — from the live ledger kept in memory
+/// ([`LiveLedger`]), brought up to date first.
 pub async fn deadline_counts(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
+    live: &LiveLedger,
     caller: &Principal,
     place: &org_unit::Model,
     group_by: GroupBy,
     window: &DeadlineWindow,
 ) -> Result<Vec<DeadlineGroup>, DbErr> {
-    let base = Condition::all()
-        .add(ledger::conflict_condition(caller))
-        .add(within(
-            place,
-            issue::Column::CountyId,
-            issue::Column::TownId,
-            issue::Column::VillageId,
-        ))
-        .add(Expr::cust(ledger::LEDGER_SQL))
-        .add(raised_condition(window));
-    let key = group_by.column();
-    match group_by {
-        GroupBy::Level | GroupBy::Category => {
-            deadline_counts_by::<String>(db, key, base, place.kind, window, |key| key).await
-        }
-        _ => {
-            deadline_counts_by::<Uuid>(db, key, base, place.kind, window, |key| key.to_string())
-                .await
-        }
-    }
-}
-
-/// Deadline counts already worked out, each kept with the issues' version it was worked out
-/// at ([`issues_version`]) and answered again only while that version holds — that is, while
-/// no issue has been written since. Leaders keep the dashboard open and reload it far more
-/// often than the ledger changes; a county's counts read tens of thousands of rows, a repeat
-/// reads one index entry. Per caller (a complaint naming the caller is left out of their
-/// counts), place, grouping and window (today, due-soon limit, month, raised dates). At most
-/// [`DeadlineCache::CAPACITY`] entries; when full it starts again empty.
-#[derive(Debug, Default)]
-pub struct DeadlineCache {
-    entries: Mutex<HashMap<DeadlineKey, (i64, Groups)>>,
-}
-
-/// Counts shared between the cache and the requests reading them.
-type Groups = Arc<Vec<DeadlineGroup>>;
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct DeadlineKey {
-    caller: Option<Uuid>,
-    place: Uuid,
-    group_by: GroupBy,
-    window: DeadlineWindow,
-}
-
-impl DeadlineCache {
-    /// The most entries kept.
-    pub const CAPACITY: usize = 1024;
-
-    fn get(&self, key: &DeadlineKey, version: i64) -> Option<Arc<Vec<DeadlineGroup>>> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries
-            .get(key)
-            .filter(|(at, _)| *at == version)
-            .map(|(_, groups)| groups.clone())
-    }
-
-    fn put(&self, key: DeadlineKey, version: i64, groups: Arc<Vec<DeadlineGroup>>) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= Self::CAPACITY && !entries.contains_key(&key) {
-            entries.clear();
-        }
-        entries.insert(key, (version, groups));
-    }
-}
-
-/// The issues' version: the highest change stamp of any issue, when every issue write stamped
-/// at or below it has ended — then a later write can only raise it. `None` while an older
-/// PostgreSQL transaction is still running (its stamp would come in below): nothing may be
-/// kept against it. SQLite stamps in commit order, so its version is always settled.
-async fn issues_version(db: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
-    let backend = db.get_database_backend();
-    let settled = match backend {
-        DbBackend::Postgres => format!("{} + value", crate::sync::SETTLED_STAMP_PG),
-        _ => "value".to_owned(),
-    };
-    let sql = format!(
-        "SELECT COALESCE((SELECT MAX(change_seq) FROM issues), 0) AS latest, \
-         {settled} AS settled FROM sync_counter WHERE id = 1"
-    );
-    let Some(row) = db
-        .query_one_raw(Statement::from_string(backend, sql))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let (latest, settled): (i64, i64) = (row.try_get("", "latest")?, row.try_get("", "settled")?);
-    Ok((latest <= settled).then_some(latest))
-}
-
-/// [`deadline_counts`], answered from `cache` while no issue has been written since it was
-/// worked out.
-pub async fn cached_deadline_counts(
-    db: &DatabaseConnection,
-    cache: &DeadlineCache,
-    caller: &Principal,
-    place: &org_unit::Model,
-    group_by: GroupBy,
-    window: &DeadlineWindow,
-) -> Result<Arc<Vec<DeadlineGroup>>, DbErr> {
-    let key = DeadlineKey {
-        caller: match caller.actor {
+    let counted = Counted {
+        within: Within::of(db, place).await?,
+        naming: match caller.actor {
             Actor::User { id } => Some(id),
             Actor::ApiToken { .. } => None,
         },
-        place: place.id,
-        group_by,
-        window: *window,
     };
-    // Read before the counts: a write landing while they are read changes the version, and
-    // the next request works them out again.
-    let version = issues_version(db).await?;
-    if let Some(groups) = version.and_then(|version| cache.get(&key, version)) {
-        return Ok(groups);
-    }
-    let groups = Arc::new(deadline_counts(db, caller, place, group_by, window).await?);
-    if let Some(version) = version {
-        cache.put(key, version, groups.clone());
-    }
-    Ok(groups)
+    live.deadline_counts(db, &counted, group_by, window).await
 }
 
 /// The sum of the groups.

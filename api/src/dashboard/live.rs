@@ -1,0 +1,626 @@
+//! The live part of the ledger — open and in progress, resolved with the applicant not yet told,
+//! struck off this month — kept in memory for the deadline counts ([`LiveLedger`]).
+//!
+//! Counting it in SQL reads every live issue of the place on every request: at county scale
+//! tens of thousands of rows, 0.1–1 s. Leaders reload the dashboard all day while cadres keep
+//! writing, so a cache of finished counts would be thrown away at every write. Instead the
+//! live issues themselves are kept (a few dozen bytes each), and before each count the issues
+//! written since are read back by their change stamps — usually none, or a handful — so every
+//! count is of the ledger as committed, from any server process, and costs a walk over memory.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::RwLock,
+};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{
+    issue::{self, Category, Level, Status},
+    org_unit::{self, OrgKind},
+};
+use futures_util::TryStreamExt;
+use sea_orm::{
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect, StreamTrait, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use super::{DeadlineCounts, DeadlineGroup, DeadlineWindow, GroupBy};
+use crate::ledger::OPEN_LEDGER_SQL;
+
+/// The live issues of every place, and the change stamp they are known up to.
+///
+/// Brought up to date by [`LiveLedger::deadline_counts`] before it counts: the issues stamped
+/// above the known stamp are read again (the `change_seq` index) and replace what was kept;
+/// the known stamp then moves to the sync cursor taken before that read
+/// ([`crate::sync::current_cursor`]: every transaction stamped at or below it had ended, so its
+/// writes were in the read). Issues never leave the table, so there is nothing else to follow.
+/// The first count loads the live slices whole (their partial indexes); so does a count for a
+/// month before the oldest one kept (a clock set back).
+#[derive(Debug, Default)]
+pub struct LiveLedger {
+    /// One refresh at a time: requests arriving together wait and find the work done.
+    refresh: tokio::sync::Mutex<()>,
+    live: RwLock<Option<Live>>,
+}
+
+#[derive(Debug)]
+struct Live {
+    /// Every issue stamped at or below this is reflected.
+    known: i64,
+    /// Issues struck off at or after this instant are kept (the start of the month counted).
+    closed_since: DateTime<Utc>,
+    ids: Interner,
+    issues: HashMap<Uuid, LiveIssue>,
+}
+
+/// What the counts need of one live issue; the ids are [`Interner`] numbers.
+#[derive(Debug, Clone, Copy)]
+struct LiveIssue {
+    county: u32,
+    town: u32,
+    village: u32,
+    department: Option<u32>,
+    responsible: u32,
+    named_cadre: Option<u32>,
+    level: Level,
+    category: Category,
+    deadline: Option<NaiveDate>,
+    raised_at: DateTime<Utc>,
+    standing: Standing,
+}
+
+/// Which live slice an issue is in.
+#[derive(Debug, Clone, Copy)]
+enum Standing {
+    /// Open or in progress.
+    Open,
+    /// Resolved, the applicant not yet told.
+    AwaitingFeedback,
+    /// Struck off at this instant.
+    Closed(DateTime<Utc>),
+}
+
+/// Ids as small numbers: the places, departments and people of a county are a few thousand,
+/// repeated over every issue.
+#[derive(Debug, Default)]
+struct Interner {
+    ids: Vec<Uuid>,
+    numbers: HashMap<Uuid, u32>,
+}
+
+impl Interner {
+    fn intern(&mut self, id: Uuid) -> u32 {
+        if let Some(number) = self.numbers.get(&id) {
+            return *number;
+        }
+        let number = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        self.ids.push(id);
+        self.numbers.insert(id, number);
+        number
+    }
+
+    fn number(&self, id: Uuid) -> Option<u32> {
+        self.numbers.get(&id).copied()
+    }
+
+    fn id(&self, number: u32) -> Option<Uuid> {
+        self.ids.get(number as usize).copied()
+    }
+}
+
+/// The columns of `issues` read.
+#[derive(Debug, FromQueryResult)]
+struct IssueRow {
+    id: Uuid,
+    county_id: Uuid,
+    town_id: Uuid,
+    village_id: Uuid,
+    level: Level,
+    category: Category,
+    handler_department_id: Option<Uuid>,
+    lead_responsible_id: Uuid,
+    named_cadre_id: Option<Uuid>,
+    deadline: Option<NaiveDate>,
+    status: Status,
+    feedback_given: bool,
+    answered_on_spot: bool,
+    created_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+impl IssueRow {
+    const COLUMNS: [issue::Column; 15] = [
+        issue::Column::Id,
+        issue::Column::CountyId,
+        issue::Column::TownId,
+        issue::Column::VillageId,
+        issue::Column::Level,
+        issue::Column::Category,
+        issue::Column::HandlerDepartmentId,
+        issue::Column::LeadResponsibleId,
+        issue::Column::NamedCadreId,
+        issue::Column::Deadline,
+        issue::Column::Status,
+        issue::Column::FeedbackGiven,
+        issue::Column::AnsweredOnSpot,
+        issue::Column::CreatedAt,
+        issue::Column::ClosedAt,
+    ];
+
+    /// The live slice the issue is in, if any: ledger issues only (not answered on the spot).
+    fn standing(&self, closed_since: DateTime<Utc>) -> Option<Standing> {
+        if self.answered_on_spot {
+            return None;
+        }
+        match self.status {
+            Status::Open | Status::InProgress => Some(Standing::Open),
+            Status::Resolved if !self.feedback_given => Some(Standing::AwaitingFeedback),
+            Status::Resolved => None,
+            Status::Closed => self
+                .closed_at
+                .filter(|at| *at >= closed_since)
+                .map(Standing::Closed),
+        }
+    }
+}
+
+/// The issues counted: inside one place, less those naming one person.
+#[derive(Debug, Clone)]
+pub struct Counted {
+    /// The place's villages.
+    pub within: Within,
+    /// Complaints naming this person are left out (the caller, for a person).
+    pub naming: Option<Uuid>,
+}
+
+/// A place, as the ids its issues carry.
+#[derive(Debug, Clone)]
+pub enum Within {
+    /// Issues with this county id.
+    County(Uuid),
+    /// Issues with this town id.
+    Town(Uuid),
+    /// Issues with this village id.
+    Village(Uuid),
+    /// Issues of these villages (a district's).
+    Villages(HashSet<Uuid>),
+}
+
+impl Within {
+    /// The place's villages, as a condition on the ids its issues carry; a district's villages
+    /// are read from the org units.
+    pub async fn of(db: &impl ConnectionTrait, place: &org_unit::Model) -> Result<Self, DbErr> {
+        Ok(match place.kind {
+            OrgKind::County => Self::County(place.id),
+            OrgKind::Town => Self::Town(place.id),
+            OrgKind::Village => Self::Village(place.id),
+            OrgKind::District => Self::Villages(
+                super::units_in(db, place, OrgKind::Village)
+                    .await?
+                    .into_iter()
+                    .map(|village| village.id)
+                    .collect(),
+            ),
+        })
+    }
+}
+
+/// A group key while counting: an interned id or an enum value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Id(Option<u32>),
+    Level(Level),
+    Category(Category),
+}
+
+impl LiveLedger {
+    /// The deadline counts of the ledger issues in `counted`, grouped, as of `window` — with
+    /// every issue written before the call.
+    pub async fn deadline_counts<C>(
+        &self,
+        db: &C,
+        counted: &Counted,
+        group_by: GroupBy,
+        window: &DeadlineWindow,
+    ) -> Result<Vec<DeadlineGroup>, DbErr>
+    where
+        C: ConnectionTrait + StreamTrait,
+    {
+        self.bring_up_to_date(db, window.month_start).await?;
+        let live = self
+            .live
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(live
+            .as_ref()
+            .map(|live| live.count(counted, group_by, window))
+            .unwrap_or_default())
+    }
+
+    async fn bring_up_to_date<C>(&self, db: &C, month_start: DateTime<Utc>) -> Result<(), DbErr>
+    where
+        C: ConnectionTrait + StreamTrait,
+    {
+        let _one_at_a_time = self.refresh.lock().await;
+        // Taken before the issues are read: every write stamped at or below it is in the read.
+        let settled = crate::sync::current_cursor(db).await?;
+        let kept = {
+            let live = self
+                .live
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            live.as_ref()
+                .map(|live| (live.known, live.closed_since))
+                .filter(|(_, closed_since)| *closed_since <= month_start)
+        };
+        let Some((known, closed_since)) = kept else {
+            let loaded = Live::load(db, settled, month_start).await?;
+            *self
+                .live
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(loaded);
+            return Ok(());
+        };
+        // Issues committed above the settled stamp (an older transaction still running) are
+        // read too, and again next time: each read replaces what the one before kept.
+        let changed: Vec<IssueRow> = select_rows(issue::Column::ChangeSeq.gt(known))
+            .all(db)
+            .await?;
+        let mut live = self
+            .live
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(live) = live.as_mut() else {
+            return Ok(());
+        };
+        if month_start > closed_since {
+            live.issues.retain(|_, issue| match issue.standing {
+                Standing::Closed(at) => at >= month_start,
+                _ => true,
+            });
+            live.closed_since = month_start;
+        }
+        for row in &changed {
+            live.apply(row);
+        }
+        // A later snapshot can see a transaction of another database still running that an
+        // earlier one did not (see `SETTLED_STAMP_PG`): the known stamp never goes back.
+        live.known = live.known.max(settled);
+        Ok(())
+    }
+}
+
+/// The issues' columns the counts need, for the rows matching `condition`.
+fn select_rows(
+    condition: impl Into<Condition>,
+) -> sea_orm::Selector<sea_orm::SelectModel<IssueRow>> {
+    issue::Entity::find()
+        .select_only()
+        .columns(IssueRow::COLUMNS)
+        .filter(condition.into())
+        .into_model::<IssueRow>()
+}
+
+impl Live {
+    /// Every live issue, read slice by slice (each has its partial index).
+    async fn load<C>(db: &C, known: i64, closed_since: DateTime<Utc>) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait + StreamTrait,
+    {
+        let mut live = Self {
+            known,
+            closed_since,
+            ids: Interner::default(),
+            issues: HashMap::new(),
+        };
+        let slices = [
+            Condition::all().add(Expr::cust(OPEN_LEDGER_SQL)),
+            Condition::all().add(Expr::cust(
+                "issues.status = 'resolved' AND issues.feedback_given = FALSE",
+            )),
+            Condition::all()
+                .add(Expr::cust("issues.status = 'closed'"))
+                .add(issue::Column::ClosedAt.gte(closed_since)),
+        ];
+        for slice in slices {
+            let mut rows = select_rows(slice).stream(db).await?;
+            while let Some(row) = rows.try_next().await? {
+                live.apply(&row);
+            }
+        }
+        Ok(live)
+    }
+
+    /// Keeps the issue as it now stands, or forgets it if it left the live slices.
+    fn apply(&mut self, row: &IssueRow) {
+        let Some(standing) = row.standing(self.closed_since) else {
+            self.issues.remove(&row.id);
+            return;
+        };
+        let issue = LiveIssue {
+            county: self.ids.intern(row.county_id),
+            town: self.ids.intern(row.town_id),
+            village: self.ids.intern(row.village_id),
+            department: row.handler_department_id.map(|id| self.ids.intern(id)),
+            responsible: self.ids.intern(row.lead_responsible_id),
+            named_cadre: row.named_cadre_id.map(|id| self.ids.intern(id)),
+            level: row.level,
+            category: row.category,
+            deadline: row.deadline,
+            raised_at: row.created_at,
+            standing,
+        };
+        self.issues.insert(row.id, issue);
+    }
+
+    fn count(
+        &self,
+        counted: &Counted,
+        group_by: GroupBy,
+        window: &DeadlineWindow,
+    ) -> Vec<DeadlineGroup> {
+        // A place or person never seen on a live issue has none.
+        let inside: Box<dyn Fn(&LiveIssue) -> bool> = match &counted.within {
+            Within::County(id) => match self.ids.number(*id) {
+                Some(county) => Box::new(move |issue| issue.county == county),
+                None => return Vec::new(),
+            },
+            Within::Town(id) => match self.ids.number(*id) {
+                Some(town) => Box::new(move |issue| issue.town == town),
+                None => return Vec::new(),
+            },
+            Within::Village(id) => match self.ids.number(*id) {
+                Some(village) => Box::new(move |issue| issue.village == village),
+                None => return Vec::new(),
+            },
+            Within::Villages(ids) => {
+                let villages: HashSet<u32> =
+                    ids.iter().filter_map(|id| self.ids.number(*id)).collect();
+                Box::new(move |issue| villages.contains(&issue.village))
+            }
+        };
+        let naming = counted.naming.and_then(|id| self.ids.number(id));
+        let mut groups: HashMap<Key, DeadlineCounts> = HashMap::new();
+        for issue in self.issues.values() {
+            if !inside(issue)
+                || (naming.is_some() && issue.named_cadre == naming)
+                || window
+                    .raised_from
+                    .is_some_and(|from| issue.raised_at < from)
+                || window
+                    .raised_before
+                    .is_some_and(|before| issue.raised_at >= before)
+            {
+                continue;
+            }
+            let mut counts = DeadlineCounts::default();
+            match issue.standing {
+                Standing::Open => {
+                    counts.open = 1;
+                    match issue.deadline {
+                        Some(deadline) if deadline < window.today => counts.overdue = 1,
+                        Some(deadline) if deadline <= window.soon_limit => counts.due_soon = 1,
+                        _ => {}
+                    }
+                }
+                Standing::AwaitingFeedback => counts.awaiting_feedback = 1,
+                Standing::Closed(at) if at >= window.month_start => counts.closed_this_month = 1,
+                Standing::Closed(_) => continue,
+            }
+            let key = match group_by {
+                GroupBy::Town => Key::Id(Some(issue.town)),
+                GroupBy::Village => Key::Id(Some(issue.village)),
+                GroupBy::Level => Key::Level(issue.level),
+                GroupBy::Category => Key::Category(issue.category),
+                GroupBy::Department => Key::Id(issue.department),
+                GroupBy::Responsible => Key::Id(Some(issue.responsible)),
+            };
+            groups.entry(key).or_default().add(&counts);
+        }
+        let named: BTreeMap<Option<String>, DeadlineCounts> = groups
+            .into_iter()
+            .map(|(key, counts)| {
+                let key = match key {
+                    Key::Id(number) => number
+                        .and_then(|number| self.ids.id(number))
+                        .map(|id| id.to_string()),
+                    Key::Level(level) => Some(level.to_value()),
+                    Key::Category(category) => Some(category.to_value()),
+                };
+                (key, counts)
+            })
+            .collect();
+        named
+            .into_iter()
+            .map(|(key, counts)| DeadlineGroup { key, counts })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    const COUNTY: Uuid = Uuid::from_u128(1);
+    const TOWN: Uuid = Uuid::from_u128(2);
+    const VILLAGE: Uuid = Uuid::from_u128(3);
+    const OTHER_VILLAGE: Uuid = Uuid::from_u128(4);
+    const CADRE: Uuid = Uuid::from_u128(5);
+
+    fn day(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 5, day).expect("a May day")
+    }
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 5, day, 2, 0, 0).unwrap()
+    }
+
+    fn open(id: u128, village: Uuid, deadline: u32) -> IssueRow {
+        IssueRow {
+            id: Uuid::from_u128(id),
+            county_id: COUNTY,
+            town_id: TOWN,
+            village_id: village,
+            level: Level::Village,
+            category: Category::PracticalDifficulty,
+            handler_department_id: None,
+            lead_responsible_id: CADRE,
+            named_cadre_id: None,
+            deadline: Some(day(deadline)),
+            status: Status::Open,
+            feedback_given: false,
+            answered_on_spot: false,
+            created_at: at(1),
+            closed_at: None,
+        }
+    }
+
+    fn closed(id: u128, on: u32) -> IssueRow {
+        IssueRow {
+            status: Status::Closed,
+            feedback_given: true,
+            closed_at: Some(at(on)),
+            ..open(id, VILLAGE, 30)
+        }
+    }
+
+    fn live(rows: &[IssueRow], closed_since: DateTime<Utc>) -> Live {
+        let mut live = Live {
+            known: 0,
+            closed_since,
+            ids: Interner::default(),
+            issues: HashMap::new(),
+        };
+        for row in rows {
+            live.apply(row);
+        }
+        live
+    }
+
+    /// Today the 10th, due soon up to the 12th, the month from the 1st.
+    fn window() -> DeadlineWindow {
+        DeadlineWindow {
+            today: day(10),
+            soon_limit: day(12),
+            month_start: Utc.with_ymd_and_hms(2026, 4, 30, 16, 0, 0).unwrap(),
+            raised_from: None,
+            raised_before: None,
+        }
+    }
+
+    fn totals(live: &Live, counted: &Counted, window: &DeadlineWindow) -> [i64; 5] {
+        let counts = super::super::totals(&live.count(counted, GroupBy::Village, window));
+        [
+            counts.open,
+            counts.overdue,
+            counts.due_soon,
+            counts.awaiting_feedback,
+            counts.closed_this_month,
+        ]
+    }
+
+    fn county() -> Counted {
+        Counted {
+            within: Within::County(COUNTY),
+            naming: None,
+        }
+    }
+
+    #[test]
+    fn each_issue_is_counted_in_the_slice_it_now_stands_in() {
+        let mut live = live(
+            &[
+                open(1, VILLAGE, 9),
+                open(2, VILLAGE, 12),
+                open(3, OTHER_VILLAGE, 20),
+                closed(4, 3),
+                IssueRow {
+                    status: Status::Resolved,
+                    ..open(5, VILLAGE, 1)
+                },
+                IssueRow {
+                    answered_on_spot: true,
+                    ..open(6, VILLAGE, 1)
+                },
+            ],
+            window().month_start,
+        );
+        assert_eq!(totals(&live, &county(), &window()), [3, 1, 1, 1, 1]);
+
+        live.apply(&IssueRow {
+            status: Status::Resolved,
+            feedback_given: true,
+            ..open(1, VILLAGE, 9)
+        });
+        assert_eq!(
+            totals(&live, &county(), &window()),
+            [2, 0, 1, 1, 1],
+            "resolved and told: no longer live"
+        );
+        assert_eq!(live.issues.len(), 4, "and forgotten");
+
+        let groups = live.count(&county(), GroupBy::Village, &window());
+        let keys: Vec<Option<String>> = groups.into_iter().map(|group| group.key).collect();
+        let mut expected = vec![Some(VILLAGE.to_string()), Some(OTHER_VILLAGE.to_string())];
+        expected.sort();
+        assert_eq!(keys, expected);
+    }
+
+    #[test]
+    fn the_place_the_month_the_raised_days_and_the_person_named_decide_what_is_counted() {
+        let live = live(
+            &[
+                open(1, VILLAGE, 9),
+                IssueRow {
+                    named_cadre_id: Some(CADRE),
+                    category: Category::CadreConduct,
+                    ..open(2, VILLAGE, 9)
+                },
+                IssueRow {
+                    created_at: at(8),
+                    ..open(3, OTHER_VILLAGE, 11)
+                },
+                closed(4, 3),
+                // Struck off on the last day of April, local time (kept: the month counted
+                // might have been April).
+                IssueRow {
+                    closed_at: Some(Utc.with_ymd_and_hms(2026, 4, 30, 15, 0, 0).unwrap()),
+                    ..closed(5, 3)
+                },
+            ],
+            Utc.with_ymd_and_hms(2026, 3, 31, 16, 0, 0).unwrap(),
+        );
+        assert_eq!(totals(&live, &county(), &window()), [3, 2, 1, 0, 1]);
+        let village = Counted {
+            within: Within::Village(VILLAGE),
+            naming: Some(CADRE),
+        };
+        assert_eq!(
+            totals(&live, &village, &window()),
+            [1, 1, 0, 0, 1],
+            "one village, less the complaint naming the caller"
+        );
+        let raised_late = DeadlineWindow {
+            raised_from: Some(at(5)),
+            ..window()
+        };
+        assert_eq!(totals(&live, &county(), &raised_late), [1, 0, 1, 0, 0]);
+        let nowhere = Counted {
+            within: Within::Town(Uuid::from_u128(99)),
+            naming: None,
+        };
+        assert_eq!(totals(&live, &nowhere, &window()), [0, 0, 0, 0, 0]);
+        let april = DeadlineWindow {
+            month_start: Utc.with_ymd_and_hms(2026, 3, 31, 16, 0, 0).unwrap(),
+            ..window()
+        };
+        assert_eq!(
+            totals(&live, &county(), &april)[4],
+            2,
+            "April's struck off too"
+        );
+    }
+}
