@@ -338,7 +338,88 @@ pub async fn dashboard(ctx: &Ctx) -> BenchResult<Vec<Row>> {
             ));
         }
     }
+    rows.push(dashboard_while_writing(ctx).await?);
     Ok(rows)
+}
+
+/// How often the cadre records an issue while the county's dashboard is read.
+const WRITE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The county's dashboard read while a cadre records a visit with an issue every
+/// [`WRITE_EVERY`] through the API: most reads have issues written since the one before to take
+/// in (a cache of finished counts would count afresh each time).
+async fn dashboard_while_writing(ctx: &Ctx) -> BenchResult<Row> {
+    let county = ctx.county.clone();
+    let token = Arc::new(login(ctx, &county.viewer.username).await?);
+    let cadre = login(ctx, &county.cadre.username).await?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (client, address, stop) = (ctx.client.clone(), ctx.address.clone(), stop.clone());
+        let households = county.cadre_households.clone();
+        let deadline = (Utc::now().date_naive() + TimeDelta::days(5)).to_string();
+        async move {
+            let mut written = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let body = json!({"id": Uuid::now_v7(),
+                    "household_id": households[(written * 7919) % households.len()],
+                    "channel": "door_to_door", "visited_at": Utc::now().to_rfc3339(),
+                    "issues": [{"id": Uuid::now_v7(), "category": "practical_difficulty",
+                                "matter": "路灯坏了", "deadline": deadline}]});
+                let response = client
+                    .post(format!("{address}/api/v1/visits"))
+                    .bearer_auth(&cadre)
+                    .json(&body)
+                    .send()
+                    .await?;
+                if response.status().as_u16() != 201 {
+                    return Err(format!(
+                        "visit with an issue: {} {}",
+                        response.status(),
+                        response.text().await?
+                    )
+                    .into());
+                }
+                written += 1;
+                tokio::time::sleep(WRITE_EVERY).await;
+            }
+            BenchResult::Ok(written)
+        }
+    });
+    let url = Arc::new(ctx.url("/api/v1/dashboard/deadlines?group_by=village"));
+    let client = ctx.client.clone();
+    let api_job = move |_| {
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        async move {
+            get_ok(&client, &url, &token).await?.bytes().await?;
+            Ok(())
+        }
+    };
+    let (raw_db, viewer_id, place) = (ctx.raw.clone(), county.viewer.id, county.county_id);
+    let raw_job = move |_| {
+        let db = raw_db.clone();
+        async move {
+            raw_deadline_counts_on(&db, "village", "county_id", place, viewer_id).await?;
+            Ok(())
+        }
+    };
+    let measured = alternate(ctx.clients, ctx.requests, 4, ctx.budget, api_job, raw_job).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.map_err(|error| error.to_string())??;
+    let (api, raw) = measured?;
+    Ok(read_row(
+        format!(
+            "deadlines dashboard, county viewer, group_by=village, {} clients, a cadre recording \
+             an issue every {} ms",
+            ctx.clients,
+            WRITE_EVERY.as_millis()
+        ),
+        &api,
+        &raw,
+        format!(
+            "{written} visits with an issue recorded through the API while both sides ran; each \
+             API read first takes in the issues written since the one before"
+        ),
+    ))
 }
 
 /// The target of the read scenarios: p99 ≤ 20 ms and ≤ 2× the raw query.
