@@ -270,8 +270,11 @@ pub async fn dashboard(ctx: &Ctx) -> BenchResult<Vec<Row>> {
         let token = Arc::new(login(ctx, &person.username).await?);
         for group in ["town", "village"] {
             let url = Arc::new(ctx.url(&format!("/api/v1/dashboard/deadlines?group_by={group}")));
-            // Once, to check that the API and the hand-written counts agree.
+            // Once, to check that the API and the hand-written counts agree. The server's first
+            // dashboard request loads the live ledger: its time is reported.
+            let started = Instant::now();
             let body: Json = get_ok(&ctx.client, &url, &token).await?.json().await?;
+            let first_ms = started.elapsed().as_secs_f64() * 1e3;
             let raw_totals =
                 raw_deadline_counts(ctx, group, place_column, place, person.id).await?;
             let totals = &body["totals"];
@@ -319,10 +322,11 @@ pub async fn dashboard(ctx: &Ctx) -> BenchResult<Vec<Row>> {
                 &api,
                 &raw,
                 format!(
-                    "{} groups; totals open {}, overdue {}, due soon {}, awaiting feedback {}, \
+                    "{}{} groups; totals open {}, overdue {}, due soon {}, awaiting feedback {}, \
                      struck off this month {} — {}. Raw: the dashboard's three grouped COUNTs \
                      by hand; the API also authenticates, resolves the place, names the groups \
                      and lists the ten oldest overdue issues",
+                    first_request(rows.is_empty(), first_ms),
                     body["groups"].as_array().map_or(0, Vec::len),
                     api_totals[0],
                     api_totals[1],
@@ -340,6 +344,17 @@ pub async fn dashboard(ctx: &Ctx) -> BenchResult<Vec<Row>> {
     }
     rows.push(dashboard_while_writing(ctx).await?);
     Ok(rows)
+}
+
+/// The note on the server's first dashboard request (it loads the live ledger).
+fn first_request(first: bool, ms: f64) -> String {
+    if first {
+        format!(
+            "the server's first dashboard request, which loads the live ledger, took {ms:.0} ms; "
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// How often the cadre records an issue while the county's dashboard is read.
@@ -462,6 +477,19 @@ async fn raw_deadline_counts_on(
     let backend = db.get_database_backend();
     let days = today();
     let key = format!("{group}_id");
+    // SQLite's planner, without statistics, takes the whole ledger's index for these (3–5 s a
+    // county at 200,000 issues); the best plain SQL names the slice's partial index.
+    let place_kind = place_column.trim_end_matches("_id");
+    let indexed = |slice: &str| match (backend, slice) {
+        (DbBackend::Sqlite, "awaiting_feedback") => {
+            "issues INDEXED BY idx_issues_awaiting_feedback".to_owned()
+        }
+        (DbBackend::Sqlite, "open") => {
+            format!("issues INDEXED BY idx_issues_open_{place_kind}_deadline")
+        }
+        (DbBackend::Sqlite, _) => format!("issues INDEXED BY idx_issues_closed_{place_kind}"),
+        _ => "issues".to_owned(),
+    };
     let base = format!(
         "{place_column} = ? AND answered_on_spot = FALSE \
          AND (named_cadre_id IS NULL OR named_cadre_id <> ?)"
@@ -473,7 +501,8 @@ async fn raw_deadline_counts_on(
                 "SELECT {key}, COUNT(*) AS open, \
                  SUM(CASE WHEN deadline < ? THEN 1 ELSE 0 END) AS overdue, \
                  SUM(CASE WHEN deadline >= ? AND deadline <= ? THEN 1 ELSE 0 END) AS due_soon \
-                 FROM issues WHERE {base} AND status IN ('open', 'in_progress') GROUP BY {key}"
+                 FROM {} WHERE {base} AND status IN ('open', 'in_progress') GROUP BY {key}",
+                indexed("open")
             ),
             vec![
                 days.today.into(),
@@ -488,8 +517,9 @@ async fn raw_deadline_counts_on(
         .query_all_raw(statement(
             backend,
             &format!(
-                "SELECT {key}, COUNT(*) AS n FROM issues WHERE {base} \
-                 AND status = 'resolved' AND feedback_given = FALSE GROUP BY {key}"
+                "SELECT {key}, COUNT(*) AS n FROM {} WHERE {base} \
+                 AND status = 'resolved' AND feedback_given = FALSE GROUP BY {key}",
+                indexed("awaiting_feedback")
             ),
             vec![place.into(), caller.into()],
         ))
@@ -498,8 +528,9 @@ async fn raw_deadline_counts_on(
         .query_all_raw(statement(
             backend,
             &format!(
-                "SELECT {key}, COUNT(*) AS n FROM issues WHERE {base} \
-                 AND status = 'closed' AND closed_at >= ? GROUP BY {key}"
+                "SELECT {key}, COUNT(*) AS n FROM {} WHERE {base} \
+                 AND status = 'closed' AND closed_at >= ? GROUP BY {key}",
+                indexed("closed")
             ),
             vec![place.into(), caller.into(), days.month_start.into()],
         ))

@@ -10,6 +10,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
+    num::NonZeroU32,
     sync::RwLock,
 };
 
@@ -54,58 +55,68 @@ struct Live {
     issues: HashMap<Uuid, LiveIssue>,
 }
 
-/// What the counts need of one live issue; the ids are [`Interner`] numbers.
+/// What the counts need of one live issue, in 48 bytes: ids as [`Interner`] numbers, instants
+/// as Unix seconds (every bound they are compared with is a whole second).
 #[derive(Debug, Clone, Copy)]
 struct LiveIssue {
-    county: u32,
-    town: u32,
-    village: u32,
-    department: Option<u32>,
-    responsible: u32,
-    named_cadre: Option<u32>,
+    county: Number,
+    town: Number,
+    village: Number,
+    department: Option<Number>,
+    responsible: Number,
+    named_cadre: Option<Number>,
     level: Level,
     category: Category,
-    deadline: Option<NaiveDate>,
-    raised_at: DateTime<Utc>,
     standing: Standing,
+    deadline: Option<NaiveDate>,
+    raised_at: i64,
+    /// When it was struck off (for [`Standing::Closed`]).
+    closed_at: i64,
 }
 
 /// Which live slice an issue is in.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Standing {
     /// Open or in progress.
     Open,
     /// Resolved, the applicant not yet told.
     AwaitingFeedback,
-    /// Struck off at this instant.
-    Closed(DateTime<Utc>),
+    /// Struck off (this month, or the one the counts were last asked for).
+    Closed,
 }
+
+/// An interned id.
+type Number = NonZeroU32;
 
 /// Ids as small numbers: the places, departments and people of a county are a few thousand,
 /// repeated over every issue.
 #[derive(Debug, Default)]
 struct Interner {
+    /// Number `n` is `ids[n - 1]`.
     ids: Vec<Uuid>,
-    numbers: HashMap<Uuid, u32>,
+    numbers: HashMap<Uuid, Number>,
 }
 
 impl Interner {
-    fn intern(&mut self, id: Uuid) -> u32 {
+    fn intern(&mut self, id: Uuid) -> Number {
         if let Some(number) = self.numbers.get(&id) {
             return *number;
         }
-        let number = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
         self.ids.push(id);
+        let number = u32::try_from(self.ids.len())
+            .ok()
+            .and_then(Number::new)
+            .unwrap_or(Number::MAX);
         self.numbers.insert(id, number);
         number
     }
 
-    fn number(&self, id: Uuid) -> Option<u32> {
+    fn number(&self, id: Uuid) -> Option<Number> {
         self.numbers.get(&id).copied()
     }
 
-    fn id(&self, number: u32) -> Option<Uuid> {
-        self.ids.get(number as usize).copied()
+    fn id(&self, number: Number) -> Option<Uuid> {
+        self.ids.get(number.get() as usize - 1).copied()
     }
 }
 
@@ -148,7 +159,8 @@ impl IssueRow {
         issue::Column::ClosedAt,
     ];
 
-    /// The live slice the issue is in, if any: ledger issues only (not answered on the spot).
+    /// The live slice the issue is in, if any: ledger issues only (not answered on the spot),
+    /// struck off at or after `closed_since`.
     fn standing(&self, closed_since: DateTime<Utc>) -> Option<Standing> {
         if self.answered_on_spot {
             return None;
@@ -159,8 +171,8 @@ impl IssueRow {
             Status::Resolved => None,
             Status::Closed => self
                 .closed_at
-                .filter(|at| *at >= closed_since)
-                .map(Standing::Closed),
+                .is_some_and(|at| at >= closed_since)
+                .then_some(Standing::Closed),
         }
     }
 }
@@ -209,7 +221,7 @@ impl Within {
 /// A group key while counting: an interned id or an enum value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
-    Id(Option<u32>),
+    Id(Option<Number>),
     Level(Level),
     Category(Category),
 }
@@ -275,10 +287,9 @@ impl LiveLedger {
             return Ok(());
         };
         if month_start > closed_since {
-            live.issues.retain(|_, issue| match issue.standing {
-                Standing::Closed(at) => at >= month_start,
-                _ => true,
-            });
+            let from = month_start.timestamp();
+            live.issues
+                .retain(|_, issue| issue.standing != Standing::Closed || issue.closed_at >= from);
             live.closed_since = month_start;
         }
         for row in &changed {
@@ -347,9 +358,10 @@ impl Live {
             named_cadre: row.named_cadre_id.map(|id| self.ids.intern(id)),
             level: row.level,
             category: row.category,
-            deadline: row.deadline,
-            raised_at: row.created_at,
             standing,
+            deadline: row.deadline,
+            raised_at: row.created_at.timestamp(),
+            closed_at: row.closed_at.map_or(0, |at| at.timestamp()),
         };
         self.issues.insert(row.id, issue);
     }
@@ -375,22 +387,21 @@ impl Live {
                 None => return Vec::new(),
             },
             Within::Villages(ids) => {
-                let villages: HashSet<u32> =
+                let villages: HashSet<Number> =
                     ids.iter().filter_map(|id| self.ids.number(*id)).collect();
                 Box::new(move |issue| villages.contains(&issue.village))
             }
         };
         let naming = counted.naming.and_then(|id| self.ids.number(id));
+        let raised_from = window.raised_from.map(|from| from.timestamp());
+        let raised_before = window.raised_before.map(|before| before.timestamp());
+        let month_start = window.month_start.timestamp();
         let mut groups: HashMap<Key, DeadlineCounts> = HashMap::new();
         for issue in self.issues.values() {
             if !inside(issue)
                 || (naming.is_some() && issue.named_cadre == naming)
-                || window
-                    .raised_from
-                    .is_some_and(|from| issue.raised_at < from)
-                || window
-                    .raised_before
-                    .is_some_and(|before| issue.raised_at >= before)
+                || raised_from.is_some_and(|from| issue.raised_at < from)
+                || raised_before.is_some_and(|before| issue.raised_at >= before)
             {
                 continue;
             }
@@ -405,8 +416,10 @@ impl Live {
                     }
                 }
                 Standing::AwaitingFeedback => counts.awaiting_feedback = 1,
-                Standing::Closed(at) if at >= window.month_start => counts.closed_this_month = 1,
-                Standing::Closed(_) => continue,
+                Standing::Closed if issue.closed_at >= month_start => {
+                    counts.closed_this_month = 1;
+                }
+                Standing::Closed => continue,
             }
             let key = match group_by {
                 GroupBy::Town => Key::Id(Some(issue.town)),
@@ -527,6 +540,11 @@ mod tests {
             within: Within::County(COUNTY),
             naming: None,
         }
+    }
+
+    #[test]
+    fn a_live_issue_takes_48_bytes() {
+        assert_eq!(std::mem::size_of::<LiveIssue>(), 48);
     }
 
     #[test]
