@@ -358,6 +358,24 @@ async fn the_deadline_dashboard_keeps_to_the_scope_and_the_dates_asked_for() {
         .await
         .json();
     assert_eq!(counts(&one_village["totals"]), [1, 0, 0, 1, 1]);
+    // A management district: its villages only (东关 and 柳树屯 hold the town's issues).
+    for (district, expected) in [("371526100-d1", [3, 1, 1, 1, 1]), ("371526100-d2", [0; 5])] {
+        let response = app
+            .get_as(
+                &leader,
+                &format!(
+                    "/api/v1/dashboard/deadlines?org_unit_id={}",
+                    demo_id(district)
+                ),
+            )
+            .await;
+        assert_eq!(response.status, 200, "{}", response.text);
+        assert_eq!(
+            counts(&response.json()["totals"]),
+            expected,
+            "district {district}"
+        );
+    }
     let tomorrow = day_from_today(1);
     let later = app
         .get_as(

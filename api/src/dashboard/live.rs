@@ -11,7 +11,10 @@
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     num::NonZeroU32,
-    sync::RwLock,
+    sync::{
+        RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -22,7 +25,7 @@ use entity::{
 use futures_util::TryStreamExt;
 use sea_orm::{
     ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QuerySelect, StreamTrait, sea_query::Expr,
+    Iterable, QueryFilter, QuerySelect, StreamTrait, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -42,6 +45,10 @@ use crate::ledger::OPEN_LEDGER_SQL;
 pub struct LiveLedger {
     /// One refresh at a time: requests arriving together wait and find the work done.
     refresh: tokio::sync::Mutex<()>,
+    /// Refreshes begun so far.
+    begun: AtomicU64,
+    /// The number (in [`LiveLedger::begun`]) of the last refresh that succeeded.
+    done: AtomicU64,
     live: RwLock<Option<Live>>,
 }
 
@@ -218,12 +225,9 @@ impl Within {
     }
 }
 
-/// A group key while counting: an interned id or an enum value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Key {
-    Id(Option<Number>),
-    Level(Level),
-    Category(Category),
+/// The counting slot of an interned id (0 for none).
+fn slot_of(number: Option<Number>) -> usize {
+    number.map_or(0, |number| number.get() as usize)
 }
 
 impl LiveLedger {
@@ -250,11 +254,36 @@ impl LiveLedger {
             .unwrap_or_default())
     }
 
+    /// Whether struck-off issues are kept from `month_start` on.
+    fn month_kept(&self, month_start: DateTime<Utc>) -> bool {
+        self.live
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .is_some_and(|live| live.closed_since == month_start)
+    }
+
     async fn bring_up_to_date<C>(&self, db: &C, month_start: DateTime<Utc>) -> Result<(), DbErr>
     where
         C: ConnectionTrait + StreamTrait,
     {
+        let arrived = self.begun.load(Ordering::SeqCst);
         let _one_at_a_time = self.refresh.lock().await;
+        if self.done.load(Ordering::SeqCst) > arrived && self.month_kept(month_start) {
+            // A refresh begun after this request arrived has succeeded: it read every write
+            // committed before the request.
+            return Ok(());
+        }
+        let number = self.begun.fetch_add(1, Ordering::SeqCst) + 1;
+        self.refresh_now(db, month_start).await?;
+        self.done.store(number, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn refresh_now<C>(&self, db: &C, month_start: DateTime<Utc>) -> Result<(), DbErr>
+    where
+        C: ConnectionTrait + StreamTrait,
+    {
         // Taken before the issues are read: every write stamped at or below it is in the read.
         let settled = crate::sync::current_cursor(db).await?;
         let kept = {
@@ -366,6 +395,21 @@ impl Live {
         self.issues.insert(row.id, issue);
     }
 
+    /// The group key of a counting slot ([`slot_of`], or an enum's position).
+    fn key_of(&self, group_by: GroupBy, slot: usize) -> Option<String> {
+        match group_by {
+            GroupBy::Level => Level::iter().nth(slot).map(|level| level.to_value()),
+            GroupBy::Category => Category::iter()
+                .nth(slot)
+                .map(|category| category.to_value()),
+            _ => u32::try_from(slot)
+                .ok()
+                .and_then(Number::new)
+                .and_then(|number| self.ids.id(number))
+                .map(|id| id.to_string()),
+        }
+    }
+
     fn count(
         &self,
         counted: &Counted,
@@ -396,7 +440,9 @@ impl Live {
         let raised_from = window.raised_from.map(|from| from.timestamp());
         let raised_before = window.raised_before.map(|before| before.timestamp());
         let month_start = window.month_start.timestamp();
-        let mut groups: HashMap<Key, DeadlineCounts> = HashMap::new();
+        // One slot per possible key, indexed by the key (an interned number, 0 for none; an
+        // enum's position): no hashing per issue.
+        let mut slots: Vec<Option<DeadlineCounts>> = vec![None; self.ids.ids.len() + 1];
         for issue in self.issues.values() {
             if !inside(issue)
                 || (naming.is_some() && issue.named_cadre == naming)
@@ -421,28 +467,22 @@ impl Live {
                 }
                 Standing::Closed => continue,
             }
-            let key = match group_by {
-                GroupBy::Town => Key::Id(Some(issue.town)),
-                GroupBy::Village => Key::Id(Some(issue.village)),
-                GroupBy::Level => Key::Level(issue.level),
-                GroupBy::Category => Key::Category(issue.category),
-                GroupBy::Department => Key::Id(issue.department),
-                GroupBy::Responsible => Key::Id(Some(issue.responsible)),
+            let slot = match group_by {
+                GroupBy::Town => slot_of(Some(issue.town)),
+                GroupBy::Village => slot_of(Some(issue.village)),
+                GroupBy::Level => issue.level as usize,
+                GroupBy::Category => issue.category as usize,
+                GroupBy::Department => slot_of(issue.department),
+                GroupBy::Responsible => slot_of(Some(issue.responsible)),
             };
-            groups.entry(key).or_default().add(&counts);
+            if let Some(group) = slots.get_mut(slot) {
+                group.get_or_insert_default().add(&counts);
+            }
         }
-        let named: BTreeMap<Option<String>, DeadlineCounts> = groups
+        let named: BTreeMap<Option<String>, DeadlineCounts> = slots
             .into_iter()
-            .map(|(key, counts)| {
-                let key = match key {
-                    Key::Id(number) => number
-                        .and_then(|number| self.ids.id(number))
-                        .map(|id| id.to_string()),
-                    Key::Level(level) => Some(level.to_value()),
-                    Key::Category(category) => Some(category.to_value()),
-                };
-                (key, counts)
-            })
+            .enumerate()
+            .filter_map(|(slot, counts)| Some((self.key_of(group_by, slot), counts?)))
             .collect();
         named
             .into_iter()
