@@ -12,7 +12,7 @@ use std::{
     collections::{BTreeMap, HashMap, HashSet},
     num::NonZeroU32,
     sync::{
-        RwLock,
+        Arc, Mutex, RwLock,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -49,13 +49,27 @@ pub struct LiveLedger {
     begun: AtomicU64,
     /// The number (in [`LiveLedger::begun`]) of the last refresh that succeeded.
     done: AtomicU64,
+    /// Counts already walked, each with the [`Live::generation`] it was walked at: a leader
+    /// reloading an unchanged dashboard is answered without walking again.
+    counts: Mutex<HashMap<CountKey, (u64, Arc<Vec<DeadlineGroup>>)>>,
     live: RwLock<Option<Live>>,
+}
+
+/// What one count was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CountKey {
+    place: Uuid,
+    naming: Option<Uuid>,
+    group_by: GroupBy,
+    window: DeadlineWindow,
 }
 
 #[derive(Debug)]
 struct Live {
     /// Every issue stamped at or below this is reflected.
     known: i64,
+    /// Changes whenever an issue kept changes (or the set is loaded again).
+    generation: u64,
     /// Issues struck off at or after this instant are kept (the start of the month counted).
     closed_since: DateTime<Utc>,
     ids: Interner,
@@ -64,7 +78,7 @@ struct Live {
 
 /// What the counts need of one live issue, in 48 bytes: ids as [`Interner`] numbers, instants
 /// as Unix seconds (every bound they are compared with is a whole second).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct LiveIssue {
     county: Number,
     town: Number,
@@ -187,6 +201,8 @@ impl IssueRow {
 /// The issues counted: inside one place, less those naming one person.
 #[derive(Debug, Clone)]
 pub struct Counted {
+    /// The place's id.
+    pub place: Uuid,
     /// The place's villages.
     pub within: Within,
     /// Complaints naming this person are left out (the caller, for a person).
@@ -225,12 +241,34 @@ impl Within {
     }
 }
 
+/// [`Within`] in interned numbers.
+enum Inside {
+    County(Number),
+    Town(Number),
+    Village(Number),
+    Villages(HashSet<Number>),
+}
+
+impl Inside {
+    fn holds(&self, issue: &LiveIssue) -> bool {
+        match self {
+            Self::County(county) => issue.county == *county,
+            Self::Town(town) => issue.town == *town,
+            Self::Village(village) => issue.village == *village,
+            Self::Villages(villages) => villages.contains(&issue.village),
+        }
+    }
+}
+
 /// The counting slot of an interned id (0 for none).
 fn slot_of(number: Option<Number>) -> usize {
     number.map_or(0, |number| number.get() as usize)
 }
 
 impl LiveLedger {
+    /// The most counts kept; when full, the next one starts the store again empty.
+    const COUNTS_KEPT: usize = 1024;
+
     /// The deadline counts of the ledger issues in `counted`, grouped, as of `window` — with
     /// every issue written before the call.
     pub async fn deadline_counts<C>(
@@ -239,7 +277,7 @@ impl LiveLedger {
         counted: &Counted,
         group_by: GroupBy,
         window: &DeadlineWindow,
-    ) -> Result<Vec<DeadlineGroup>, DbErr>
+    ) -> Result<Arc<Vec<DeadlineGroup>>, DbErr>
     where
         C: ConnectionTrait + StreamTrait,
     {
@@ -248,10 +286,30 @@ impl LiveLedger {
             .live
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(live
-            .as_ref()
-            .map(|live| live.count(counted, group_by, window))
-            .unwrap_or_default())
+        let Some(live) = live.as_ref() else {
+            return Ok(Arc::default());
+        };
+        let key = CountKey {
+            place: counted.place,
+            naming: counted.naming,
+            group_by,
+            window: *window,
+        };
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((generation, groups)) = counts.get(&key)
+            && *generation == live.generation
+        {
+            return Ok(groups.clone());
+        }
+        let groups = Arc::new(live.count(counted, group_by, window));
+        if counts.len() >= Self::COUNTS_KEPT {
+            counts.clear();
+        }
+        counts.insert(key, (live.generation, groups.clone()));
+        Ok(groups)
     }
 
     /// Whether struck-off issues are kept from `month_start` on.
@@ -292,11 +350,13 @@ impl LiveLedger {
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             live.as_ref()
-                .map(|live| (live.known, live.closed_since))
-                .filter(|(_, closed_since)| *closed_since <= month_start)
+                .map(|live| (live.known, live.closed_since, live.generation))
         };
-        let Some((known, closed_since)) = kept else {
-            let loaded = Live::load(db, settled, month_start).await?;
+        let generation = kept.map_or(0, |(_, _, generation)| generation);
+        let Some((known, closed_since, _)) =
+            kept.filter(|(_, closed_since, _)| *closed_since <= month_start)
+        else {
+            let loaded = Live::load(db, settled, month_start, generation + 1).await?;
             *self
                 .live
                 .write()
@@ -315,14 +375,19 @@ impl LiveLedger {
         let Some(live) = live.as_mut() else {
             return Ok(());
         };
+        let mut moved = false;
         if month_start > closed_since {
             let from = month_start.timestamp();
             live.issues
                 .retain(|_, issue| issue.standing != Standing::Closed || issue.closed_at >= from);
             live.closed_since = month_start;
+            moved = true;
         }
         for row in &changed {
-            live.apply(row);
+            moved |= live.apply(row);
+        }
+        if moved {
+            live.generation += 1;
         }
         // A later snapshot can see a transaction of another database still running that an
         // earlier one did not (see `SETTLED_STAMP_PG`): the known stamp never goes back.
@@ -344,12 +409,18 @@ fn select_rows(
 
 impl Live {
     /// Every live issue, read slice by slice (each has its partial index).
-    async fn load<C>(db: &C, known: i64, closed_since: DateTime<Utc>) -> Result<Self, DbErr>
+    async fn load<C>(
+        db: &C,
+        known: i64,
+        closed_since: DateTime<Utc>,
+        generation: u64,
+    ) -> Result<Self, DbErr>
     where
         C: ConnectionTrait + StreamTrait,
     {
         let mut live = Self {
             known,
+            generation,
             closed_since,
             ids: Interner::default(),
             issues: HashMap::new(),
@@ -372,11 +443,11 @@ impl Live {
         Ok(live)
     }
 
-    /// Keeps the issue as it now stands, or forgets it if it left the live slices.
-    fn apply(&mut self, row: &IssueRow) {
+    /// Keeps the issue as it now stands, or forgets it if it left the live slices; whether
+    /// that changed what is kept.
+    fn apply(&mut self, row: &IssueRow) -> bool {
         let Some(standing) = row.standing(self.closed_since) else {
-            self.issues.remove(&row.id);
-            return;
+            return self.issues.remove(&row.id).is_some();
         };
         let issue = LiveIssue {
             county: self.ids.intern(row.county_id),
@@ -392,7 +463,7 @@ impl Live {
             raised_at: row.created_at.timestamp(),
             closed_at: row.closed_at.map_or(0, |at| at.timestamp()),
         };
-        self.issues.insert(row.id, issue);
+        self.issues.insert(row.id, issue) != Some(issue)
     }
 
     /// The group key of a counting slot ([`slot_of`], or an enum's position).
@@ -417,24 +488,18 @@ impl Live {
         window: &DeadlineWindow,
     ) -> Vec<DeadlineGroup> {
         // A place or person never seen on a live issue has none.
-        let inside: Box<dyn Fn(&LiveIssue) -> bool> = match &counted.within {
-            Within::County(id) => match self.ids.number(*id) {
-                Some(county) => Box::new(move |issue| issue.county == county),
-                None => return Vec::new(),
-            },
-            Within::Town(id) => match self.ids.number(*id) {
-                Some(town) => Box::new(move |issue| issue.town == town),
-                None => return Vec::new(),
-            },
-            Within::Village(id) => match self.ids.number(*id) {
-                Some(village) => Box::new(move |issue| issue.village == village),
-                None => return Vec::new(),
-            },
+        let number = |id: &Uuid| self.ids.number(*id);
+        let inside = match &counted.within {
+            Within::County(id) => number(id).map(Inside::County),
+            Within::Town(id) => number(id).map(Inside::Town),
+            Within::Village(id) => number(id).map(Inside::Village),
             Within::Villages(ids) => {
-                let villages: HashSet<Number> =
-                    ids.iter().filter_map(|id| self.ids.number(*id)).collect();
-                Box::new(move |issue| villages.contains(&issue.village))
+                Some(Inside::Villages(ids.iter().filter_map(number).collect()))
             }
+        };
+        // A place never seen on a live issue has none.
+        let Some(inside) = inside else {
+            return Vec::new();
         };
         let naming = counted.naming.and_then(|id| self.ids.number(id));
         let raised_from = window.raised_from.map(|from| from.timestamp());
@@ -444,28 +509,15 @@ impl Live {
         // enum's position): no hashing per issue.
         let mut slots: Vec<Option<DeadlineCounts>> = vec![None; self.ids.ids.len() + 1];
         for issue in self.issues.values() {
-            if !inside(issue)
+            if !inside.holds(issue)
                 || (naming.is_some() && issue.named_cadre == naming)
                 || raised_from.is_some_and(|from| issue.raised_at < from)
                 || raised_before.is_some_and(|before| issue.raised_at >= before)
             {
                 continue;
             }
-            let mut counts = DeadlineCounts::default();
-            match issue.standing {
-                Standing::Open => {
-                    counts.open = 1;
-                    match issue.deadline {
-                        Some(deadline) if deadline < window.today => counts.overdue = 1,
-                        Some(deadline) if deadline <= window.soon_limit => counts.due_soon = 1,
-                        _ => {}
-                    }
-                }
-                Standing::AwaitingFeedback => counts.awaiting_feedback = 1,
-                Standing::Closed if issue.closed_at >= month_start => {
-                    counts.closed_this_month = 1;
-                }
-                Standing::Closed => continue,
+            if issue.standing == Standing::Closed && issue.closed_at < month_start {
+                continue;
             }
             let slot = match group_by {
                 GroupBy::Town => slot_of(Some(issue.town)),
@@ -475,8 +527,21 @@ impl Live {
                 GroupBy::Department => slot_of(issue.department),
                 GroupBy::Responsible => slot_of(Some(issue.responsible)),
             };
-            if let Some(group) = slots.get_mut(slot) {
-                group.get_or_insert_default().add(&counts);
+            let Some(counts) = slots.get_mut(slot) else {
+                continue;
+            };
+            let counts = counts.get_or_insert_default();
+            match issue.standing {
+                Standing::Open => {
+                    counts.open += 1;
+                    match issue.deadline {
+                        Some(deadline) if deadline < window.today => counts.overdue += 1,
+                        Some(deadline) if deadline <= window.soon_limit => counts.due_soon += 1,
+                        _ => {}
+                    }
+                }
+                Standing::AwaitingFeedback => counts.awaiting_feedback += 1,
+                Standing::Closed => counts.closed_this_month += 1,
             }
         }
         let named: BTreeMap<Option<String>, DeadlineCounts> = slots
@@ -543,6 +608,7 @@ mod tests {
     fn live(rows: &[IssueRow], closed_since: DateTime<Utc>) -> Live {
         let mut live = Live {
             known: 0,
+            generation: 0,
             closed_since,
             ids: Interner::default(),
             issues: HashMap::new(),
@@ -577,6 +643,7 @@ mod tests {
 
     fn county() -> Counted {
         Counted {
+            place: COUNTY,
             within: Within::County(COUNTY),
             naming: None,
         }
@@ -653,6 +720,7 @@ mod tests {
         );
         assert_eq!(totals(&live, &county(), &window()), [3, 2, 1, 0, 1]);
         let village = Counted {
+            place: VILLAGE,
             within: Within::Village(VILLAGE),
             naming: Some(CADRE),
         };
@@ -667,6 +735,7 @@ mod tests {
         };
         assert_eq!(totals(&live, &county(), &raised_late), [1, 0, 1, 0, 0]);
         let nowhere = Counted {
+            place: Uuid::from_u128(99),
             within: Within::Town(Uuid::from_u128(99)),
             naming: None,
         };

@@ -188,8 +188,9 @@ pub async fn deadline_counts(
     place: &org_unit::Model,
     group_by: GroupBy,
     window: &DeadlineWindow,
-) -> Result<Vec<DeadlineGroup>, DbErr> {
+) -> Result<std::sync::Arc<Vec<DeadlineGroup>>, DbErr> {
     let counted = Counted {
+        place: place.id,
         within: Within::of(db, place).await?,
         naming: match caller.actor {
             Actor::User { id } => Some(id),

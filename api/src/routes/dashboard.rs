@@ -218,7 +218,8 @@ async fn get_deadline_dashboard(
     }
     let totals = dashboard::totals(&groups);
     let mut groups: Vec<DeadlineGroupResponse> = groups
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|group| DeadlineGroupResponse {
             name: names.get(&group.key).cloned().unwrap_or_default(),
             ledger_query: group
