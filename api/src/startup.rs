@@ -8,6 +8,7 @@ use actix_web::{
     middleware::{Compress, Condition, from_fn},
     web,
 };
+use chrono::Datelike;
 use sea_orm::{DatabaseConnection, DbErr};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -58,6 +59,13 @@ impl AppState {
             today: self.clock.today(),
             due_soon_days: self.due_soon_days,
         }
+    }
+
+    /// The start of this month (local midnight of its first day, as UTC): struck-off issues
+    /// since then are "closed this month".
+    pub fn month_start(&self) -> chrono::DateTime<chrono::Utc> {
+        let today = self.clock.today();
+        self.clock.start_of(today.with_day(1).unwrap_or(today))
     }
 
     /// `sqlite` or `postgres`.
@@ -141,6 +149,18 @@ impl Application {
         }
         // Audit rows a stopped process committed but did not get to seal (see `db::commit`).
         crate::audit::seal_pending(&db).await?;
+        // The deadline dashboard's live ledger loads in the background (a county of a million
+        // issues takes seconds), so that the first leader after a start does not wait for it.
+        let warming = state.clone();
+        tokio::spawn(async move {
+            if let Err(error) = warming
+                .live_ledger
+                .bring_up_to_date(&warming.db, warming.month_start())
+                .await
+            {
+                tracing::warn!(%error, "the live ledger loads at the first dashboard request");
+            }
+        });
         let cors_origins = settings.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()

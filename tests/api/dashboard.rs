@@ -210,15 +210,25 @@ async fn the_deadline_dashboard_read_again_counts_every_change_made_since() {
         app.token_for("leader1").await,
         app.token_for("cadre1").await,
     );
-    let totals = async || {
+    let dashboard = async || {
         let response = app.get_as(&leader, "/api/v1/dashboard/deadlines").await;
         assert_eq!(response.status, 200, "{}", response.text);
-        counts(&response.json()["totals"])
+        response.json()
+    };
+    let totals = async || counts(&dashboard().await["totals"]);
+    let oldest_overdue = async || -> Vec<String> {
+        dashboard().await["oldest_overdue"]
+            .as_array()
+            .expect("oldest_overdue")
+            .iter()
+            .map(|issue| issue["id"].as_str().unwrap_or_default().to_owned())
+            .collect()
     };
     assert_eq!(totals().await, [3, 1, 1, 1, 1]);
     assert_eq!(totals().await, [3, 1, 1, 1, 1], "read twice, unchanged");
+    assert_eq!(oldest_overdue().await, [ledger.overdue.clone()]);
 
-    record(
+    let roof = record(
         &app,
         &cadre,
         &visit(
@@ -229,6 +239,11 @@ async fn the_deadline_dashboard_read_again_counts_every_change_made_since() {
     )
     .await;
     assert_eq!(totals().await, [4, 2, 1, 1, 1], "a new overdue issue");
+    assert_eq!(
+        oldest_overdue().await,
+        [ledger.overdue.clone(), roof[0].clone()],
+        "oldest first"
+    );
 
     resolve(&app, &cadre, &ledger.overdue).await;
     assert_eq!(
@@ -236,6 +251,7 @@ async fn the_deadline_dashboard_read_again_counts_every_change_made_since() {
         [3, 1, 1, 2, 1],
         "resolved: awaiting feedback"
     );
+    assert_eq!(oldest_overdue().await, [roof[0].clone()]);
 
     // Another leader of the town is counted on their own.
     let other = app

@@ -51,8 +51,18 @@ pub struct LiveLedger {
     done: AtomicU64,
     /// Counts already walked, each with the [`Live::generation`] it was walked at: a leader
     /// reloading an unchanged dashboard is answered without walking again.
-    counts: Mutex<HashMap<CountKey, (u64, Arc<Vec<DeadlineGroup>>)>>,
+    counts: Mutex<HashMap<CountKey, (u64, Arc<Answer>)>>,
     live: RwLock<Option<Live>>,
+}
+
+/// One count's answer, kept while no issue kept changes.
+#[derive(Debug)]
+pub struct Answer {
+    /// The groups, by key.
+    pub groups: Vec<DeadlineGroup>,
+    /// The ten oldest overdue issues behind the counts, filled in by the first request that
+    /// shows them (they depend on the same issues, so they stay as true as the counts).
+    pub oldest_overdue: tokio::sync::OnceCell<Vec<issue::Model>>,
 }
 
 /// What one count was asked for.
@@ -277,7 +287,7 @@ impl LiveLedger {
         counted: &Counted,
         group_by: GroupBy,
         window: &DeadlineWindow,
-    ) -> Result<Arc<Vec<DeadlineGroup>>, DbErr>
+    ) -> Result<Arc<Answer>, DbErr>
     where
         C: ConnectionTrait + StreamTrait,
     {
@@ -287,7 +297,10 @@ impl LiveLedger {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some(live) = live.as_ref() else {
-            return Ok(Arc::default());
+            return Ok(Arc::new(Answer {
+                groups: Vec::new(),
+                oldest_overdue: Default::default(),
+            }));
         };
         let key = CountKey {
             place: counted.place,
@@ -299,17 +312,20 @@ impl LiveLedger {
             .counts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((generation, groups)) = counts.get(&key)
+        if let Some((generation, answer)) = counts.get(&key)
             && *generation == live.generation
         {
-            return Ok(groups.clone());
+            return Ok(answer.clone());
         }
-        let groups = Arc::new(live.count(counted, group_by, window));
+        let answer = Arc::new(Answer {
+            groups: live.count(counted, group_by, window),
+            oldest_overdue: Default::default(),
+        });
         if counts.len() >= Self::COUNTS_KEPT {
             counts.clear();
         }
-        counts.insert(key, (live.generation, groups.clone()));
-        Ok(groups)
+        counts.insert(key, (live.generation, answer.clone()));
+        Ok(answer)
     }
 
     /// Whether struck-off issues are kept from `month_start` on.
@@ -321,7 +337,9 @@ impl LiveLedger {
             .is_some_and(|live| live.closed_since == month_start)
     }
 
-    async fn bring_up_to_date<C>(&self, db: &C, month_start: DateTime<Utc>) -> Result<(), DbErr>
+    /// Reads what was written since the last refresh (everything, the first time), unless a
+    /// refresh begun since this call arrived has just done so.
+    pub async fn bring_up_to_date<C>(&self, db: &C, month_start: DateTime<Utc>) -> Result<(), DbErr>
     where
         C: ConnectionTrait + StreamTrait,
     {

@@ -188,7 +188,7 @@ pub async fn deadline_counts(
     place: &org_unit::Model,
     group_by: GroupBy,
     window: &DeadlineWindow,
-) -> Result<std::sync::Arc<Vec<DeadlineGroup>>, DbErr> {
+) -> Result<std::sync::Arc<live::Answer>, DbErr> {
     let counted = Counted {
         place: place.id,
         within: Within::of(db, place).await?,

@@ -191,14 +191,14 @@ async fn get_deadline_dashboard(
     let window = DeadlineWindow {
         today,
         soon_limit: deadlines.soon_limit(),
-        month_start: state.clock.start_of(month_first),
+        month_start: state.month_start(),
         raised_from: query.from.map(|day| state.clock.start_of(day)),
         raised_before: query
             .to
             .and_then(|day| day.succ_opt())
             .map(|day| state.clock.start_of(day)),
     };
-    let groups = dashboard::deadline_counts(
+    let answer = dashboard::deadline_counts(
         &state.db,
         &state.live_ledger,
         &user.principal,
@@ -207,6 +207,7 @@ async fn get_deadline_dashboard(
         &window,
     )
     .await?;
+    let groups = &answer.groups;
     let keys: Vec<Option<String>> = groups.iter().map(|group| group.key.clone()).collect();
     let names = dashboard::group_names(&state.db, group_by, &keys).await?;
     let mut base_query = format!("org_unit_id={}", place.id);
@@ -216,7 +217,7 @@ async fn get_deadline_dashboard(
     if let Some(to) = query.to {
         base_query.push_str(&format!("&raised_to={to}"));
     }
-    let totals = dashboard::totals(&groups);
+    let totals = dashboard::totals(groups);
     let mut groups: Vec<DeadlineGroupResponse> = groups
         .iter()
         .cloned()
@@ -235,24 +236,23 @@ async fn get_deadline_dashboard(
             .cmp(&(a.counts.overdue, a.counts.open))
             .then_with(|| a.name.cmp(&b.name))
     });
-    let oldest_overdue = ledger::list_ledger(
-        &state.db,
-        &user.principal,
-        &LedgerFilter {
-            overdue: true,
-            within: Some((place.kind, place.id)),
-            raised_from: window.raised_from,
-            raised_before: window.raised_before,
-            ..LedgerFilter::default()
-        },
-        deadlines,
-        None,
-        10,
-    )
-    .await?
-    .into_iter()
-    .map(|row| IssueResponse::for_caller(row, &user, deadlines))
-    .collect();
+    let overdue = LedgerFilter {
+        overdue: true,
+        within: Some((place.kind, place.id)),
+        raised_from: window.raised_from,
+        raised_before: window.raised_before,
+        ..LedgerFilter::default()
+    };
+    let oldest_overdue = answer
+        .oldest_overdue
+        .get_or_try_init(|| {
+            ledger::list_ledger(&state.db, &user.principal, &overdue, deadlines, None, 10)
+        })
+        .await?
+        .iter()
+        .cloned()
+        .map(|row| IssueResponse::for_caller(row, &user, deadlines))
+        .collect();
     Ok(web::Json(DeadlineDashboard {
         org_unit: PlaceRef::from(&place),
         as_of: today,
