@@ -3,10 +3,11 @@
 //!
 //! Counting it in SQL reads every live issue of the place on every request: at county scale
 //! tens of thousands of rows, 0.1–1 s. Leaders reload the dashboard all day while cadres keep
-//! writing, so a cache of finished counts would be thrown away at every write. Instead the
-//! live issues themselves are kept (a few dozen bytes each), and before each count the issues
-//! written since are read back by their change stamps — usually none, or a handful — so every
-//! count is of the ledger as committed, from any server process, and costs a walk over memory.
+//! writing, so finished counts alone would be thrown away at every write. Instead the live
+//! issues themselves are kept (48 bytes each), and before each count the issues written since
+//! are read back by their change stamps — usually none, or a handful — so every count is of
+//! the ledger as committed, from any server process, and costs a walk over memory (a few
+//! milliseconds for a county of a million issues); a count is kept until an issue kept changes.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
