@@ -226,7 +226,7 @@ async fn the_deadline_dashboard_read_again_counts_every_change_made_since() {
     };
     assert_eq!(totals().await, [3, 1, 1, 1, 1]);
     assert_eq!(totals().await, [3, 1, 1, 1, 1], "read twice, unchanged");
-    assert_eq!(oldest_overdue().await, [ledger.overdue.clone()]);
+    assert_eq!(oldest_overdue().await, vec![ledger.overdue.clone()]);
 
     let roof = record(
         &app,
@@ -251,7 +251,7 @@ async fn the_deadline_dashboard_read_again_counts_every_change_made_since() {
         [3, 1, 1, 2, 1],
         "resolved: awaiting feedback"
     );
-    assert_eq!(oldest_overdue().await, [roof[0].clone()]);
+    assert_eq!(oldest_overdue().await, vec![roof[0].clone()]);
 
     // Another leader of the town is counted on their own.
     let other = app
