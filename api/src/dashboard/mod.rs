@@ -221,16 +221,7 @@ pub async fn group_names(
         .filter_map(|key| key.parse().ok())
         .collect();
     let by_id: HashMap<Uuid, String> = match group_by {
-        GroupBy::Town | GroupBy::Village => org_unit::Entity::find()
-            .filter(org_unit::Column::Id.is_in(ids))
-            .select_only()
-            .column(org_unit::Column::Id)
-            .column(org_unit::Column::Name)
-            .into_tuple::<(Uuid, String)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect(),
+        GroupBy::Town | GroupBy::Village => unit_names(db, ids).await?,
         GroupBy::Department => ledger::department_names(db, ids).await?,
         GroupBy::Responsible => user_names(db, ids).await?,
         GroupBy::Level | GroupBy::Category => HashMap::new(),
@@ -255,6 +246,27 @@ pub async fn group_names(
             };
             (key.clone(), name)
         })
+        .collect())
+}
+
+/// Names of org units, by id (each id read once).
+pub async fn unit_names(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, String>, DbErr> {
+    let ids: std::collections::HashSet<Uuid> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(org_unit::Entity::find()
+        .filter(org_unit::Column::Id.is_in(ids))
+        .select_only()
+        .column(org_unit::Column::Id)
+        .column(org_unit::Column::Name)
+        .into_tuple::<(Uuid, String)>()
+        .all(db)
+        .await?
+        .into_iter()
         .collect())
 }
 

@@ -24,7 +24,7 @@ use actix_web::{HttpResponse, body::SizedStream, http::header, web::Bytes};
 use chrono::{Datelike, NaiveDate};
 use entity::{
     issue::{self, Category, Level, Status},
-    org_unit, user,
+    user,
 };
 use futures_util::{Stream, StreamExt, stream};
 use rust_xlsxwriter::{Color, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook};
@@ -290,7 +290,8 @@ pub async fn ledger_page(
         }),
         _ => None,
     };
-    let villages = village_names(db, issues.iter().map(|issue| issue.village_id)).await?;
+    let villages =
+        crate::dashboard::unit_names(db, issues.iter().map(|issue| issue.village_id)).await?;
     let people = display_names(db, issues.iter().map(|issue| issue.lead_responsible_id)).await?;
     let sees_names = privacy::sees_names(caller.role);
     let rows = issues
@@ -383,26 +384,6 @@ fn export_row(
         status: issue.status,
         overdue,
     }
-}
-
-async fn village_names(
-    db: &impl ConnectionTrait,
-    ids: impl Iterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, String>, DbErr> {
-    let ids: HashSet<Uuid> = ids.collect();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(org_unit::Entity::find()
-        .filter(org_unit::Column::Id.is_in(ids))
-        .select_only()
-        .column(org_unit::Column::Id)
-        .column(org_unit::Column::Name)
-        .into_tuple::<(Uuid, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect())
 }
 
 async fn display_names(

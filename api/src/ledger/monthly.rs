@@ -22,7 +22,6 @@ use entity::{
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -265,16 +264,7 @@ pub async fn compute(
             timelines.entry(event.issue_id).or_default().push(event);
         }
     }
-    let villages: HashMap<Uuid, String> = org_unit::Entity::find()
-        .filter(org_unit::Column::Id.is_in(unique(rows.iter().map(|row| row.village_id))))
-        .select_only()
-        .column(org_unit::Column::Id)
-        .column(org_unit::Column::Name)
-        .into_tuple::<(Uuid, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
+    let villages = dashboard::unit_names(db, rows.iter().map(|row| row.village_id)).await?;
     let people =
         dashboard::user_names(db, unique(rows.iter().map(|row| row.lead_responsible_id))).await?;
     let mut ledger = MonthlyLedger {
