@@ -162,6 +162,38 @@ async fn the_first_pull_sends_the_whole_scope_as_created() {
 }
 
 #[tokio::test]
+async fn a_pull_of_many_chunks_arrives_whole() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    let households = ids(&phone.pull().await, "households", "created");
+    // 900 visits: some 300 KB of JSON, several of the chunks a pull is sent in.
+    let visits: Vec<Value> = (0..900)
+        .map(|n| {
+            let household = households[n % households.len()].parse().expect("id");
+            new_visit(Uuid::now_v7(), household)
+        })
+        .collect();
+    let mut pushed: Vec<String> = visits
+        .iter()
+        .map(|visit| visit["id"].as_str().expect("id").to_owned())
+        .collect();
+    let response = phone.push(json!({"visits": {"created": visits}})).await;
+    assert_eq!(response.status, 200, "{}", response.text);
+
+    let mut other = Phone::new(&app, "cadre1", "phone-b").await;
+    let changes = other.pull().await;
+
+    let mut sent = ids(&changes, "visits", "created");
+    sent.retain(|id| pushed.contains(id));
+    sent.sort();
+    pushed.sort();
+    assert_eq!(sent, pushed, "every visit, once");
+    assert_eq!(ids(&changes, "households", "created").len(), 100);
+    assert_eq!(ids(&changes, "pairings", "created").len(), 5, "the last table too");
+}
+
+#[tokio::test]
 async fn a_visit_recorded_offline_on_one_phone_appears_on_the_other() {
     let app = spawn_app().await;
     app.seed().await;

@@ -95,6 +95,8 @@ fn device_id(req: &HttpRequest) -> ApiResult<String> {
 /// year of the rest, their timelines, and the pairings. A village that left the caller's scope
 /// comes down with its records as `deleted`. Send the device's id as `X-Device-Id`. A cursor this
 /// device's history does not know is `409 sync_reset_required`: pull again from `null`.
+/// The answer is sent as it is read (chunked, no `Content-Length`); should the server fail
+/// once it has begun, the connection is cut before the JSON is whole: pull again.
 #[utoipa::path(
     tag = "sync",
     params(PullQuery, ("X-Device-Id" = String, Header, description = "The device's stable id (required).")),
@@ -122,22 +124,12 @@ async fn pull_changes(
         })?),
     };
     let device = device_id(&req)?;
-    let pulled = sync::pull::pull(&state.db, &user, last_pulled_at, &device).await?;
-    record_personal_data_pull(&state, &user, pulled.personal_data, &device).await?;
-    // `{"changes": …, "timestamp": …}` sent from the buffers as they are, without a copy.
-    let chunks = [
-        web::Bytes::from_static(br#"{"changes":"#),
-        web::Bytes::from(pulled.changes),
-        web::Bytes::from(format!(r#","timestamp":{}}}"#, pulled.timestamp)),
-    ];
-    let length = chunks.iter().map(|chunk| chunk.len() as u64).sum();
-    let body = actix_web::body::SizedStream::new(
-        length,
-        futures_util::stream::iter(chunks.map(Ok::<_, std::convert::Infallible>)),
-    );
+    let mut pull = sync::pull::pull(&state.db, &user, last_pulled_at, &device).await?;
+    let personal_data = std::mem::take(&mut pull.personal_data);
+    record_personal_data_pull(&state, &user, personal_data, &device).await?;
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
-        .body(body))
+        .streaming(pull.into_body(state.db.clone())))
 }
 
 /// PIPL read audit: a pull that sends households with phones or ID numbers (unmasked: the

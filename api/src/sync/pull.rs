@@ -3,19 +3,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use actix_web::web::Bytes;
+use chrono::DateTime;
 use chrono::{Duration, Utc};
 use entity::{
     enterprise, household, issue, issue_event,
     org_unit::{self, OrgKind},
     pairing, sync_device_scope, sync_tombstone, visit,
 };
-use futures_util::TryStreamExt;
+use futures_util::{Stream, TryStreamExt};
 use sea_orm::{
-    AccessMode, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, IsolationLevel, QueryFilter, QuerySelect, TransactionOptions, TransactionTrait,
+    AccessMode, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, IsolationLevel, QueryFilter, QuerySelect, TransactionOptions,
+    TransactionTrait,
     sea_query::{Expr, Query},
 };
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{current_cursor, records};
@@ -26,25 +30,60 @@ use crate::{
     ledger, privacy,
 };
 
-/// What a pull returns: `{changes: {table: {created, updated, deleted}}, timestamp}`.
-#[derive(Debug)]
-pub struct Pulled {
-    /// The JSON object of the changes per table (`{"villages": {"created": […], "updated":
-    /// […], "deleted": […]}, …}`), written as the rows were read.
-    pub changes: Vec<u8>,
-    /// The households sent with a phone or ID number unmasked, and which of the two (for the
-    /// PIPL read audit).
-    pub personal_data: (Vec<Uuid>, BTreeSet<&'static str>),
-    /// The new cursor.
-    pub timestamp: i64,
+/// How many bytes of JSON the pull gathers before it hands them to the answer.
+const CHUNK: usize = 64 * 1024;
+
+/// What the pull task hands the answer.
+enum Message {
+    Chunk(Bytes),
+    /// The last chunk was sent: the JSON is whole.
+    End,
+    Failed(ApiError),
 }
 
-/// One table's changes, each record serialized as soon as it is read: a cadre's first pull
-/// carries tens of thousands of records, and a JSON tree of them (or their entity models, all
-/// at once) would take several times their size.
-#[derive(Debug, Default)]
-struct TableChanges {
-    created: Vec<u8>,
+/// The answer's JSON, `{"changes": {table: {created, updated, deleted}, …}, "timestamp": …}`,
+/// as it is written: kept until the answer begins, then sent on in chunks of [`CHUNK`] bytes
+/// as the rows are read — a cadre's first pull carries tens of thousands of records, and the
+/// whole of it held at once would take several times its ~20 MB.
+struct Out {
+    buf: Vec<u8>,
+    tables: usize,
+    sender: Option<mpsc::UnboundedSender<Message>>,
+}
+
+impl Out {
+    fn new() -> Self {
+        Self {
+            buf: br#"{"changes":{"#.to_vec(),
+            tables: 0,
+            sender: None,
+        }
+    }
+
+    /// Hands what was written to the answer once a chunk is full.
+    fn send_full(&mut self) -> ApiResult<()> {
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    /// Hands what was written to the answer (if it has begun).
+    fn send(&mut self) -> ApiResult<()> {
+        let Some(sender) = &self.sender else {
+            return Ok(());
+        };
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + CHUNK / 4));
+        sender
+            .send(Message::Chunk(Bytes::from(chunk)))
+            .map_err(|_| ApiError::Internal("the client went away during a pull".into()))
+    }
+}
+
+/// One table's changes: `created` records go straight to the answer, `updated` ones (a later
+/// pull's, few) are kept until the table ends.
+struct Table {
+    created: usize,
     updated: Vec<u8>,
     deleted: BTreeSet<Uuid>,
     /// The records sent as created or updated: never also sent as deleted (a household that
@@ -52,47 +91,52 @@ struct TableChanges {
     sent: std::collections::HashSet<Uuid>,
 }
 
-impl TableChanges {
-    /// Starts a table with the tombstones recorded for it.
-    fn new(deleted: Option<BTreeSet<Uuid>>) -> Self {
+impl Table {
+    /// Begins `"name": {"created": [` with the tombstones recorded for the table.
+    fn start(out: &mut Out, name: &str, deleted: Option<BTreeSet<Uuid>>) -> Self {
+        if out.tables > 0 {
+            out.buf.push(b',');
+        }
+        out.tables += 1;
+        out.buf.push(b'"');
+        out.buf.extend_from_slice(name.as_bytes());
+        out.buf.extend_from_slice(br#"":{"created":["#);
         Self {
+            created: 0,
+            updated: Vec::new(),
             deleted: deleted.unwrap_or_default(),
-            ..Self::default()
+            sent: std::collections::HashSet::new(),
         }
     }
 
-    fn push(&mut self, id: Uuid, created: bool, record: &Value) -> ApiResult<()> {
+    fn push(&mut self, out: &mut Out, id: Uuid, created: bool, record: &Value) -> ApiResult<()> {
         self.sent.insert(id);
         let list = if created {
-            &mut self.created
+            if self.created > 0 {
+                out.buf.push(b',');
+            }
+            self.created += 1;
+            &mut out.buf
         } else {
+            if !self.updated.is_empty() {
+                self.updated.push(b',');
+            }
             &mut self.updated
         };
-        if !list.is_empty() {
-            list.push(b',');
-        }
-        serde_json::to_writer(list, record).map_err(|error| ApiError::Internal(Box::new(error)))
+        serde_json::to_writer(list, record).map_err(|error| ApiError::Internal(Box::new(error)))?;
+        out.send_full()
     }
 
-    /// Appends `"name": {"created": […], "updated": […], "deleted": […]}` to `out`, after a
-    /// comma unless it is the first table.
-    fn write(mut self, out: &mut Vec<u8>, name: &str) -> ApiResult<()> {
-        let sent = std::mem::take(&mut self.sent);
-        self.deleted.retain(|id| !sent.contains(id));
-        if out.len() > 1 {
-            out.push(b',');
-        }
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(br#"":{"created":["#);
-        out.extend_from_slice(&self.created);
-        out.extend_from_slice(br#"],"updated":["#);
-        out.extend_from_slice(&self.updated);
-        out.extend_from_slice(br#"],"deleted":"#);
-        serde_json::to_writer(&mut *out, &self.deleted)
+    /// Ends the table: `], "updated": […], "deleted": […]}`.
+    fn finish(mut self, out: &mut Out) -> ApiResult<()> {
+        self.deleted.retain(|id| !self.sent.contains(id));
+        out.buf.extend_from_slice(br#"],"updated":["#);
+        out.buf.extend_from_slice(&self.updated);
+        out.buf.extend_from_slice(br#"],"deleted":"#);
+        serde_json::to_writer(&mut out.buf, &self.deleted)
             .map_err(|error| ApiError::Internal(Box::new(error)))?;
-        out.push(b'}');
-        Ok(())
+        out.buf.push(b'}');
+        out.send_full()
     }
 }
 
@@ -139,13 +183,35 @@ async fn begin_snapshot(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTran
     }
 }
 
-/// Pulls the caller's changes since `last_pulled_at` for `device`.
+/// A pull whose villages and households are read and kept (their personal data must be in the
+/// read audit before the answer begins); the rest is read as it is sent ([`Pull::into_body`]).
+pub struct Pull {
+    /// The households sent with a phone or ID number unmasked, and which of the two (for the
+    /// PIPL read audit).
+    pub personal_data: (Vec<Uuid>, BTreeSet<&'static str>),
+    txn: DatabaseTransaction,
+    out: Out,
+    user: AuthUser,
+    user_id: Uuid,
+    device: String,
+    window: Window,
+    villages_now: BTreeSet<Uuid>,
+    joined: Vec<Uuid>,
+    left: Vec<Uuid>,
+    tombstones: BTreeMap<String, BTreeSet<Uuid>>,
+    year_ago: DateTime<Utc>,
+    unmasked: bool,
+}
+
+/// Begins a pull of the caller's changes since `last_pulled_at` for `device`: takes the
+/// snapshot and reads the villages and households. Whatever is refused is refused here,
+/// before the answer begins.
 pub async fn pull(
     db: &DatabaseConnection,
     user: &AuthUser,
     last_pulled_at: Option<i64>,
     device: &str,
-) -> ApiResult<Pulled> {
+) -> ApiResult<Pull> {
     let Actor::User { id: user_id } = user.principal.actor else {
         return Err(ApiError::Forbidden(
             "Sync is for the field app's users, not API tokens.".to_owned(),
@@ -199,7 +265,6 @@ pub async fn pull(
             until: cursor,
         },
     };
-    let timestamp = window.until;
     let (joined, left): (Vec<Uuid>, Vec<Uuid>) = match &previous {
         Some(previous) => (
             villages_now.difference(previous).copied().collect(),
@@ -230,10 +295,10 @@ pub async fn pull(
                 .insert(tombstone.record_id);
         }
     }
-    let mut changes = b"{".to_vec();
+    let mut out = Out::new();
 
     // villages
-    let mut table = TableChanges::new(tombstones.remove("villages"));
+    let mut table = Table::start(&mut out, "villages", tombstones.remove("villages"));
     for row in org_unit::Entity::find()
         .filter(org_unit::Column::Kind.eq(OrgKind::Village))
         .filter(org_unit::Column::Id.is_in(villages_now.iter().copied()))
@@ -247,13 +312,13 @@ pub async fn pull(
     {
         let created = joined.contains(&row.id)
             || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        table.push(row.id, created, &records::village(&row))?;
+        table.push(&mut out, row.id, created, &records::village(&row))?;
     }
     table.deleted.extend(left.iter().copied());
-    table.write(&mut changes, "villages")?;
+    table.finish(&mut out)?;
 
     // households
-    let mut table = TableChanges::new(tombstones.remove("households"));
+    let mut table = Table::start(&mut out, "households", tombstones.remove("households"));
     let in_scope = scope.village_condition(
         household::Column::CountyId,
         household::Column::TownId,
@@ -286,7 +351,12 @@ pub async fn pull(
                 personal_data.1.extend(shown);
             }
         }
-        table.push(row.id, created, &records::household(&row, unmasked))?;
+        table.push(
+            &mut out,
+            row.id,
+            created,
+            &records::household(&row, unmasked),
+        )?;
     }
     drop(rows);
     table.deleted.extend(
@@ -298,231 +368,307 @@ pub async fn pull(
         )
         .await?,
     );
-    table.write(&mut changes, "households")?;
+    table.finish(&mut out)?;
+    Ok(Pull {
+        personal_data,
+        txn,
+        out,
+        user: user.clone(),
+        user_id,
+        device: device.to_owned(),
+        window,
+        villages_now,
+        joined,
+        left,
+        tombstones,
+        year_ago,
+        unmasked,
+    })
+}
 
-    // enterprises
-    let mut table = TableChanges::new(tombstones.remove("enterprises"));
-    let in_scope = scope.village_condition(
-        enterprise::Column::CountyId,
-        enterprise::Column::TownId,
-        enterprise::Column::VillageId,
-    );
-    for row in enterprise::Entity::find()
-        .filter(in_scope)
-        .filter(changed_or_joined(
-            window,
-            enterprise::Column::ChangeSeq,
-            enterprise::Column::VillageId,
-            &joined,
-        ))
-        .all(&txn)
-        .await?
-    {
-        let created = row
-            .village_id
-            .is_some_and(|village| joined.contains(&village))
-            || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        table.push(row.id, created, &records::enterprise(&row, unmasked))?;
-    }
-    table.deleted.extend(
-        ids_in_villages::<enterprise::Entity, _>(
-            &txn,
-            enterprise::Column::Id,
-            enterprise::Column::VillageId,
-            &left,
-        )
-        .await?,
-    );
-    table.write(&mut changes, "enterprises")?;
-
-    // visits: a year of them on a first pull or for a village that joined
-    let mut table = TableChanges::new(tombstones.remove("visits"));
-    let in_scope = scope.village_condition(
-        visit::Column::CountyId,
-        visit::Column::TownId,
-        visit::Column::VillageId,
-    );
-    let recent = visit::Column::VisitedAt.gte(year_ago);
-    let selection = match window.since {
-        None => Condition::all()
-            .add(window.condition(visit::Column::ChangeSeq))
-            .add(recent),
-        Some(_) => Condition::any()
-            .add(window.condition(visit::Column::ChangeSeq))
-            .add(
-                Condition::all()
-                    .add(visit::Column::VillageId.is_in(joined.iter().copied()))
-                    .add(recent),
-            ),
-    };
-    let visits = visit::Entity::find().filter(in_scope).filter(selection);
-    let visit_ids: Vec<Uuid> = visits
-        .clone()
-        .select_only()
-        .column(visit::Column::Id)
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    let naming = crate::visits::visits_naming(&txn, &user.principal, &visit_ids).await?;
-    drop(visit_ids);
-    let mut rows = visits.stream(&txn).await?;
-    while let Some(row) = rows.try_next().await? {
-        // Withheld from a cadre named by a complaint raised in the visit.
-        let row = if naming.contains(&row.id) {
-            visit::Model {
-                answers: None,
-                diary_note: None,
-                ..row
+impl Pull {
+    /// The answer's body: what is read so far, then the rest, read and sent by a task of its
+    /// own that holds the snapshot. The task never waits for the client: a slow phone keeps
+    /// its answer in memory, not a database connection. An error once the answer has begun
+    /// cuts it short (its JSON is never whole; the app pulls again).
+    pub fn into_body(
+        mut self,
+        db: DatabaseConnection,
+    ) -> impl Stream<Item = Result<Bytes, ApiError>> + 'static {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.out.sender = Some(sender.clone());
+        actix_web::rt::spawn(async move {
+            let last = match self.send_rest(&db).await {
+                Ok(()) => Message::End,
+                Err(error) => {
+                    tracing::warn!(%error, "a pull was cut short");
+                    Message::Failed(error)
+                }
+            };
+            // The client may be gone.
+            let _ = sender.send(last);
+        });
+        futures_util::stream::unfold(Some(receiver), |receiver| async move {
+            let mut receiver = receiver?;
+            match receiver.recv().await {
+                Some(Message::Chunk(chunk)) => Some((Ok(chunk), Some(receiver))),
+                Some(Message::End) => None,
+                Some(Message::Failed(error)) => Some((Err(error), None)),
+                // The task stopped without a word (it panicked).
+                None => Some((
+                    Err(ApiError::Internal("a pull stopped before its end".into())),
+                    None,
+                )),
             }
-        } else {
-            row
-        };
-        let created = joined.contains(&row.village_id)
-            || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        table.push(row.id, created, &records::visit(&row))?;
+        })
     }
-    drop(rows);
-    table.deleted.extend(
-        ids_in_villages::<visit::Entity, _>(
-            &txn,
-            visit::Column::Id,
+
+    async fn send_rest(self, db: &DatabaseConnection) -> ApiResult<()> {
+        let Pull {
+            txn,
+            mut out,
+            user,
+            user_id,
+            device,
+            window,
+            villages_now,
+            joined,
+            left,
+            mut tombstones,
+            year_ago,
+            unmasked,
+            ..
+        } = self;
+        let (scope, device, timestamp) = (user.scope(), device.as_str(), window.until);
+        out.send()?;
+
+        // enterprises
+        let mut table = Table::start(&mut out, "enterprises", tombstones.remove("enterprises"));
+        let in_scope = scope.village_condition(
+            enterprise::Column::CountyId,
+            enterprise::Column::TownId,
+            enterprise::Column::VillageId,
+        );
+        for row in enterprise::Entity::find()
+            .filter(in_scope)
+            .filter(changed_or_joined(
+                window,
+                enterprise::Column::ChangeSeq,
+                enterprise::Column::VillageId,
+                &joined,
+            ))
+            .all(&txn)
+            .await?
+        {
+            let created = row
+                .village_id
+                .is_some_and(|village| joined.contains(&village))
+                || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+            table.push(
+                &mut out,
+                row.id,
+                created,
+                &records::enterprise(&row, unmasked),
+            )?;
+        }
+        table.deleted.extend(
+            ids_in_villages::<enterprise::Entity, _>(
+                &txn,
+                enterprise::Column::Id,
+                enterprise::Column::VillageId,
+                &left,
+            )
+            .await?,
+        );
+        table.finish(&mut out)?;
+
+        // visits: a year of them on a first pull or for a village that joined
+        let mut table = Table::start(&mut out, "visits", tombstones.remove("visits"));
+        let in_scope = scope.village_condition(
+            visit::Column::CountyId,
+            visit::Column::TownId,
             visit::Column::VillageId,
-            &left,
-        )
-        .await?,
-    );
-    table.write(&mut changes, "visits")?;
-
-    // issues: the open ones and a year of the rest, as the caller may see them
-    let mut table = TableChanges::new(tombstones.remove("issues"));
-    let visible = ledger::visible_condition(&user.principal);
-    let current = Condition::any()
-        .add(Expr::cust(ledger::OPEN_LEDGER_SQL))
-        .add(issue::Column::CreatedAt.gte(year_ago));
-    let selection = match window.since {
-        None => Condition::all()
-            .add(window.condition(issue::Column::ChangeSeq))
-            .add(current.clone()),
-        Some(_) => Condition::any()
-            .add(window.condition(issue::Column::ChangeSeq))
-            .add(
-                Condition::all()
-                    .add(issue::Column::VillageId.is_in(joined.iter().copied()))
-                    .add(current.clone()),
-            ),
-    };
-    let mut rows = issue::Entity::find()
-        .filter(visible.clone())
-        .filter(selection)
-        .stream(&txn)
-        .await?;
-    while let Some(row) = rows.try_next().await? {
-        let created = joined.contains(&row.village_id)
-            || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        table.push(
-            row.id,
-            created,
-            &records::issue(&row, privacy::sees_applicant_contact(user.principal.role)),
-        )?;
-    }
-    drop(rows);
-    // Issues of villages that left, unless still visible (the caller leads them).
-    let left_issues: Vec<Uuid> = issue::Entity::find()
-        .select_only()
-        .column(issue::Column::Id)
-        .filter(issue::Column::VillageId.is_in(left.iter().copied()))
-        .filter(Condition::all().add(visible.clone()).not())
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    table.deleted.extend(left_issues.iter().copied());
-    table.write(&mut changes, "issues")?;
-
-    // issue events of the visible issues
-    let mut table = TableChanges::new(tombstones.remove("issue_events"));
-    let visible_issue_ids = Query::select()
-        .column(issue::Column::Id)
-        .from(issue::Entity)
-        .cond_where(visible)
-        .to_owned();
-    let selection = match window.since {
-        None => window.condition(issue_event::Column::ChangeSeq),
-        Some(_) => Condition::any()
-            .add(window.condition(issue_event::Column::ChangeSeq))
-            .add(
-                issue_event::Column::IssueId.in_subquery(
-                    Query::select()
-                        .column(issue::Column::Id)
-                        .from(issue::Entity)
-                        .and_where(issue::Column::VillageId.is_in(joined.iter().copied()))
-                        .to_owned(),
+        );
+        let recent = visit::Column::VisitedAt.gte(year_ago);
+        let selection = match window.since {
+            None => Condition::all()
+                .add(window.condition(visit::Column::ChangeSeq))
+                .add(recent),
+            Some(_) => Condition::any()
+                .add(window.condition(visit::Column::ChangeSeq))
+                .add(
+                    Condition::all()
+                        .add(visit::Column::VillageId.is_in(joined.iter().copied()))
+                        .add(recent),
                 ),
-            ),
-    };
-    let mut rows = issue_event::Entity::find()
-        .filter(issue_event::Column::IssueId.in_subquery(visible_issue_ids))
-        .filter(selection)
-        .stream(&txn)
-        .await?;
-    while let Some(row) = rows.try_next().await? {
-        let created = window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        table.push(row.id, created, &records::issue_event(&row))?;
-    }
-    drop(rows);
-    if !left_issues.is_empty() {
-        let left_events: Vec<Uuid> = issue_event::Entity::find()
+        };
+        let visits = visit::Entity::find().filter(in_scope).filter(selection);
+        let visit_ids: Vec<Uuid> = visits
+            .clone()
             .select_only()
-            .column(issue_event::Column::Id)
-            .filter(issue_event::Column::IssueId.is_in(left_issues))
+            .column(visit::Column::Id)
             .into_tuple()
             .all(&txn)
             .await?;
-        table.deleted.extend(left_events);
-    }
-    table.write(&mut changes, "issue_events")?;
+        let naming = crate::visits::visits_naming(&txn, &user.principal, &visit_ids).await?;
+        drop(visit_ids);
+        let mut rows = visits.stream(&txn).await?;
+        while let Some(row) = rows.try_next().await? {
+            // Withheld from a cadre named by a complaint raised in the visit.
+            let row = if naming.contains(&row.id) {
+                visit::Model {
+                    answers: None,
+                    diary_note: None,
+                    ..row
+                }
+            } else {
+                row
+            };
+            let created = joined.contains(&row.village_id)
+                || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+            table.push(&mut out, row.id, created, &records::visit(&row))?;
+        }
+        drop(rows);
+        table.deleted.extend(
+            ids_in_villages::<visit::Entity, _>(
+                &txn,
+                visit::Column::Id,
+                visit::Column::VillageId,
+                &left,
+            )
+            .await?,
+        );
+        table.finish(&mut out)?;
 
-    // pairings
-    let mut table = TableChanges::new(tombstones.remove("pairings"));
-    let in_scope = scope.village_condition(
-        pairing::Column::CountyId,
-        pairing::Column::TownId,
-        pairing::Column::VillageId,
-    );
-    for row in pairing::Entity::find()
-        .filter(in_scope.clone())
-        .filter(changed_or_joined(
-            window,
-            pairing::Column::ChangeSeq,
-            pairing::Column::VillageId,
-            &joined,
-        ))
-        .all(&txn)
-        .await?
-    {
-        let created = joined.contains(&row.village_id)
-            || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
-        table.push(row.id, created, &records::pairing(&row))?;
-    }
-    table.deleted.extend(
-        ids_in_villages::<pairing::Entity, _>(
-            &txn,
-            pairing::Column::Id,
-            pairing::Column::VillageId,
-            &left,
-        )
-        .await?,
-    );
-    table.write(&mut changes, "pairings")?;
+        // issues: the open ones and a year of the rest, as the caller may see them
+        let mut table = Table::start(&mut out, "issues", tombstones.remove("issues"));
+        let visible = ledger::visible_condition(&user.principal);
+        let current = Condition::any()
+            .add(Expr::cust(ledger::OPEN_LEDGER_SQL))
+            .add(issue::Column::CreatedAt.gte(year_ago));
+        let selection = match window.since {
+            None => Condition::all()
+                .add(window.condition(issue::Column::ChangeSeq))
+                .add(current.clone()),
+            Some(_) => Condition::any()
+                .add(window.condition(issue::Column::ChangeSeq))
+                .add(
+                    Condition::all()
+                        .add(issue::Column::VillageId.is_in(joined.iter().copied()))
+                        .add(current.clone()),
+                ),
+        };
+        let mut rows = issue::Entity::find()
+            .filter(visible.clone())
+            .filter(selection)
+            .stream(&txn)
+            .await?;
+        while let Some(row) = rows.try_next().await? {
+            let created = joined.contains(&row.village_id)
+                || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+            table.push(
+                &mut out,
+                row.id,
+                created,
+                &records::issue(&row, privacy::sees_applicant_contact(user.principal.role)),
+            )?;
+        }
+        drop(rows);
+        // Issues of villages that left, unless still visible (the caller leads them).
+        let left_issues: Vec<Uuid> = issue::Entity::find()
+            .select_only()
+            .column(issue::Column::Id)
+            .filter(issue::Column::VillageId.is_in(left.iter().copied()))
+            .filter(Condition::all().add(visible.clone()).not())
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        table.deleted.extend(left_issues.iter().copied());
+        table.finish(&mut out)?;
 
-    changes.push(b'}');
-    // A read-only snapshot: nothing to commit.
-    txn.rollback().await?;
-    remember_scope(db, user_id, device, timestamp, &villages_now, window.since).await?;
-    Ok(Pulled {
-        changes,
-        personal_data,
-        timestamp,
-    })
+        // issue events of the visible issues
+        let mut table = Table::start(&mut out, "issue_events", tombstones.remove("issue_events"));
+        let visible_issue_ids = Query::select()
+            .column(issue::Column::Id)
+            .from(issue::Entity)
+            .cond_where(visible)
+            .to_owned();
+        let selection = match window.since {
+            None => window.condition(issue_event::Column::ChangeSeq),
+            Some(_) => Condition::any()
+                .add(window.condition(issue_event::Column::ChangeSeq))
+                .add(
+                    issue_event::Column::IssueId.in_subquery(
+                        Query::select()
+                            .column(issue::Column::Id)
+                            .from(issue::Entity)
+                            .and_where(issue::Column::VillageId.is_in(joined.iter().copied()))
+                            .to_owned(),
+                    ),
+                ),
+        };
+        let mut rows = issue_event::Entity::find()
+            .filter(issue_event::Column::IssueId.in_subquery(visible_issue_ids))
+            .filter(selection)
+            .stream(&txn)
+            .await?;
+        while let Some(row) = rows.try_next().await? {
+            let created = window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+            table.push(&mut out, row.id, created, &records::issue_event(&row))?;
+        }
+        drop(rows);
+        if !left_issues.is_empty() {
+            let left_events: Vec<Uuid> = issue_event::Entity::find()
+                .select_only()
+                .column(issue_event::Column::Id)
+                .filter(issue_event::Column::IssueId.is_in(left_issues))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            table.deleted.extend(left_events);
+        }
+        table.finish(&mut out)?;
+
+        // pairings
+        let mut table = Table::start(&mut out, "pairings", tombstones.remove("pairings"));
+        let in_scope = scope.village_condition(
+            pairing::Column::CountyId,
+            pairing::Column::TownId,
+            pairing::Column::VillageId,
+        );
+        for row in pairing::Entity::find()
+            .filter(in_scope.clone())
+            .filter(changed_or_joined(
+                window,
+                pairing::Column::ChangeSeq,
+                pairing::Column::VillageId,
+                &joined,
+            ))
+            .all(&txn)
+            .await?
+        {
+            let created = joined.contains(&row.village_id)
+                || window.is_created(row.created_seq, row.origin_device.as_deref(), device);
+            table.push(&mut out, row.id, created, &records::pairing(&row))?;
+        }
+        table.deleted.extend(
+            ids_in_villages::<pairing::Entity, _>(
+                &txn,
+                pairing::Column::Id,
+                pairing::Column::VillageId,
+                &left,
+            )
+            .await?,
+        );
+        table.finish(&mut out)?;
+
+        // A read-only snapshot: nothing to commit.
+        txn.rollback().await?;
+        remember_scope(db, user_id, device, timestamp, &villages_now, window.since).await?;
+        out.buf
+            .extend_from_slice(format!(r#"}},"timestamp":{timestamp}}}"#).as_bytes());
+        out.send()
+    }
 }
 
 /// Rows changed in the window, or (on a later pull) in a village that joined the scope.
