@@ -5,7 +5,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entity::{enterprise, household, issue, visit};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    QuerySelect,
+    sea_query::{CaseStatement, Expr, ExprTrait},
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -677,18 +678,34 @@ pub async fn record_household_visits(
             }
         }
     }
-    let touched: std::collections::BTreeSet<Uuid> =
-        created.iter().filter_map(|row| row.household_id).collect();
-    let touched: Vec<Uuid> = touched.into_iter().collect();
-    for chunk in touched.chunks(500) {
-        // `last_visited_at` from the visits themselves: it only ever moves to the latest visit.
-        household::Entity::update_many()
-            .col_expr(
-                household::Column::LastVisitedAt,
-                Expr::cust("(SELECT MAX(visits.visited_at) FROM visits WHERE visits.household_id = households.id)"),
+    // Each household's `last_visited_at` moves to its latest visit in the batch if that is later
+    // than the stored one (it only ever moves forward); every household visited is restamped.
+    let mut latest: std::collections::BTreeMap<Uuid, DateTime<Utc>> = Default::default();
+    for row in &created {
+        if let Some(household) = row.household_id {
+            let at = latest.entry(household).or_insert(row.visited_at);
+            *at = std::cmp::max(*at, row.visited_at);
+        }
+    }
+    let latest: Vec<(Uuid, DateTime<Utc>)> = latest.into_iter().collect();
+    for chunk in latest.chunks(100) {
+        let visited_at = chunk.iter().fold(CaseStatement::new(), |case, (id, at)| {
+            case.case(household::Column::Id.eq(*id), *at)
+        });
+        let visited_at: Expr = visited_at.into();
+        let stored = || Expr::col((household::Entity, household::Column::LastVisitedAt));
+        let moved = CaseStatement::new()
+            .case(
+                Condition::any()
+                    .add(stored().is_null())
+                    .add(stored().lt(visited_at.clone())),
+                visited_at,
             )
+            .finally(stored());
+        household::Entity::update_many()
+            .col_expr(household::Column::LastVisitedAt, moved.into())
             .col_expr(household::Column::ChangeSeq, Expr::value(0))
-            .filter(household::Column::Id.is_in(chunk.iter().copied()))
+            .filter(household::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
             .exec(db)
             .await
             .map_err(db_error(first))?;

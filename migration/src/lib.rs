@@ -16,6 +16,7 @@ mod m20261128_000009_surveys;
 mod m20261128_000010_audit_chain;
 mod m20261128_000011_ledger_order;
 mod m20261128_000012_stamp_on_write;
+mod m20261128_000013_audit_unsealed;
 
 pub use m20261128_000012_stamp_on_write::STAMPED_TABLES;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000010_audit_chain::Migration),
             Box::new(m20261128_000011_ledger_order::Migration),
             Box::new(m20261128_000012_stamp_on_write::Migration),
+            Box::new(m20261128_000013_audit_unsealed::Migration),
         ]
     }
 }

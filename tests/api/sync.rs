@@ -194,6 +194,55 @@ async fn a_pull_of_many_chunks_arrives_whole() {
 }
 
 #[tokio::test]
+async fn a_pushed_visit_moves_its_households_last_visit_only_forward() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    let households = ids(&phone.pull().await, "households", "created");
+    let (first, second): (Uuid, Uuid) = (
+        households[0].parse().expect("id"),
+        households[1].parse().expect("id"),
+    );
+    let visit_at = |household: Uuid, millis: i64| {
+        let mut visit = new_visit(Uuid::now_v7(), household);
+        visit["visited_at"] = json!(millis);
+        visit
+    };
+    let last_visited = |household: Uuid| {
+        let db = app.db.clone();
+        async move {
+            use sea_orm::EntityTrait;
+            entity::household::Entity::find_by_id(household)
+                .one(&db)
+                .await
+                .expect("read")
+                .expect("household")
+                .last_visited_at
+                .map(|at| at.timestamp_millis())
+        }
+    };
+    let (earlier, later, oldest) = (1_780_000_000_000_i64, 1_780_100_000_000, 1_700_000_000_000);
+
+    // Two visits to the first household in one push, the later one first; one to the second.
+    let response = phone
+        .push(json!({"visits": {"created": [
+            visit_at(first, later), visit_at(first, earlier), visit_at(second, earlier),
+        ]}}))
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert_eq!(last_visited(first).await, Some(later));
+    assert_eq!(last_visited(second).await, Some(earlier));
+
+    // A visit older than the last one, synced late, leaves it where it was.
+    let response = phone
+        .push(json!({"visits": {"created": [visit_at(first, oldest), visit_at(second, later)]}}))
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert_eq!(last_visited(first).await, Some(later), "never moves back");
+    assert_eq!(last_visited(second).await, Some(later));
+}
+
+#[tokio::test]
 async fn a_visit_recorded_offline_on_one_phone_appears_on_the_other() {
     let app = spawn_app().await;
     app.seed().await;
