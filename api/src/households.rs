@@ -134,6 +134,27 @@ pub async fn village_in_scope(
     })
 }
 
+/// Locks these households for update, all at once and in id order (PostgreSQL `FOR NO KEY
+/// UPDATE`; SQLite writers hold the whole database already): writers that take the
+/// households they will update this way cannot deadlock each other. `ids`: sorted, distinct.
+pub async fn lock_in_order(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), DbErr> {
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        return Ok(());
+    }
+    for chunk in ids.chunks(500) {
+        household::Entity::find()
+            .select_only()
+            .column(household::Column::Id)
+            .filter(household::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(household::Column::Id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The condition "household in scope".
 pub fn scope_condition(scope: &Scope) -> sea_orm::Condition {
     scope.village_condition(

@@ -622,8 +622,6 @@ pub async fn record_household_visits(
             origin_device: visit.device_id.clone(),
         });
     }
-    // The caller (the sync push) has locked the households the batch touches, in id order,
-    // before writing anything — two pushes touching the same households cannot deadlock.
     // `RETURNING` tells which rows this statement inserted; the others were inserted first by
     // a concurrent copy of the same push, and must be the same visits.
     let mut inserted: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
@@ -678,6 +676,18 @@ pub async fn record_household_visits(
             }
         }
     }
+    let entries = created
+        .iter()
+        .map(|row| {
+            AuditEntry::new("visit.create", "visit", row.id).with_changes(json!({
+                "household_id": row.household_id, "village_id": row.village_id, "channel": row.channel,
+                "visited_at": row.visited_at, "issues": [], "via": "sync",
+            }))
+        })
+        .collect();
+    audit::record_many(db, &user.audit_actor(), entries)
+        .await
+        .map_err(db_error(first))?;
     // Each household's `last_visited_at` moves to its latest visit in the batch if that is later
     // than the stored one (it only ever moves forward); every household visited is restamped.
     let mut latest: std::collections::BTreeMap<Uuid, DateTime<Utc>> = Default::default();
@@ -688,6 +698,12 @@ pub async fn record_household_visits(
         }
     }
     let latest: Vec<(Uuid, DateTime<Utc>)> = latest.into_iter().collect();
+    // Locked now, not before: the caller (a push of visits alone) has locked nothing, and the
+    // locks are held from here to the commit.
+    let ids: Vec<Uuid> = latest.iter().map(|(id, _)| *id).collect();
+    households::lock_in_order(db, &ids)
+        .await
+        .map_err(db_error(first))?;
     for chunk in latest.chunks(100) {
         let visited_at = chunk.iter().fold(CaseStatement::new(), |case, (id, at)| {
             case.case(household::Column::Id.eq(*id), *at)
@@ -710,17 +726,5 @@ pub async fn record_household_visits(
             .await
             .map_err(db_error(first))?;
     }
-    let entries = created
-        .iter()
-        .map(|row| {
-            AuditEntry::new("visit.create", "visit", row.id).with_changes(json!({
-                "household_id": row.household_id, "village_id": row.village_id, "channel": row.channel,
-                "visited_at": row.visited_at, "issues": [], "via": "sync",
-            }))
-        })
-        .collect();
-    audit::record_many(db, &user.audit_actor(), entries)
-        .await
-        .map_err(db_error(first))?;
     Ok(outcomes)
 }

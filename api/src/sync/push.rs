@@ -268,25 +268,30 @@ pub async fn push(
     Ok(report)
 }
 
-/// Locks every household the push names (its own rows and the targets of its visits), in id
-/// order, before anything is written (PostgreSQL `FOR NO KEY UPDATE`; SQLite writes one at a
-/// time): two pushes touching the same households in different orders cannot deadlock.
+/// A push that writes households locks every household it names (its own rows and the targets
+/// of its visits) before anything is written, all at once and in id order
+/// ([`households::lock_in_order`]): two pushes touching the same households cannot deadlock. A
+/// push of visits alone locks nothing here: its batch locks the households it visited the
+/// same way, just before it updates them (`visits::record_household_visits`), so concurrent
+/// pushes to one village wait for each other only as long as that update and the commit take.
 async fn lock_households(db: &impl ConnectionTrait, body: &PushBody) -> ApiResult<()> {
-    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
-    // SQLite writers hold the whole database already (`BEGIN IMMEDIATE`): nothing to lock.
-    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+    let Some(households) = body
+        .changes
+        .get("households")
+        .filter(|changes| changes.len() > 0)
+    else {
         return Ok(());
-    }
+    };
     let id_of = |record: &Value, field: &str| {
         record
             .get(field)
             .and_then(Value::as_str)
             .and_then(|id| id.parse::<Uuid>().ok())
     };
-    let mut ids: Vec<Uuid> = Vec::new();
-    if let Some(changes) = body.changes.get("households") {
-        ids.extend(changes.written().filter_map(|record| id_of(record, "id")));
-    }
+    let mut ids: Vec<Uuid> = households
+        .written()
+        .filter_map(|record| id_of(record, "id"))
+        .collect();
     if let Some(changes) = body.changes.get("visits") {
         ids.extend(
             changes
@@ -296,17 +301,7 @@ async fn lock_households(db: &impl ConnectionTrait, body: &PushBody) -> ApiResul
     }
     ids.sort();
     ids.dedup();
-    for chunk in ids.chunks(500) {
-        household::Entity::find()
-            .select_only()
-            .column(household::Column::Id)
-            .filter(household::Column::Id.is_in(chunk.iter().copied()))
-            .order_by_asc(household::Column::Id)
-            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
-            .into_tuple::<Uuid>()
-            .all(db)
-            .await?;
-    }
+    households::lock_in_order(db, &ids).await?;
     Ok(())
 }
 
