@@ -17,6 +17,7 @@ mod m20261128_000010_audit_chain;
 mod m20261128_000011_ledger_order;
 mod m20261128_000012_stamp_on_write;
 mod m20261128_000013_audit_unsealed;
+mod m20261128_000014_stamp_once_per_transaction;
 
 pub use m20261128_000012_stamp_on_write::STAMPED_TABLES;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000011_ledger_order::Migration),
             Box::new(m20261128_000012_stamp_on_write::Migration),
             Box::new(m20261128_000013_audit_unsealed::Migration),
+            Box::new(m20261128_000014_stamp_once_per_transaction::Migration),
         ]
     }
 }
