@@ -105,8 +105,12 @@ impl Drop for ChildDatabase {
 
 /// Starts the server and returns it with its address (read from its log line).
 fn start(database: &ChildDatabase) -> (Child, String) {
-    let mut child = database
-        .command(&["serve"])
+    start_with(database.command(&["serve"]))
+}
+
+/// Starts `serve` as `command` has it (its environment, say).
+fn start_with(mut command: Command) -> (Child, String) {
+    let mut child = command
         .env("MINQING_ADDR", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -191,6 +195,42 @@ async fn seeded_database() -> ChildDatabase {
         .expect("seed");
     assert!(seeded.success(), "seed-demo");
     database
+}
+
+/// The value of `GLIBC_TUNABLES` in a running process's environment.
+fn tunables_of(child: &Child) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).expect("environ");
+    environ
+        .split(|byte| *byte == 0)
+        .find_map(|variable| variable.strip_prefix(b"GLIBC_TUNABLES="))
+        .map(|value| String::from_utf8_lossy(value).into_owned())
+}
+
+#[tokio::test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+async fn the_server_tunes_glibcs_allocator_unless_the_operator_has() {
+    let database = ChildDatabase::create().await;
+
+    let mut plain = database.command(&["serve"]);
+    plain.env_remove("GLIBC_TUNABLES");
+    let (mut tuned, _) = start_with(plain);
+    let mut own = database.command(&["serve"]);
+    own.env("GLIBC_TUNABLES", "glibc.malloc.arena_max=4");
+    let (mut operators, _) = start_with(own);
+
+    let (tunables, kept) = (tunables_of(&tuned), tunables_of(&operators));
+    for child in [&mut tuned, &mut operators] {
+        child.kill().expect("kill");
+        child.wait().expect("wait");
+    }
+    // glibc applies every setting but leaves only the first in the process's environment.
+    assert!(
+        tunables
+            .as_deref()
+            .is_some_and(|tunables| tunables.starts_with("glibc.malloc.arena_max=2")),
+        "the server restarted itself with the small-server settings, same pid: {tunables:?}"
+    );
+    assert_eq!(kept.as_deref(), Some("glibc.malloc.arena_max=4"));
 }
 
 #[tokio::test]
