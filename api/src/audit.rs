@@ -3,7 +3,8 @@
 //! describes, so a change and its record commit or vanish together; a read of personal data
 //! is recorded by [`record_read`] in a short transaction of its own.
 //!
-//! The trail is a hash chain. [`record`] inserts rows unsealed; [`seal`], called by
+//! The trail is a hash chain. On SQLite, whose writers take turns, [`record`] links each row
+//! into it as it is written. On PostgreSQL it inserts rows unsealed; [`seal`], called by
 //! `db::commit`, takes the chain's head row, gives the unsealed rows the next `seq` numbers,
 //! each the previous row's hash (`prev_hash`) and its own (`row_hash`, SHA-256 over a
 //! canonical form of its fields), and moves the head. The head is taken once per transaction,
@@ -17,14 +18,14 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use entity::{audit_chain_head, audit_checkpoint, audit_log, user::Role};
 use sea_orm::{
     AccessMode,
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    IsolationLevel, NotSet, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionOptions, TransactionTrait,
+    IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionOptions,
+    TransactionTrait,
     sea_query::{CaseStatement, Expr, LockBehavior, LockType},
 };
 use serde_json::{Map, Value};
@@ -113,39 +114,75 @@ pub async fn record(
 }
 
 /// Writes one audit row per entry in one statement per 500 (a batch of changes, each its
-/// own mutation). The rows are sealed into the chain when the transaction commits
-/// (`db::commit` calls [`seal`]).
+/// own mutation). On SQLite the rows are linked into the chain as they are written
+/// ([`link_now`]); otherwise they are sealed when the transaction commits (`db::commit` calls
+/// [`seal`]).
 pub async fn record_many(
     db: &impl ConnectionTrait,
     actor: &AuditActor,
     entries: Vec<AuditEntry>,
 ) -> Result<(), DbErr> {
-    let now = Utc::now();
+    // Microseconds, as both engines keep them: a row hashed before it is written hashes the
+    // same when it is read back.
+    let now = Utc::now().trunc_subsecs(6);
     let role = actor.role.map(crate::auth::role_name);
-    let rows: Vec<audit_log::ActiveModel> = entries
+    let mut rows: Vec<audit_log::Model> = entries
         .into_iter()
-        .map(|entry| audit_log::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            occurred_at: Set(now),
-            actor_type: Set(actor.actor_type.to_owned()),
-            actor_id: Set(actor.actor_id),
-            actor_role: Set(role.clone()),
-            action: Set(entry.action.to_owned()),
-            entity_type: Set(entry.entity_type.to_owned()),
-            entity_id: Set(entry.entity_id),
-            changes: Set(entry.changes),
-            request_id: Set(actor.request_id.clone()),
-            client_addr: Set(actor.client_addr.clone()),
-            seq: NotSet,
-            prev_hash: NotSet,
-            row_hash: NotSet,
+        .map(|entry| audit_log::Model {
+            id: Uuid::now_v7(),
+            occurred_at: now,
+            actor_type: actor.actor_type.to_owned(),
+            actor_id: actor.actor_id,
+            actor_role: role.clone(),
+            action: entry.action.to_owned(),
+            entity_type: entry.entity_type.to_owned(),
+            entity_id: entry.entity_id,
+            changes: entry.changes,
+            request_id: actor.request_id.clone(),
+            client_addr: actor.client_addr.clone(),
+            seq: None,
+            prev_hash: None,
+            row_hash: None,
         })
         .collect();
+    if db.get_database_backend() == DbBackend::Sqlite {
+        link_now(db, &mut rows).await?;
+    }
     for chunk in rows.chunks(500) {
-        audit_log::Entity::insert_many(chunk.to_vec())
+        audit_log::Entity::insert_many(chunk.iter().cloned().map(audit_log::ActiveModel::from))
             .exec_without_returning(db)
             .await?;
     }
+    Ok(())
+}
+
+/// SQLite writes one transaction at a time (`db::begin_write`): the chain's head cannot move
+/// before this transaction ends, so its rows take their `seq` and hashes before they are
+/// written — no second write of each row at commit. Rows already waiting unsealed (written
+/// before the chain existed) go first: then these wait too, and [`seal`] links them all at
+/// commit, in id order.
+async fn link_now(db: &impl ConnectionTrait, rows: &mut [audit_log::Model]) -> Result<(), DbErr> {
+    if rows.is_empty() || newest_unsealed(db, None).await?.is_some() {
+        return Ok(());
+    }
+    let head = audit_chain_head::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("audit_chain_head".to_owned()))?;
+    let (mut seq, mut hash) = (head.last_seq, head.last_hash);
+    for row in rows.iter_mut() {
+        seq += 1;
+        let row_hash = entry_hash(row, seq, &hash);
+        row.seq = Some(seq);
+        row.prev_hash = Some(std::mem::replace(&mut hash, row_hash.clone()));
+        row.row_hash = Some(row_hash);
+    }
+    audit_chain_head::Entity::update_many()
+        .col_expr(audit_chain_head::Column::LastSeq, Expr::val(seq))
+        .col_expr(audit_chain_head::Column::LastHash, Expr::val(hash))
+        .filter(audit_chain_head::Column::Id.eq(1))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -400,6 +400,11 @@ impl Pull {
         actix_web::rt::spawn(async move {
             let last = match self.send_rest(&db).await {
                 Ok(()) => Message::End,
+                // A phone that lost its signal: nothing went wrong here.
+                Err(error) if sender.is_closed() => {
+                    tracing::debug!(%error, "a pull's client went away");
+                    return;
+                }
                 Err(error) => {
                     tracing::warn!(%error, "a pull was cut short");
                     Message::Failed(error)
