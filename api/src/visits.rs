@@ -698,8 +698,8 @@ pub async fn record_household_visits(
         }
     }
     let latest: Vec<(Uuid, DateTime<Utc>)> = latest.into_iter().collect();
-    // Locked now, not before: the caller (a push of visits alone) has locked nothing, and the
-    // locks are held from here to the commit.
+    // Locked now, held to the commit: a push of visits alone has locked nothing before (one
+    // that writes households locked them all first; taking them again changes nothing).
     let ids: Vec<Uuid> = latest.iter().map(|(id, _)| *id).collect();
     households::lock_in_order(db, &ids)
         .await
