@@ -177,6 +177,11 @@ async fn link_now(db: &impl ConnectionTrait, rows: &mut [audit_log::Model]) -> R
         row.prev_hash = Some(std::mem::replace(&mut hash, row_hash.clone()));
         row.row_hash = Some(row_hash);
     }
+    move_head(db, seq, hash).await
+}
+
+/// Moves the chain's head to the entry at `seq` with `hash`.
+async fn move_head(db: &impl ConnectionTrait, seq: i64, hash: String) -> Result<(), DbErr> {
     audit_chain_head::Entity::update_many()
         .col_expr(audit_chain_head::Column::LastSeq, Expr::val(seq))
         .col_expr(audit_chain_head::Column::LastHash, Expr::val(hash))
@@ -274,12 +279,7 @@ pub async fn seal(db: &impl ConnectionTrait, taken: HeadTaken) -> Result<Sealed,
         }
     }
     if seq != head.last_seq {
-        audit_chain_head::Entity::update_many()
-            .col_expr(audit_chain_head::Column::LastSeq, Expr::val(seq))
-            .col_expr(audit_chain_head::Column::LastHash, Expr::val(hash))
-            .filter(audit_chain_head::Column::Id.eq(1))
-            .exec(db)
-            .await?;
+        move_head(db, seq, hash).await?;
     }
     Ok(Sealed::Done)
 }
