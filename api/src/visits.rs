@@ -370,6 +370,16 @@ pub async fn issues_of_visit(
         .await
 }
 
+/// The visit as a caller named by a complaint raised in it is shown it ([`visits_naming`]):
+/// without the answers and the diary.
+pub fn withheld(row: visit::Model) -> visit::Model {
+    visit::Model {
+        answers: None,
+        diary_note: None,
+        ..row
+    }
+}
+
 /// Of these visits, those in which an issue names the caller (a cadre-conduct complaint):
 /// their answers and diary are withheld from the caller — the evaluation of cadres is where
 /// such complaints are told.

@@ -192,15 +192,7 @@ impl VisitResponse {
     /// `withheld`: the caller is named by a complaint raised in this visit, and gets neither
     /// the answers nor the diary.
     fn new(row: visit::Model, issues: Option<Vec<IssueResponse>>, withheld: bool) -> Self {
-        let row = if withheld {
-            visit::Model {
-                answers: None,
-                diary_note: None,
-                ..row
-            }
-        } else {
-            row
-        };
+        let row = if withheld { visits::withheld(row) } else { row };
         Self {
             id: row.id,
             household_id: row.household_id,

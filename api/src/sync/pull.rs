@@ -521,11 +521,7 @@ impl Pull {
         while let Some(row) = rows.try_next().await? {
             // Withheld from a cadre named by a complaint raised in the visit.
             let row = if naming.contains(&row.id) {
-                visit::Model {
-                    answers: None,
-                    diary_note: None,
-                    ..row
-                }
+                crate::visits::withheld(row)
             } else {
                 row
             };
