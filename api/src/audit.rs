@@ -3,14 +3,15 @@
 //! describes, so a change and its record commit or vanish together; a read of personal data
 //! is recorded by [`record_read`] in a short transaction of its own.
 //!
-//! The trail is a hash chain. On SQLite, whose writers take turns, [`record`] links each row
-//! into it as it is written. On PostgreSQL it inserts rows unsealed; [`seal`], called by
-//! `db::commit`, takes the chain's head row, gives the unsealed rows the next `seq` numbers,
-//! each the previous row's hash (`prev_hash`) and its own (`row_hash`, SHA-256 over a
-//! canonical form of its fields), and moves the head. The head is taken once per transaction,
-//! at commit, after every other lock the transaction holds, so it never joins a deadlock; on
-//! PostgreSQL a transaction finding it taken does not wait: it commits, and its rows are sealed
-//! just after ([`seal_after`]), so commits do not queue behind each other. Triggers refuse any other UPDATE and any DELETE
+//! The trail is a hash chain: each row has the next `seq` number, the previous row's hash
+//! (`prev_hash`) and its own (`row_hash`, SHA-256 over a canonical form of its fields), and the
+//! chain's head row names the last link. [`record`] links rows into it as it writes them when
+//! the transaction can take the head (on SQLite, whose writers take turns, always; on
+//! PostgreSQL when no other transaction holds it — it is then held to the commit). Otherwise
+//! it writes them unsealed, and [`seal`], called by `db::commit`, takes the head, links them
+//! and moves it. The head is never waited for with other locks held, so it never joins a
+//! deadlock: a transaction finding it taken commits, and its rows are sealed just after
+//! ([`seal_after`]), so commits do not queue behind each other. Triggers refuse any other UPDATE and any DELETE
 //! not covered by a retention checkpoint; [`verify`] walks the chain and names the first entry
 //! that was altered, removed or added behind the application's back; [`prune`] removes entries
 //! older than the retention period and leaves a checkpoint, so what is kept still verifies.
@@ -114,7 +115,7 @@ pub async fn record(
 }
 
 /// Writes one audit row per entry in one statement per 500 (a batch of changes, each its
-/// own mutation). On SQLite the rows are linked into the chain as they are written
+/// own mutation), linked into the chain as they are written when the chain's head is free
 /// ([`link_now`]); otherwise they are sealed when the transaction commits (`db::commit` calls
 /// [`seal`]).
 pub async fn record_many(
@@ -145,9 +146,7 @@ pub async fn record_many(
             row_hash: None,
         })
         .collect();
-    if db.get_database_backend() == DbBackend::Sqlite {
-        link_now(db, &mut rows).await?;
-    }
+    link_now(db, &mut rows).await?;
     for chunk in rows.chunks(500) {
         audit_log::Entity::insert_many(chunk.iter().cloned().map(audit_log::ActiveModel::from))
             .exec_without_returning(db)
@@ -156,19 +155,32 @@ pub async fn record_many(
     Ok(())
 }
 
-/// SQLite writes one transaction at a time (`db::begin_write`): the chain's head cannot move
-/// before this transaction ends, so its rows take their `seq` and hashes before they are
-/// written — no second write of each row at commit. Rows already waiting unsealed (written
-/// before the chain existed) go first: then these wait too, and [`seal`] links them all at
-/// commit, in id order.
+/// Gives rows their `seq` and hashes before they are written — no second write of each row at
+/// commit — when this transaction can hold the chain's head until it commits: on SQLite always
+/// (one writer at a time, `db::begin_write`); on PostgreSQL when no other transaction holds
+/// the head (`SKIP LOCKED`: it never waits here, so it never joins a deadlock), and then the
+/// head stays taken until this transaction ends. Otherwise, and while rows wait unsealed
+/// (theirs go first), the rows are written unsealed and [`seal`] links them at commit.
 async fn link_now(db: &impl ConnectionTrait, rows: &mut [audit_log::Model]) -> Result<(), DbErr> {
-    if rows.is_empty() || newest_unsealed(db, None).await?.is_some() {
+    if rows.is_empty() {
         return Ok(());
     }
-    let head = audit_chain_head::Entity::find_by_id(1)
-        .one(db)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("audit_chain_head".to_owned()))?;
+    let head = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            audit_chain_head::Entity::find_by_id(1)
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                .one(db)
+                .await?
+        }
+        _ => audit_chain_head::Entity::find_by_id(1).one(db).await?,
+    };
+    // Read with the head held: no rows can be sealed or linked meanwhile.
+    let Some(head) = head else {
+        return Ok(());
+    };
+    if newest_unsealed(db, None).await?.is_some() {
+        return Ok(());
+    }
     let (mut seq, mut hash) = (head.last_seq, head.last_hash);
     for row in rows.iter_mut() {
         seq += 1;

@@ -91,6 +91,25 @@ pub struct WriteTxn {
     /// The pool, for sealing after the commit what the commit could not (`commit`).
     pool: DatabaseConnection,
     _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
+    /// SQLite: this transaction's change stamp, once something asked for it ([`WriteTxn::stamp`]).
+    stamp: tokio::sync::OnceCell<i64>,
+}
+
+impl WriteTxn {
+    /// The change stamp to write in the rows of synced tables this transaction writes. On
+    /// SQLite the next value of the `sync_counter` row, taken at the first call and held to
+    /// the commit (the write turn keeps other writers out, so stamps follow commit order); a
+    /// row written with it needs no restamping at commit. On PostgreSQL `0`: its trigger
+    /// stamps each row as it is written (migration 12), whatever the row says.
+    pub async fn stamp(&self) -> Result<i64, DbErr> {
+        if self.txn.get_database_backend() != DbBackend::Sqlite {
+            return Ok(0);
+        }
+        self.stamp
+            .get_or_try_init(|| next_stamp(&self.txn))
+            .await
+            .copied()
+    }
 }
 
 /// Starts a transaction that will write. On SQLite it waits its turn (see
@@ -116,6 +135,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
         txn,
         pool: db.clone(),
         _turn: turn,
+        stamp: tokio::sync::OnceCell::new(),
     })
 }
 
@@ -156,8 +176,8 @@ pub async fn is_ready(db: &DatabaseConnection) -> Result<bool, DbErr> {
 
 /// Commits a writing transaction. Rows of synced tables it marked as changed
 /// (`change_seq = 0`) get their change stamp: on SQLite, which has one writer at a time, the
-/// next value of the `sync_counter` row, taken here and held until the commit, so stamps
-/// follow commit order; on PostgreSQL, which commits concurrently, a trigger has already
+/// transaction's stamp ([`WriteTxn::stamp`], the next value of the `sync_counter` row, held
+/// until the commit, so stamps follow commit order); on PostgreSQL, which commits concurrently, a trigger has already
 /// stamped each row as it was written with the transaction's id (migration 12), and the pull's
 /// cursor makes up for ids not being in commit order (`sync::current_cursor`). Then the
 /// transaction's audit rows are sealed into the hash chain (`audit::seal`; on PostgreSQL, if
@@ -185,22 +205,24 @@ pub(crate) async fn commit_sealing(
     taken: crate::audit::HeadTaken,
 ) -> Result<crate::audit::Sealed, DbErr> {
     if write.get_database_backend() == DbBackend::Sqlite {
-        stamp_changes(&write.txn).await?;
+        stamp_changes(&write).await?;
     }
     let sealed = crate::audit::seal(&write.txn, taken).await?;
     write.txn.commit().await?;
     Ok(sealed)
 }
 
-async fn stamp_changes(txn: &DatabaseTransaction) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
+/// SQLite: stamps the rows this transaction marked as changed (`change_seq = 0`) with its
+/// stamp; rows written with [`WriteTxn::stamp`] already carry it.
+async fn stamp_changes(write: &WriteTxn) -> Result<(), DbErr> {
+    let backend = write.get_database_backend();
     // Which synced tables this transaction marked.
     let pending = STAMPED_TABLES
         .iter()
         .map(|table| format!("SELECT '{table}' AS marked FROM (SELECT 1 FROM {table} WHERE change_seq = 0 LIMIT 1) AS {table}_marked"))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    let marked: Vec<String> = txn
+    let marked: Vec<String> = write
         .query_all_raw(Statement::from_string(backend, pending))
         .await?
         .iter()
@@ -210,21 +232,26 @@ async fn stamp_changes(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     if marked.is_empty() {
         return Ok(());
     }
-    let seq: i64 = txn
-        .query_one_raw(Statement::from_string(
-            backend,
-            "UPDATE sync_counter SET value = value + 1 WHERE id = 1 RETURNING value".to_owned(),
-        ))
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("sync_counter".to_owned()))?
-        .try_get("", "value")?;
+    let seq = write.stamp().await?;
     for table in marked {
-        txn.execute_unprepared(&format!(
-            "UPDATE {table} SET change_seq = {seq}, \
-             created_seq = CASE WHEN created_seq = 0 THEN {seq} ELSE created_seq END \
-             WHERE change_seq = 0"
-        ))
-        .await?;
+        write
+            .execute_unprepared(&format!(
+                "UPDATE {table} SET change_seq = {seq}, \
+                 created_seq = CASE WHEN created_seq = 0 THEN {seq} ELSE created_seq END \
+                 WHERE change_seq = 0"
+            ))
+            .await?;
     }
     Ok(())
+}
+
+/// Takes the next value of the `sync_counter` row (SQLite, in the write turn).
+async fn next_stamp(txn: &DatabaseTransaction) -> Result<i64, DbErr> {
+    txn.query_one_raw(Statement::from_string(
+        txn.get_database_backend(),
+        "UPDATE sync_counter SET value = value + 1 WHERE id = 1 RETURNING value".to_owned(),
+    ))
+    .await?
+    .ok_or_else(|| DbErr::RecordNotFound("sync_counter".to_owned()))?
+    .try_get("", "value")
 }

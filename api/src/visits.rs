@@ -500,7 +500,7 @@ pub enum BatchOutcome {
 /// few statements per batch instead of several per visit. An error names the visit it is
 /// about.
 pub async fn record_household_visits(
-    db: &impl ConnectionTrait,
+    db: &crate::db::WriteTxn,
     user: &AuthUser,
     clock: LocalClock,
     visits: Vec<NewVisit>,
@@ -583,6 +583,7 @@ pub async fn record_household_visits(
     }
     // Microseconds, as both engines store them: the stored copy is recognised as ours by it.
     let now = Utc::now().trunc_subsecs(6);
+    let stamp = db.stamp().await.map_err(db_error(first))?;
     let mut rows = Vec::with_capacity(new_visits.len());
     for visit in &new_visits {
         let Some(household_id) = household_of(visit) else {
@@ -627,8 +628,8 @@ pub async fn record_household_visits(
             longitude: visit.longitude,
             device_id: visit.device_id.clone(),
             duty_id,
-            change_seq: 0,
-            created_seq: 0,
+            change_seq: stamp,
+            created_seq: stamp,
             origin_device: visit.device_id.clone(),
         });
     }
@@ -686,18 +687,6 @@ pub async fn record_household_visits(
             }
         }
     }
-    let entries = created
-        .iter()
-        .map(|row| {
-            AuditEntry::new("visit.create", "visit", row.id).with_changes(json!({
-                "household_id": row.household_id, "village_id": row.village_id, "channel": row.channel,
-                "visited_at": row.visited_at, "issues": [], "via": "sync",
-            }))
-        })
-        .collect();
-    audit::record_many(db, &user.audit_actor(), entries)
-        .await
-        .map_err(db_error(first))?;
     // Each household's `last_visited_at` moves to its latest visit in the batch if that is later
     // than the stored one (it only ever moves forward); every household visited is restamped.
     let mut latest: std::collections::BTreeMap<Uuid, DateTime<Utc>> = Default::default();
@@ -730,11 +719,32 @@ pub async fn record_household_visits(
             .finally(stored());
         household::Entity::update_many()
             .col_expr(household::Column::LastVisitedAt, moved.into())
-            .col_expr(household::Column::ChangeSeq, Expr::value(0))
+            .col_expr(household::Column::ChangeSeq, Expr::value(stamp))
+            // A household created earlier in this push is created by this stamp too.
+            .col_expr(
+                household::Column::CreatedSeq,
+                CaseStatement::new()
+                    .case(household::Column::CreatedSeq.eq(0), stamp)
+                    .finally(Expr::col(household::Column::CreatedSeq))
+                    .into(),
+            )
             .filter(household::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
             .exec(db)
             .await
             .map_err(db_error(first))?;
     }
+    // Last: the audit rows may take the chain's head, held from here to the commit.
+    let entries = created
+        .iter()
+        .map(|row| {
+            AuditEntry::new("visit.create", "visit", row.id).with_changes(json!({
+                "household_id": row.household_id, "village_id": row.village_id, "channel": row.channel,
+                "visited_at": row.visited_at, "issues": [], "via": "sync",
+            }))
+        })
+        .collect();
+    audit::record_many(db, &user.audit_actor(), entries)
+        .await
+        .map_err(db_error(first))?;
     Ok(outcomes)
 }

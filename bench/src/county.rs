@@ -83,6 +83,26 @@ pub struct Person {
     pub id: Uuid,
 }
 
+/// A cadre's phone: who, and the households of their villages.
+#[derive(Debug, Clone)]
+pub struct Phone {
+    /// The cadre.
+    pub cadre: Person,
+    /// Their town.
+    pub town_id: Uuid,
+    /// Their villages.
+    pub villages: Vec<Uuid>,
+    /// The households of those villages, village by village.
+    pub households: Vec<Uuid>,
+}
+
+impl Phone {
+    /// The village of household `index` of [`Phone::households`].
+    pub fn village_of(&self, index: usize) -> Uuid {
+        self.villages[(index / HOUSEHOLDS_PER_VILLAGE).min(self.villages.len() - 1)]
+    }
+}
+
 /// How the generated issues stand at the end.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IssueTally {
@@ -118,12 +138,12 @@ impl IssueTally {
 pub struct County {
     /// The county.
     pub county_id: Uuid,
-    /// A village-contact cadre (包村干部) of the first town, with ~5 villages.
-    pub cadre: Person,
-    /// Their villages.
-    pub cadre_villages: Vec<Uuid>,
-    /// The households of those villages.
-    pub cadre_households: Vec<Uuid>,
+    /// A village-contact cadre (包村干部) of the first town, with ~5 villages (also the first
+    /// of [`County::phones`]).
+    pub cadre: Phone,
+    /// One village-contact cadre per town, each with their own villages: the phones of the
+    /// push scenario (a county's concurrent pushes come from different cadres).
+    pub phones: Vec<Phone>,
     /// The first town's party secretary (role leader, scope the town).
     pub town_leader: Person,
     /// The first town.
@@ -201,6 +221,8 @@ struct Plan {
     assignments: Vec<(usize, usize)>,
     viewer: usize,
     bench_cadre: usize,
+    /// The first village-contact cadre of each town: villages of their own, apart.
+    phone_cadres: Vec<usize>,
 }
 
 const TOWN_NAMES: [&str; 15] = [
@@ -424,6 +446,7 @@ fn build_plan(options: &Options) -> Plan {
     let mut villages = Vec::new();
     let mut assignments = Vec::new();
     let mut bench_cadre = 0;
+    let mut phone_cadres = Vec::new();
     for town_index in 0..town_count {
         let town_number = town_index + 1;
         let code = format!("{county_code}{:03}", 100 + town_index);
@@ -540,6 +563,7 @@ fn build_plan(options: &Options) -> Plan {
         if town_index == 0 {
             bench_cadre = cadres[0];
         }
+        phone_cadres.push(cadres[0]);
         for (slot, local) in slots.iter().enumerate() {
             let cadre = cadres[slot % cadre_count];
             if !assignments.contains(&(cadre, first + local)) {
@@ -567,6 +591,7 @@ fn build_plan(options: &Options) -> Plan {
         assignments,
         viewer,
         bench_cadre,
+        phone_cadres,
     }
 }
 
@@ -856,16 +881,16 @@ pub async fn generate(db: &DatabaseConnection, options: Options) -> BenchResult<
 }
 
 impl Generator<'_> {
-    fn finish(self, elapsed: Duration, last_seq: i64) -> County {
+    /// The cadre `user`, their town, villages and households.
+    fn phone(&self, user: usize) -> Phone {
         let plan = &self.plan;
-        let cadre = &plan.users[plan.bench_cadre];
-        let cadre_village_indexes: Vec<usize> = plan
+        let village_indexes: Vec<usize> = plan
             .assignments
             .iter()
-            .filter(|(user, _)| *user == plan.bench_cadre)
+            .filter(|(assigned, _)| *assigned == user)
             .map(|(_, village)| *village)
             .collect();
-        let cadre_households = cadre_village_indexes
+        let households = village_indexes
             .iter()
             .flat_map(|village| {
                 let start = village * HOUSEHOLDS_PER_VILLAGE;
@@ -873,6 +898,29 @@ impl Generator<'_> {
                     .iter()
                     .copied()
             })
+            .collect();
+        let person = &plan.users[user];
+        Phone {
+            cadre: Person {
+                username: person.username.clone(),
+                id: person.id,
+            },
+            town_id: person.scope.unwrap_or(plan.towns[0].id),
+            villages: village_indexes
+                .iter()
+                .map(|village| plan.villages[*village].id)
+                .collect(),
+            households,
+        }
+    }
+
+    fn finish(self, elapsed: Duration, last_seq: i64) -> County {
+        let plan = &self.plan;
+        let cadre = self.phone(plan.bench_cadre);
+        let phones = plan
+            .phone_cadres
+            .iter()
+            .map(|user| self.phone(*user))
             .collect();
         let leader = &plan.users[plan.towns[0].leader];
         let viewer = &plan.users[plan.viewer];
@@ -893,15 +941,8 @@ impl Generator<'_> {
         .collect();
         County {
             county_id: plan.county_id,
-            cadre: Person {
-                username: cadre.username.clone(),
-                id: cadre.id,
-            },
-            cadre_villages: cadre_village_indexes
-                .iter()
-                .map(|village| plan.villages[*village].id)
-                .collect(),
-            cadre_households,
+            cadre,
+            phones,
             town_leader: Person {
                 username: leader.username.clone(),
                 id: leader.id,

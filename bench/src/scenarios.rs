@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::{
     BenchResult,
     bulk::{Bulk, placeholders},
-    county::{County, HOUSEHOLDS_PER_VILLAGE, PASSWORD},
+    county::{County, PASSWORD, Phone},
     load::{Timed, alternate, drive},
     report::{Row, count, latency, ms},
 };
@@ -117,7 +117,7 @@ fn question_marks(count: usize) -> String {
 /// A cadre's first sync of their whole scope, five times, each beside the same rows read raw.
 pub async fn pull(ctx: &Ctx) -> BenchResult<Vec<Row>> {
     let county = &ctx.county;
-    let token = login(ctx, &county.cadre.username).await?;
+    let token = login(ctx, &county.cadre.cadre.username).await?;
     let mut api = Vec::new();
     let mut raw = Vec::new();
     let mut records = 0;
@@ -158,7 +158,7 @@ pub async fn pull(ctx: &Ctx) -> BenchResult<Vec<Row>> {
     Ok(vec![Row {
         scenario: format!(
             "sync pull, a cadre's whole scope ({} villages), first sync",
-            county.cadre_villages.len()
+            county.cadre.villages.len()
         ),
         api: format!("median {} · max {}", ms(api_p50), ms(api_max)),
         raw: format!("median {} · max {}", ms(raw_p50), ms(raw_max)),
@@ -180,13 +180,14 @@ async fn raw_pull(ctx: &Ctx) -> BenchResult<usize> {
     let backend = ctx.backend();
     let county = &ctx.county;
     let villages: Vec<Value> = county
-        .cadre_villages
+        .cadre
+        .villages
         .iter()
         .map(|id| (*id).into())
         .collect();
     let marks = question_marks(villages.len());
     let year_ago = Utc::now() - TimeDelta::days(365);
-    let me: Value = county.cadre.id.into();
+    let me: Value = county.cadre.cadre.id.into();
     let txn = ctx.raw.begin().await?;
     let units = org_unit::Entity::find()
         .from_raw_sql(statement(
@@ -366,11 +367,11 @@ const WRITE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 async fn dashboard_while_writing(ctx: &Ctx) -> BenchResult<Row> {
     let county = ctx.county.clone();
     let token = Arc::new(login(ctx, &county.viewer.username).await?);
-    let cadre = login(ctx, &county.cadre.username).await?;
+    let cadre = login(ctx, &county.cadre.cadre.username).await?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = tokio::spawn({
         let (client, address, stop) = (ctx.client.clone(), ctx.address.clone(), stop.clone());
-        let households = county.cadre_households.clone();
+        let households = county.cadre.households.clone();
         let deadline = (Utc::now().date_naive() + TimeDelta::days(5)).to_string();
         async move {
             let mut written = 0usize;
@@ -724,11 +725,6 @@ pub const EXPORT_SCENARIO: &str = "xlsx export of the county's whole ledger, cou
 // ----------------------------------------------------------------------------------------
 // Writes
 
-/// Where household `index` of the cadre's list lives: the list is village by village.
-fn cadre_village(county: &County, index: usize) -> Uuid {
-    county.cadre_villages[(index / HOUSEHOLDS_PER_VILLAGE).min(county.cadre_villages.len() - 1)]
-}
-
 fn visit_records(households: &[Uuid], count: usize, seed: usize) -> Vec<Json> {
     (0..count)
         .map(|index| {
@@ -787,12 +783,14 @@ enum RawWrites {
 /// Negative `seq` numbers for the raw side's audit rows, out of the chain's way.
 static RAW_AUDIT_SEQ: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
 
-/// Inserts `count` visits of the cadre in one multi-row INSERT, in one write transaction (and,
-/// for [`RawWrites::Same`], updates their households and inserts their audit rows in it).
+/// Inserts `count` visits of the phone's cadre in one multi-row INSERT, in one write
+/// transaction (and, for [`RawWrites::Same`], updates their households and inserts their audit
+/// rows in it).
 async fn raw_insert_visits(
     db: &DatabaseConnection,
     turn: &tokio::sync::Mutex<()>,
-    county: &County,
+    county_id: Uuid,
+    phone: &Phone,
     first: usize,
     count: usize,
     writes: RawWrites,
@@ -801,7 +799,7 @@ async fn raw_insert_visits(
     let mut bulk = Bulk::new(backend, "visits", VISIT_COLUMNS);
     let mut audit = Bulk::new(backend, "audit_log", AUDIT_COLUMNS);
     let mut touched = std::collections::BTreeSet::new();
-    let households = &county.cadre_households;
+    let households = &phone.households;
     for offset in 0..count {
         let index = (first * 31 + offset) % households.len();
         let now = Utc::now();
@@ -813,12 +811,12 @@ async fn raw_insert_visits(
                 Uuid::now_v7().into(),
                 now.into(),
                 "user".into(),
-                Some(county.cadre.id).into(),
+                Some(phone.cadre.id).into(),
                 Some("cadre".to_owned()).into(),
                 "visit.create".into(),
                 "visit".into(),
                 Some(id).into(),
-                Some(json!({"household_id": households[index], "village_id": cadre_village(county, index),
+                Some(json!({"household_id": households[index], "village_id": phone.village_of(index),
                             "channel": "door_to_door", "visited_at": now, "issues": [], "via": "sync"}))
                 .into(),
                 Some(seq).into(),
@@ -828,11 +826,11 @@ async fn raw_insert_visits(
         }
         bulk.push([
             id.into(),
-            county.county_id.into(),
-            county.town_id.into(),
-            cadre_village(county, index).into(),
+            county_id.into(),
+            phone.town_id.into(),
+            phone.village_of(index).into(),
             Some(households[index]).into(),
-            county.cadre.id.into(),
+            phone.cadre.id.into(),
             "door_to_door".into(),
             now.into(),
             now.into(),
@@ -882,34 +880,46 @@ async fn raw_insert_visits(
     Ok(())
 }
 
-/// Sync push of batches of 100 visits by `clients` phones, beside the same rows inserted raw.
+/// Sync push of batches of 100 visits by `clients` phones at once, beside the same rows
+/// inserted raw. Batch `index` comes from phone `index % phones` (a cadre per town, villages
+/// apart: the batches pushed at the same moment are different cadres', as in a county), its
+/// households moving on along the cadre's list from one of their batches to the next.
 pub async fn push(ctx: &Ctx) -> BenchResult<Vec<Row>> {
     let county = ctx.county.clone();
-    let token = Arc::new(login(ctx, &county.cadre.username).await?);
-    let households = Arc::new(county.cadre_households.clone());
+    let phones = Arc::new(county.phones.clone());
+    let mut tokens = Vec::with_capacity(phones.len());
+    for phone in phones.iter() {
+        tokens.push(login(ctx, &phone.cadre.username).await?);
+    }
+    let tokens = Arc::new(tokens);
     let (client, address) = (ctx.client.clone(), ctx.address.clone());
-    let api_job = move |index: usize| {
-        let (client, address, token, households) = (
-            client.clone(),
-            address.clone(),
-            token.clone(),
-            households.clone(),
-        );
-        async move {
-            let body = json!({"changes": {"visits": {"created": visit_records(&households, 100, index), "updated": [], "deleted": []}}});
-            let response = client
-                .post(format!("{address}/api/v1/sync/push?last_pulled_at=0"))
-                .bearer_auth(token.as_str())
-                .header("x-device-id", format!("bench-phone-{}", index % 8))
-                .json(&body)
-                .send()
-                .await?;
-            if !response.status().is_success() {
-                return Err(
-                    format!("push: {} {}", response.status(), response.text().await?).into(),
-                );
+    let api_job = {
+        let phones = phones.clone();
+        move |index: usize| {
+            let (client, address, tokens, phones) = (
+                client.clone(),
+                address.clone(),
+                tokens.clone(),
+                phones.clone(),
+            );
+            async move {
+                let (phone, batch) = (index % phones.len(), index / phones.len());
+                let records = visit_records(&phones[phone].households, 100, batch);
+                let body = json!({"changes": {"visits": {"created": records, "updated": [], "deleted": []}}});
+                let response = client
+                    .post(format!("{address}/api/v1/sync/push?last_pulled_at=0"))
+                    .bearer_auth(tokens[phone].as_str())
+                    .header("x-device-id", format!("bench-phone-{phone}"))
+                    .json(&body)
+                    .send()
+                    .await?;
+                if !response.status().is_success() {
+                    return Err(
+                        format!("push: {} {}", response.status(), response.text().await?).into(),
+                    );
+                }
+                Ok(())
             }
-            Ok(())
         }
     };
     let api_job = Arc::new(api_job);
@@ -917,10 +927,14 @@ pub async fn push(ctx: &Ctx) -> BenchResult<Vec<Row>> {
     // Half the batches beside a raw side doing the same writes (the target's comparison), half
     // beside one inserting the visits alone (what the insert itself costs).
     for writes in [RawWrites::Same, RawWrites::Visits] {
-        let (raw_db, turn, raw_county) = (ctx.raw.clone(), ctx.write_turn.clone(), county.clone());
+        let (raw_db, turn, raw_phones) = (ctx.raw.clone(), ctx.write_turn.clone(), phones.clone());
+        let county_id = county.county_id;
         let raw_job = move |index: usize| {
-            let (db, turn, county) = (raw_db.clone(), turn.clone(), raw_county.clone());
-            async move { raw_insert_visits(&db, &turn, &county, index, 100, writes).await }
+            let (db, turn, phones) = (raw_db.clone(), turn.clone(), raw_phones.clone());
+            async move {
+                let (phone, batch) = (index % phones.len(), index / phones.len());
+                raw_insert_visits(&db, &turn, county_id, &phones[phone], batch, 100, writes).await
+            }
         };
         let api_job = api_job.clone();
         let (api, raw) = alternate(
@@ -950,8 +964,9 @@ pub async fn push(ctx: &Ctx) -> BenchResult<Vec<Row>> {
         };
         rows.push(Row {
             scenario: format!(
-                "sync push, batches of 100 visits, {} clients, vs {versus}",
-                ctx.clients
+                "sync push, batches of 100 visits, {} clients, {} cadres' phones, vs {versus}",
+                ctx.clients,
+                phones.len()
             ),
             api: format!(
                 "{} visits/s ({})",
@@ -981,8 +996,8 @@ pub async fn push(ctx: &Ctx) -> BenchResult<Vec<Row>> {
 pub async fn single_visit(ctx: &Ctx) -> BenchResult<Vec<Row>> {
     let county = ctx.county.clone();
     let total = 2000;
-    let token = Arc::new(login(ctx, &county.cadre.username).await?);
-    let households = Arc::new(county.cadre_households.clone());
+    let token = Arc::new(login(ctx, &county.cadre.cadre.username).await?);
+    let households = Arc::new(county.cadre.households.clone());
     let (client, address) = (ctx.client.clone(), ctx.address.clone());
     let api_job = move |index: usize| {
         let (client, address, token, households) = (
@@ -1011,7 +1026,18 @@ pub async fn single_visit(ctx: &Ctx) -> BenchResult<Vec<Row>> {
     let (raw_db, turn, raw_county) = (ctx.raw.clone(), ctx.write_turn.clone(), county.clone());
     let raw_job = move |index: usize| {
         let (db, turn, county) = (raw_db.clone(), turn.clone(), raw_county.clone());
-        async move { raw_insert_visits(&db, &turn, &county, index * 7919, 1, RawWrites::Visits).await }
+        async move {
+            raw_insert_visits(
+                &db,
+                &turn,
+                county.county_id,
+                &county.cadre,
+                index * 7919,
+                1,
+                RawWrites::Visits,
+            )
+            .await
+        }
     };
     let (api, raw) = alternate(ctx.visit_clients, total, 2, None, api_job, raw_job).await?;
     let ratio = api.ms(0.99) / raw.ms(0.99).max(1e-3);

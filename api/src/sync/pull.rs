@@ -18,7 +18,7 @@ use sea_orm::{
     TransactionTrait,
     sea_query::{Expr, Query},
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -109,7 +109,13 @@ impl Table {
         }
     }
 
-    fn push(&mut self, out: &mut Out, id: Uuid, created: bool, record: &Value) -> ApiResult<()> {
+    fn push(
+        &mut self,
+        out: &mut Out,
+        id: Uuid,
+        created: bool,
+        record: &impl serde::Serialize,
+    ) -> ApiResult<()> {
         self.sent.insert(id);
         let list = if created {
             if self.created > 0 {

@@ -5,8 +5,10 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use entity::{enterprise, household, issue, issue_event, org_unit, pairing, visit};
-use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
+use std::borrow::Cow;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{households::HouseholdTag, privacy};
@@ -15,9 +17,43 @@ fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
 }
 
+/// Personal data as the caller may see it: whole, or masked by `mask`.
+fn shown<'a>(
+    value: &'a Option<String>,
+    unmasked: bool,
+    mask: fn(&str) -> String,
+) -> Option<Cow<'a, str>> {
+    value.as_deref().map(|value| {
+        if unmasked {
+            Cow::Borrowed(value)
+        } else {
+            Cow::Owned(mask(value))
+        }
+    })
+}
+
+// Each record is written straight from its row (a pull carries tens of thousands of them):
+// no intermediate JSON value per record.
+
 /// A village.
-pub fn village(row: &org_unit::Model) -> Value {
-    json!({"id": row.id, "name": row.name, "code": row.code, "town_id": row.town_id, "district_id": row.district_id})
+#[derive(Serialize)]
+pub struct Village<'a> {
+    id: Uuid,
+    name: &'a str,
+    code: &'a str,
+    town_id: Option<Uuid>,
+    district_id: Option<Uuid>,
+}
+
+/// A village.
+pub fn village(row: &org_unit::Model) -> Village<'_> {
+    Village {
+        id: row.id,
+        name: &row.name,
+        code: &row.code,
+        town_id: row.town_id,
+        district_id: row.district_id,
+    }
 }
 
 /// The tags as the app stores them: `party_member,hardship`.
@@ -33,65 +69,206 @@ pub fn tags_text(bits: i32) -> String {
         .join(",")
 }
 
+/// A household.
+#[derive(Serialize)]
+pub struct Household<'a> {
+    id: Uuid,
+    village_id: Uuid,
+    town_id: Uuid,
+    head_name: &'a str,
+    phone: Option<Cow<'a, str>>,
+    address: Option<&'a str>,
+    members_count: Option<i32>,
+    id_card_number: Option<Cow<'a, str>>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    tags: String,
+    notes: Option<&'a str>,
+    last_visited_at: Option<i64>,
+    version: i32,
+}
+
 /// A household (phone and ID number masked unless the role may see them).
-pub fn household(row: &household::Model, unmasked: bool) -> Value {
-    json!({
-        "id": row.id, "village_id": row.village_id, "town_id": row.town_id, "head_name": row.head_name,
-        "phone": row.phone.as_deref().map(|phone| if unmasked { phone.to_owned() } else { privacy::mask_phone(phone) }),
-        "address": row.address, "members_count": row.members_count,
-        "id_card_number": row.id_card_number.as_deref().map(|number| if unmasked { number.to_owned() } else { privacy::mask_id_card(number) }),
-        "latitude": row.latitude, "longitude": row.longitude, "tags": tags_text(row.tags), "notes": row.notes,
-        "last_visited_at": row.last_visited_at.map(millis), "version": row.version,
-    })
+pub fn household(row: &household::Model, unmasked: bool) -> Household<'_> {
+    Household {
+        id: row.id,
+        village_id: row.village_id,
+        town_id: row.town_id,
+        head_name: &row.head_name,
+        phone: shown(&row.phone, unmasked, privacy::mask_phone),
+        address: row.address.as_deref(),
+        members_count: row.members_count,
+        id_card_number: shown(&row.id_card_number, unmasked, privacy::mask_id_card),
+        latitude: row.latitude,
+        longitude: row.longitude,
+        tags: tags_text(row.tags),
+        notes: row.notes.as_deref(),
+        last_visited_at: row.last_visited_at.map(millis),
+        version: row.version,
+    }
 }
 
 /// An enterprise.
-pub fn enterprise(row: &enterprise::Model, unmasked: bool) -> Value {
-    json!({
-        "id": row.id, "village_id": row.village_id, "town_id": row.town_id, "name": row.name,
-        "contact_name": row.contact_name,
-        "contact_phone": row.contact_phone.as_deref().map(|phone| if unmasked { phone.to_owned() } else { privacy::mask_phone(phone) }),
-        "address": row.address,
-    })
+#[derive(Serialize)]
+pub struct Enterprise<'a> {
+    id: Uuid,
+    village_id: Option<Uuid>,
+    town_id: Uuid,
+    name: &'a str,
+    contact_name: Option<&'a str>,
+    contact_phone: Option<Cow<'a, str>>,
+    address: Option<&'a str>,
+}
+
+/// An enterprise (the contact's phone masked unless the role may see it).
+pub fn enterprise(row: &enterprise::Model, unmasked: bool) -> Enterprise<'_> {
+    Enterprise {
+        id: row.id,
+        village_id: row.village_id,
+        town_id: row.town_id,
+        name: &row.name,
+        contact_name: row.contact_name.as_deref(),
+        contact_phone: shown(&row.contact_phone, unmasked, privacy::mask_phone),
+        address: row.address.as_deref(),
+    }
 }
 
 /// A visit.
-pub fn visit(row: &visit::Model) -> Value {
-    json!({
-        "id": row.id, "household_id": row.household_id, "enterprise_id": row.enterprise_id,
-        "village_id": row.village_id, "cadre_id": row.cadre_id, "channel": row.channel,
-        "visited_at": millis(row.visited_at), "received_at": millis(row.received_at),
-        "answers": row.answers.as_ref().map(Value::to_string), "diary_note": row.diary_note,
-        "service_card_given": row.service_card_given, "latitude": row.latitude, "longitude": row.longitude,
-    })
+#[derive(Serialize)]
+pub struct Visit<'a> {
+    id: Uuid,
+    household_id: Option<Uuid>,
+    enterprise_id: Option<Uuid>,
+    village_id: Uuid,
+    cadre_id: Uuid,
+    channel: visit::Channel,
+    visited_at: i64,
+    received_at: i64,
+    answers: Option<String>,
+    diary_note: Option<&'a str>,
+    service_card_given: bool,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+}
+
+/// A visit.
+pub fn visit(row: &visit::Model) -> Visit<'_> {
+    Visit {
+        id: row.id,
+        household_id: row.household_id,
+        enterprise_id: row.enterprise_id,
+        village_id: row.village_id,
+        cadre_id: row.cadre_id,
+        channel: row.channel,
+        visited_at: millis(row.visited_at),
+        received_at: millis(row.received_at),
+        answers: row.answers.as_ref().map(Value::to_string),
+        diary_note: row.diary_note.as_deref(),
+        service_card_given: row.service_card_given,
+        latitude: row.latitude,
+        longitude: row.longitude,
+    }
 }
 
 /// An issue.
-pub fn issue(row: &issue::Model, unmasked: bool) -> Value {
-    json!({
-        "id": row.id, "visit_id": row.visit_id, "village_id": row.village_id, "channel": row.channel,
-        "applicant_household_id": row.applicant_household_id, "applicant_name": row.applicant_name,
-        "applicant_phone": row.applicant_phone.as_deref().map(|phone| if unmasked { phone.to_owned() } else { privacy::mask_phone(phone) }),
-        "category": row.category, "matter": row.matter, "answered_on_spot": row.answered_on_spot,
-        "spot_answer": row.spot_answer, "level": row.level, "lead_responsible_id": row.lead_responsible_id,
-        "handler_department_id": row.handler_department_id, "deadline": row.deadline, "status": row.status,
-        "is_deed": row.is_deed, "latest_progress": row.latest_progress, "resolution": row.resolution,
-        "feedback_given": row.feedback_given, "applicant_satisfied": row.applicant_satisfied,
-        "version": row.version, "created_at": millis(row.created_at), "updated_at": millis(row.updated_at),
-    })
+#[derive(Serialize)]
+pub struct Issue<'a> {
+    id: Uuid,
+    visit_id: Option<Uuid>,
+    village_id: Uuid,
+    channel: visit::Channel,
+    applicant_household_id: Option<Uuid>,
+    applicant_name: &'a str,
+    applicant_phone: Option<Cow<'a, str>>,
+    category: issue::Category,
+    matter: &'a str,
+    answered_on_spot: bool,
+    spot_answer: Option<&'a str>,
+    level: issue::Level,
+    lead_responsible_id: Uuid,
+    handler_department_id: Option<Uuid>,
+    deadline: Option<NaiveDate>,
+    status: issue::Status,
+    is_deed: bool,
+    latest_progress: Option<&'a str>,
+    resolution: Option<&'a str>,
+    feedback_given: bool,
+    applicant_satisfied: Option<bool>,
+    version: i32,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// An issue (the applicant's phone masked unless the role may see it).
+pub fn issue(row: &issue::Model, unmasked: bool) -> Issue<'_> {
+    Issue {
+        id: row.id,
+        visit_id: row.visit_id,
+        village_id: row.village_id,
+        channel: row.channel,
+        applicant_household_id: row.applicant_household_id,
+        applicant_name: &row.applicant_name,
+        applicant_phone: shown(&row.applicant_phone, unmasked, privacy::mask_phone),
+        category: row.category,
+        matter: &row.matter,
+        answered_on_spot: row.answered_on_spot,
+        spot_answer: row.spot_answer.as_deref(),
+        level: row.level,
+        lead_responsible_id: row.lead_responsible_id,
+        handler_department_id: row.handler_department_id,
+        deadline: row.deadline,
+        status: row.status,
+        is_deed: row.is_deed,
+        latest_progress: row.latest_progress.as_deref(),
+        resolution: row.resolution.as_deref(),
+        feedback_given: row.feedback_given,
+        applicant_satisfied: row.applicant_satisfied,
+        version: row.version,
+        created_at: millis(row.created_at),
+        updated_at: millis(row.updated_at),
+    }
 }
 
 /// An event of an issue's timeline.
-pub fn issue_event(row: &issue_event::Model) -> Value {
-    json!({
-        "id": row.id, "issue_id": row.issue_id, "kind": row.kind, "actor_id": row.actor_id,
-        "note": row.note, "occurred_at": millis(row.occurred_at),
-    })
+#[derive(Serialize)]
+pub struct IssueEvent<'a> {
+    id: Uuid,
+    issue_id: Uuid,
+    kind: issue_event::EventKind,
+    actor_id: Option<Uuid>,
+    note: Option<&'a str>,
+    occurred_at: i64,
+}
+
+/// An event of an issue's timeline.
+pub fn issue_event(row: &issue_event::Model) -> IssueEvent<'_> {
+    IssueEvent {
+        id: row.id,
+        issue_id: row.issue_id,
+        kind: row.kind,
+        actor_id: row.actor_id,
+        note: row.note.as_deref(),
+        occurred_at: millis(row.occurred_at),
+    }
 }
 
 /// A pairing.
-pub fn pairing(row: &pairing::Model) -> Value {
-    json!({"id": row.id, "cadre_id": row.cadre_id, "household_id": row.household_id, "village_id": row.village_id})
+#[derive(Serialize)]
+pub struct Pairing {
+    id: Uuid,
+    cadre_id: Uuid,
+    household_id: Uuid,
+    village_id: Uuid,
+}
+
+/// A pairing.
+pub fn pairing(row: &pairing::Model) -> Pairing {
+    Pairing {
+        id: row.id,
+        cadre_id: row.cadre_id,
+        household_id: row.household_id,
+        village_id: row.village_id,
+    }
 }
 
 /// A time as the app sends it: milliseconds since the epoch, or RFC 3339 text.
