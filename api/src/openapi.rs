@@ -47,6 +47,26 @@ pub fn spec() -> openapi::OpenApi {
     spec
 }
 
+/// Where the server serves the document (and the Swagger UI at `/docs/` reads it).
+pub const SPEC_PATH: &str = "/api-docs/openapi.json";
+
+/// The document as the server serves it, written once at start.
+pub struct SpecJson(actix_web::web::Bytes);
+
+impl SpecJson {
+    /// Writes `spec` as compact JSON.
+    pub fn new(spec: &openapi::OpenApi) -> Result<Self, serde_json::Error> {
+        Ok(Self(serde_json::to_vec(spec)?.into()))
+    }
+}
+
+/// `GET /api-docs/openapi.json`.
+pub async fn serve(spec: actix_web::web::Data<SpecJson>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(spec.0.clone())
+}
+
 /// The document as committed in `openapi/openapi.json` (pretty, with a final newline).
 pub fn spec_json() -> String {
     let mut json = spec()

@@ -36,7 +36,7 @@ impl RouteTable {
                 }
             }
         }
-        table.add("/api-docs/openapi.json", "GET", None);
+        table.add(crate::openapi::SPEC_PATH, "GET", None);
         table.add("/docs", "GET", None);
         table
     }

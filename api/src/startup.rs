@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use actix_web::{
     App, HttpServer,
     dev::{Server, ServerHandle},
+    guard,
     middleware::{Compress, Condition, from_fn},
     web,
 };
@@ -86,6 +87,9 @@ pub enum StartupError {
     /// Binding the listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// The OpenAPI document could not be written.
+    #[error("openapi document: {0}")]
+    Spec(#[from] serde_json::Error),
     /// An operation has no entry in the access policy.
     #[error("operation `{0}` has no access policy (add it to access::requirement)")]
     UnguardedOperation(String),
@@ -141,6 +145,10 @@ impl Application {
         });
         let spec = openapi::spec();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));
+        // Served as written once: every worker holding its own copy of the document (and the
+        // Swagger UI another) kept ~20 MiB of the server's memory.
+        let spec_json = web::Data::new(openapi::SpecJson::new(&spec)?);
+        drop(spec);
         if let Some(unguarded) = route_table
             .operation_ids()
             .find(|operation| access::requirement(operation).is_none())
@@ -173,10 +181,15 @@ impl Application {
                 .configure(routes::configure)
                 .split_for_parts();
             app.service(
+                web::resource(openapi::SPEC_PATH)
+                    .guard(guard::Get())
+                    .app_data(spec_json.clone())
+                    .to(openapi::serve),
+            )
+            .service(
                 SwaggerUi::new("/docs/{_:.*}")
-                    .url("/api-docs/openapi.json", spec.clone())
                     // The default validator badge loads from the internet; intranets have none.
-                    .config(Config::default().validator_url("none")),
+                    .config(Config::new([openapi::SPEC_PATH]).validator_url("none")),
             )
             .service(web::redirect("/docs", "/docs/"))
             .default_service(web::to(routes::fallback::no_route))
