@@ -157,15 +157,18 @@ pub async fn record_many(
 
 /// Gives rows their `seq` and hashes before they are written — no second write of each row at
 /// commit — when this transaction can hold the chain's head until it commits: on SQLite always
-/// (one writer at a time, `db::begin_write`); on PostgreSQL when no other transaction holds
-/// the head (`SKIP LOCKED`: it never waits here, so it never joins a deadlock), and then the
-/// head stays taken until this transaction ends. Otherwise, and while rows wait unsealed
-/// (theirs go first), the rows are written unsealed and [`seal`] links them at commit.
+/// (one writer at a time, `db::begin_write`); on PostgreSQL when it gets the head, which then
+/// stays taken until this transaction ends. A single row takes it only if no one holds it
+/// (`SKIP LOCKED`); a batch, whose second write would cost more, waits for it up to
+/// [`HEAD_WAIT`]. Neither waits longer, so the head never holds up a deadlock's detection nor
+/// joins one for good. Otherwise, and while rows wait unsealed (theirs go first), the rows are
+/// written unsealed and [`seal`] links them at commit.
 async fn link_now(db: &impl ConnectionTrait, rows: &mut [audit_log::Model]) -> Result<(), DbErr> {
     if rows.is_empty() {
         return Ok(());
     }
     let head = match db.get_database_backend() {
+        DbBackend::Postgres if rows.len() > 1 => take_head_waiting(db).await?,
         DbBackend::Postgres => {
             audit_chain_head::Entity::find_by_id(1)
                 .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -190,6 +193,53 @@ async fn link_now(db: &impl ConnectionTrait, rows: &mut [audit_log::Model]) -> R
         row.row_hash = Some(row_hash);
     }
     move_head(db, seq, hash).await
+}
+
+/// How long a batch's audit rows wait for the chain's head on PostgreSQL ([`link_now`]).
+const HEAD_WAIT: &str = "50ms";
+
+/// PostgreSQL: takes the chain's head, waiting at most [`HEAD_WAIT`]; `None` if it stayed
+/// taken (the wait is undone, and the transaction goes on).
+async fn take_head_waiting(
+    db: &impl ConnectionTrait,
+) -> Result<Option<audit_chain_head::Model>, DbErr> {
+    db.execute_unprepared(&format!(
+        "SAVEPOINT audit_head; SET LOCAL lock_timeout = '{HEAD_WAIT}'"
+    ))
+    .await?;
+    match audit_chain_head::Entity::find_by_id(1)
+        .lock_exclusive()
+        .one(db)
+        .await
+    {
+        Ok(head) => {
+            db.execute_unprepared(
+                "SET LOCAL lock_timeout TO DEFAULT; RELEASE SAVEPOINT audit_head",
+            )
+            .await?;
+            Ok(head)
+        }
+        Err(error) if is_lock_timeout(&error) => {
+            tracing::debug!("the audit chain's head stayed taken: rows sealed at commit");
+            // Also restores the lock timeout, set after the savepoint.
+            db.execute_unprepared("ROLLBACK TO SAVEPOINT audit_head; RELEASE SAVEPOINT audit_head")
+                .await?;
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// PostgreSQL's `lock_not_available` (55P03): a lock was not granted within `lock_timeout`.
+fn is_lock_timeout(error: &DbErr) -> bool {
+    match error {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(source))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(source)) => matches!(
+            source.as_ref(),
+            sea_orm::sqlx::Error::Database(db) if db.code().as_deref() == Some("55P03")
+        ),
+        _ => false,
+    }
 }
 
 /// Moves the chain's head to the entry at `seq` with `hash`.

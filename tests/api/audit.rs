@@ -9,7 +9,8 @@ use api::audit::{self, GENESIS_HASH, PruneError};
 use chrono::{Duration, Utc};
 use entity::{audit_checkpoint, audit_log};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    sea_query::Expr,
 };
 use serde_json::{Value, json};
 
@@ -368,6 +369,56 @@ async fn concurrent_writers_still_make_one_unbroken_chain() {
     let report = audit::verify(&app.db).await.expect("verify");
     assert!(report.is_ok(), "{report}");
     assert_eq!(report.entries, 10);
+}
+
+#[tokio::test]
+async fn a_push_finding_the_chain_head_held_is_answered_and_sealed_once_it_is_free() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let visits: Vec<Value> = (0..3)
+        .map(|n| {
+            json!({"id": uuid::Uuid::now_v7(), "household_id": demo_id(&format!("household:{}:{n}", villages::DONGGUAN)),
+                   "channel": "door_to_door", "visited_at": 1_780_000_000_000_i64 + n})
+        })
+        .collect();
+    // Another transaction holds the chain's head (on SQLite it only reads: writers take turns).
+    let holder = app.db.begin().await.expect("begin");
+    let lock = if on_postgres() {
+        "SELECT id FROM audit_chain_head WHERE id = 1 FOR UPDATE"
+    } else {
+        "SELECT id FROM audit_chain_head WHERE id = 1"
+    };
+    holder
+        .execute_unprepared(lock)
+        .await
+        .expect("hold the head");
+
+    let pushed = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/sync/push?last_pulled_at=0",
+            move |request| {
+                request
+                    .bearer_auth(cadre)
+                    .header("x-device-id", "phone-a")
+                    .json(&json!({"changes": {"visits": {"created": visits}}}))
+            },
+        )
+        .await;
+    holder.rollback().await.expect("release the head");
+
+    assert_eq!(pushed.status, 200, "{}", pushed.text);
+    assert_eq!(pushed.json()["applied"], 3);
+    let pushed_entries = sealed_chain(&app)
+        .await
+        .into_iter()
+        .filter(|row| row.action == "visit.create")
+        .collect::<Vec<_>>();
+    assert_eq!(pushed_entries.len(), 3);
+    assert!(pushed_entries.iter().all(|row| row.seq.is_some()));
+    let report = audit::verify(&app.db).await.expect("verify");
+    assert!(report.is_ok(), "{report}");
 }
 
 #[tokio::test]
