@@ -5,14 +5,16 @@
 //!
 //! The trail is a hash chain: each row has the next `seq` number, the previous row's hash
 //! (`prev_hash`) and its own (`row_hash`, SHA-256 over a canonical form of its fields), and the
-//! chain's head row names the last link. [`record`] links rows into it as it writes them when
-//! the transaction can take the head (on SQLite, whose writers take turns, always; on
-//! PostgreSQL when no other transaction holds it — it is then held to the commit). Otherwise
-//! it writes them unsealed, and [`seal`], called by `db::commit`, takes the head, links them
-//! and moves it. The head is never waited for with other locks held, so it never joins a
-//! deadlock: a transaction finding it taken commits, and its rows are sealed just after
-//! ([`seal_after`]), so commits do not queue behind each other. Triggers refuse any other UPDATE and any DELETE
-//! not covered by a retention checkpoint; [`verify`] walks the chain and names the first entry
+//! chain's head row names the last link. On SQLite, whose writers take turns, [`record`] links
+//! rows into it as it writes them. On PostgreSQL it writes them unsealed, and [`seal`], called
+//! by `db::commit`, takes the head, links them and moves it: the head is held only through a
+//! commit, so commits do not queue behind each other for long. A transaction finding it taken
+//! does not wait: it commits, and its rows are sealed just after ([`seal_after`]). The one
+//! exception is a transaction's last write ([`record_last`], a sync push's batch of visits),
+//! which waits up to [`HEAD_WAIT`] to link its rows as it writes them — no second write of a
+//! hundred rows — and then holds the head through its commit. No wait for the head is
+//! unbounded, so it never joins a deadlock for good. Triggers refuse any other UPDATE and any
+//! DELETE not covered by a retention checkpoint; [`verify`] walks the chain and names the first entry
 //! that was altered, removed or added behind the application's back; [`prune`] removes entries
 //! older than the retention period and leaves a checkpoint, so what is kept still verifies.
 //! Nothing in the application updates or deletes audit rows otherwise.
@@ -115,13 +117,42 @@ pub async fn record(
 }
 
 /// Writes one audit row per entry in one statement per 500 (a batch of changes, each its
-/// own mutation), linked into the chain as they are written when the chain's head is free
-/// ([`link_now`]); otherwise they are sealed when the transaction commits (`db::commit` calls
-/// [`seal`]).
+/// own mutation). On SQLite the rows are linked into the chain as they are written
+/// ([`link_now`]); on PostgreSQL they are sealed when the transaction commits (`db::commit`
+/// calls [`seal`]).
 pub async fn record_many(
     db: &impl ConnectionTrait,
     actor: &AuditActor,
     entries: Vec<AuditEntry>,
+) -> Result<(), DbErr> {
+    write(db, actor, entries, Place::AnyWhere).await
+}
+
+/// [`record_many`] as a transaction's last write before its commit (a sync push's visits): on
+/// PostgreSQL too the rows are then linked into the chain as they are written, when the
+/// chain's head can be had within [`HEAD_WAIT`] — no second write of each row at commit. The
+/// head is held from here through the commit, as [`seal`] would hold it: nothing that waits
+/// for other locks comes after.
+pub async fn record_last(
+    db: &impl ConnectionTrait,
+    actor: &AuditActor,
+    entries: Vec<AuditEntry>,
+) -> Result<(), DbErr> {
+    write(db, actor, entries, Place::Last).await
+}
+
+/// Where in its transaction an audit write comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    AnyWhere,
+    Last,
+}
+
+async fn write(
+    db: &impl ConnectionTrait,
+    actor: &AuditActor,
+    entries: Vec<AuditEntry>,
+    place: Place,
 ) -> Result<(), DbErr> {
     // Microseconds, as both engines keep them: a row hashed before it is written hashes the
     // same when it is read back.
@@ -146,7 +177,7 @@ pub async fn record_many(
             row_hash: None,
         })
         .collect();
-    link_now(db, &mut rows).await?;
+    link_now(db, &mut rows, place).await?;
     for chunk in rows.chunks(500) {
         audit_log::Entity::insert_many(chunk.iter().cloned().map(audit_log::ActiveModel::from))
             .exec_without_returning(db)
@@ -157,38 +188,33 @@ pub async fn record_many(
 
 /// Gives rows their `seq` and hashes before they are written — no second write of each row at
 /// commit — when this transaction can hold the chain's head until it commits: on SQLite always
-/// (one writer at a time, `db::begin_write`); on PostgreSQL when it gets the head, which then
-/// stays taken until this transaction ends. A single row takes it only if no one holds it
-/// (`SKIP LOCKED`); a batch, whose second write would cost more, waits for it up to
-/// [`HEAD_WAIT`] (single rows waiting too made the transactions queue on the head through
-/// their commits: visit POSTs fell from ~330 to 106 per second). Neither waits longer, so the
-/// head never joins a deadlock for good. Otherwise the rows are written unsealed and [`seal`]
-/// links them at commit.
-async fn link_now(db: &impl ConnectionTrait, rows: &mut [audit_log::Model]) -> Result<(), DbErr> {
+/// (one writer at a time, `db::begin_write`), unless rows written before the chain existed
+/// wait unsealed (they go first: the commit seals them all, in id order); on PostgreSQL only
+/// for a transaction's last write ([`record_last`]), and only if it gets the head within
+/// [`HEAD_WAIT`] (the head is held by each linking transaction through its commit, so
+/// earlier writes, or single rows — visit POSTs queued on it at a third of their rate — do
+/// not wait for it). The wait is bounded, so it never joins a deadlock for good. Otherwise
+/// the rows are written unsealed and [`seal`] links them at commit.
+async fn link_now(
+    db: &impl ConnectionTrait,
+    rows: &mut [audit_log::Model],
+    place: Place,
+) -> Result<(), DbErr> {
     if rows.is_empty() {
         return Ok(());
     }
     let head = match db.get_database_backend() {
-        DbBackend::Postgres if rows.len() > 1 => take_head_waiting(db).await?,
-        DbBackend::Postgres => {
-            audit_chain_head::Entity::find_by_id(1)
-                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-                .one(db)
-                .await?
-        }
+        DbBackend::Postgres if place == Place::Last => take_head_waiting(db).await?,
+        DbBackend::Postgres => return Ok(()),
+        _ if newest_unsealed(db, None).await?.is_some() => return Ok(()),
         _ => audit_chain_head::Entity::find_by_id(1).one(db).await?,
     };
+    // PostgreSQL links these at once, ahead of any rows another transaction left unsealed
+    // (they are sealed just after it, see `db::commit`): the chain's order is the order of
+    // linking.
     let Some(head) = head else {
         return Ok(());
     };
-    // SQLite: rows written before the chain existed go first (the commit seals them all, in
-    // id order). PostgreSQL links these at once, ahead of any rows another transaction left
-    // unsealed (they are sealed just after it, see `db::commit`): the chain's order is the
-    // order of linking, and an index probe per audited write is saved.
-    if db.get_database_backend() == DbBackend::Sqlite && newest_unsealed(db, None).await?.is_some()
-    {
-        return Ok(());
-    }
     let (mut seq, mut hash) = (head.last_seq, head.last_hash);
     for row in rows.iter_mut() {
         seq += 1;
@@ -224,7 +250,8 @@ async fn take_head_waiting(
             .await?;
             Ok(head)
         }
-        Err(error) if is_lock_timeout(&error) => {
+        // lock_not_available: the head was not granted within the lock timeout.
+        Err(error) if crate::error::sql_state(&error).as_deref() == Some("55P03") => {
             tracing::debug!("the audit chain's head stayed taken: rows sealed at commit");
             // Also restores the lock timeout, set after the savepoint.
             db.execute_unprepared("ROLLBACK TO SAVEPOINT audit_head; RELEASE SAVEPOINT audit_head")
@@ -232,18 +259,6 @@ async fn take_head_waiting(
             Ok(None)
         }
         Err(error) => Err(error),
-    }
-}
-
-/// PostgreSQL's `lock_not_available` (55P03): a lock was not granted within `lock_timeout`.
-fn is_lock_timeout(error: &DbErr) -> bool {
-    match error {
-        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(source))
-        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(source)) => matches!(
-            source.as_ref(),
-            sea_orm::sqlx::Error::Database(db) if db.code().as_deref() == Some("55P03")
-        ),
-        _ => false,
     }
 }
 
@@ -280,10 +295,11 @@ const SEAL_UPDATE_ROWS: usize = 100;
 
 /// Links unsealed audit rows — this transaction's, and any committed ones left unsealed — into
 /// the chain. Called by `db::commit` just before the commit (after every other lock the
-/// transaction takes): when there is nothing to seal it costs one index probe; otherwise it
+/// transaction takes, or with the head already held since its last write, see
+/// [`record_last`]): when there is nothing to seal it costs one index probe; otherwise it
 /// takes the head row, numbers the rows in id (time) order, hashes them, and moves the head —
-/// one read and one update of the head per transaction, and one UPDATE per 100 rows. The order
-/// of the chain is the order of sealing. Rows written before the chain existed join it at the
+/// one read and one update of the head, and one UPDATE per 100 rows. The order of the chain
+/// is the order of linking, not of ids. Rows written before the chain existed join it at the
 /// first seal.
 ///
 /// With [`HeadTaken::Skip`] (commits, on PostgreSQL) a head already taken by another

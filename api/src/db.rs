@@ -106,8 +106,10 @@ impl WriteTxn {
     /// The change stamp to write in the rows of synced tables this transaction writes. On
     /// SQLite the next value of the `sync_counter` row, taken at the first call and held to
     /// the commit (the write turn keeps other writers out, so stamps follow commit order); a
-    /// row written with it needs no restamping at commit. On PostgreSQL `0`: its trigger
-    /// stamps each row as it is written (migration 12), whatever the row says.
+    /// row written with it needs no restamping at commit. On PostgreSQL `0`, the mark of a
+    /// changed row: its trigger stamps each row so marked as it is written (migrations 12 and
+    /// 14). The stamp is kept for the whole transaction: a savepoint rolled back after taking
+    /// it would leave the counter behind the stamp (none is used around it).
     pub async fn stamp(&self) -> Result<i64, DbErr> {
         if self.txn.get_database_backend() != DbBackend::Sqlite {
             return Ok(0);

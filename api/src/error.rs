@@ -371,29 +371,39 @@ impl From<DbErr> for ApiError {
 /// True when the error says the database could not be reached (pool timeout, connection
 /// refused or dropped, SQLite busy) rather than that the statement was wrong.
 fn is_unavailable(error: &DbErr) -> bool {
+    if let Some(code) = sql_state(error) {
+        // SQLite: SQLITE_BUSY (5) / SQLITE_LOCKED (6); PostgreSQL: class 57 (operator
+        // intervention, e.g. shutdown) and 08 (connection exception), and 40001/40P01
+        // (serialization failure, deadlock): the transaction was rolled back and a retry
+        // succeeds.
+        return matches!(code.as_str(), "5" | "6" | "517" | "262" | "40001" | "40P01")
+            || code.starts_with("57")
+            || code.starts_with("08");
+    }
     match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(source))
         | DbErr::Query(RuntimeErr::SqlxError(source)) => {
             use sea_orm::sqlx::Error;
-            match source.as_ref() {
-                Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => {
-                    true
-                }
-                Error::Database(db) => {
-                    // SQLite: SQLITE_BUSY (5) / SQLITE_LOCKED (6); PostgreSQL: class 57 (operator
-                    // intervention, e.g. shutdown) and 08 (connection exception).
-                    let code = db.code().unwrap_or_default();
-                    // PostgreSQL 40001/40P01 (serialization failure, deadlock): the
-                    // transaction was rolled back and a retry succeeds.
-                    matches!(code.as_ref(), "5" | "6" | "517" | "262" | "40001" | "40P01")
-                        || code.starts_with("57")
-                        || code.starts_with("08")
-                }
-                _ => false,
-            }
+            matches!(
+                source.as_ref(),
+                Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed
+            )
         }
         _ => false,
+    }
+}
+
+/// The database's own code for the error of a statement (PostgreSQL's SQLSTATE, SQLite's
+/// extended result code), if it gave one.
+pub(crate) fn sql_state(error: &DbErr) -> Option<String> {
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(source))
+        | DbErr::Query(RuntimeErr::SqlxError(source)) => match source.as_ref() {
+            sea_orm::sqlx::Error::Database(db) => db.code().map(|code| code.into_owned()),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

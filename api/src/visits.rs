@@ -496,7 +496,8 @@ pub enum BatchOutcome {
 }
 
 /// Records many household visits without issues (a sync push) with the rules of
-/// [`record_visit`] — scope, idempotency by id, `last_visited_at`, one audit row each — in a
+/// [`record_visit`] — scope, idempotency by id, `last_visited_at`, one audit entry each (for
+/// the caller to write, see [`RecordedBatch`]) — in a
 /// few statements per batch instead of several per visit. An error names the visit it is
 /// about.
 pub async fn record_household_visits(
@@ -504,7 +505,7 @@ pub async fn record_household_visits(
     user: &AuthUser,
     clock: LocalClock,
     visits: Vec<NewVisit>,
-) -> Result<Vec<(Uuid, BatchOutcome)>, (Uuid, ApiError)> {
+) -> Result<RecordedBatch, (Uuid, ApiError)> {
     use std::collections::HashMap;
     let first = visits.first().map(|visit| visit.id).unwrap_or_default();
     let Actor::User { id: cadre_id } = user.principal.actor else {
@@ -583,7 +584,11 @@ pub async fn record_household_visits(
     }
     // Microseconds, as both engines store them: the stored copy is recognised as ours by it.
     let now = Utc::now().trunc_subsecs(6);
-    let stamp = db.stamp().await.map_err(db_error(first))?;
+    let stamp = if new_visits.is_empty() {
+        0
+    } else {
+        db.stamp().await.map_err(db_error(first))?
+    };
     let mut rows = Vec::with_capacity(new_visits.len());
     for visit in &new_visits {
         let Some(household_id) = household_of(visit) else {
@@ -733,8 +738,7 @@ pub async fn record_household_visits(
             .await
             .map_err(db_error(first))?;
     }
-    // Last: the audit rows may take the chain's head, held from here to the commit.
-    let entries = created
+    let audit = created
         .iter()
         .map(|row| {
             AuditEntry::new("visit.create", "visit", row.id).with_changes(json!({
@@ -743,8 +747,16 @@ pub async fn record_household_visits(
             }))
         })
         .collect();
-    audit::record_many(db, &user.audit_actor(), entries)
-        .await
-        .map_err(db_error(first))?;
-    Ok(outcomes)
+    Ok(RecordedBatch { outcomes, audit })
+}
+
+/// What [`record_household_visits`] did, and the audit entries the caller must write — as its
+/// transaction's last write (`audit::record_last`), so the batch's rows can be linked into the
+/// chain as they are written.
+#[must_use = "the batch's audit entries must be written"]
+pub struct RecordedBatch {
+    /// Each visit's outcome.
+    pub outcomes: Vec<(Uuid, BatchOutcome)>,
+    /// One `visit.create` entry per visit stored now.
+    pub audit: Vec<AuditEntry>,
 }

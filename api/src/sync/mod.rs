@@ -3,8 +3,9 @@
 //! phone's cursor, read from one snapshot; [`push`] applies the phone's changes in one
 //! transaction through the same domain functions as the REST endpoints.
 //!
-//! Every transaction that writes a synced table stamps its rows at commit (`db::commit`,
-//! `db::change_stamp_sql`); the cursor (`timestamp`) a pull hands out is a stamp such that every
+//! Every transaction that writes a synced table stamps its rows (on SQLite with its stamp taken
+//! in its write turn, `db::WriteTxn::stamp`, or at `db::commit`; on PostgreSQL by a trigger,
+//! migrations 12 and 14); the cursor (`timestamp`) a pull hands out is a stamp such that every
 //! change stamped at or below it had committed when the pull's snapshot was taken, and every
 //! change committed later is stamped above it. A pull sends the changes stamped in
 //! `(last_pulled_at, cursor]`, so none is missed or sent twice, and a push's record changed

@@ -209,11 +209,13 @@ pub async fn push(
             visits::Recorded::Existing(..) => report.unchanged += 1,
         }
     }
+    let mut batch_audit = Vec::new();
     if !batch.is_empty() {
-        let outcomes = visits::record_household_visits(&txn, user, clock, batch)
+        let recorded = visits::record_household_visits(&txn, user, clock, batch)
             .await
             .map_err(|(id, error)| about("visits", id, error))?;
-        for (_, outcome) in outcomes {
+        batch_audit = recorded.audit;
+        for (_, outcome) in recorded.outcomes {
             match outcome {
                 visits::BatchOutcome::Created => report.applied += 1,
                 visits::BatchOutcome::Unchanged => report.unchanged += 1,
@@ -264,6 +266,9 @@ pub async fn push(
             details: json!({"conflicts": conflicts}),
         });
     }
+    // Last before the commit: the batch's audit rows may take the chain's head (see
+    // `audit::record_last`), held from here through the commit.
+    audit::record_last(&txn, &user.audit_actor(), batch_audit).await?;
     commit(txn).await?;
     Ok(report)
 }
@@ -273,7 +278,7 @@ pub async fn push(
 /// ([`households::lock_in_order`]): two pushes touching the same households cannot deadlock. A
 /// push of visits alone locks nothing here: its batch locks the households it visited the
 /// same way, just before it updates them (`visits::record_household_visits`), so concurrent
-/// pushes to one village wait for each other only as long as that update and the commit take.
+/// pushes to one village wait for each other only from that update to the commit.
 async fn lock_households(db: &impl ConnectionTrait, body: &PushBody) -> ApiResult<()> {
     let Some(households) = body
         .changes
