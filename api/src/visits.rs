@@ -590,6 +590,7 @@ pub async fn record_household_visits(
         db.stamp().await.map_err(db_error(first))?
     };
     let mut rows = Vec::with_capacity(new_visits.len());
+    let mut duties = HashMap::new();
     for visit in &new_visits {
         let Some(household_id) = household_of(visit) else {
             return Err((
@@ -611,9 +612,29 @@ pub async fn record_household_visits(
                 ),
             )
         })?;
-        let duty_id = duty_of_sit_in(db, clock, visit.channel, place.village_id, visit.visited_at)
-            .await
-            .map_err(db_error(visit.id))?;
+        // A batch's duty sit-ins share a few villages and days: one look-up each.
+        let duty_id = match visit.channel {
+            visit::Channel::DutySitIn => {
+                let day = (place.village_id, clock.date_of(visit.visited_at));
+                match duties.get(&day) {
+                    Some(duty) => *duty,
+                    None => {
+                        let duty = duty_of_sit_in(
+                            db,
+                            clock,
+                            visit.channel,
+                            place.village_id,
+                            visit.visited_at,
+                        )
+                        .await
+                        .map_err(db_error(visit.id))?;
+                        duties.insert(day, duty);
+                        duty
+                    }
+                }
+            }
+            _ => None,
+        };
         rows.push(visit::Model {
             id: visit.id,
             county_id: place.county_id,

@@ -548,6 +548,8 @@ async fn a_sit_in_pushed_from_the_field_app_is_linked_and_its_issue_counts_worki
     let february = generate(&app, &leader, village.id, "2026-02-01", "2026-02-28").await;
     let on_duty = app.token_for("vc_leader").await;
     let (visit, issue) = (Uuid::new_v4(), Uuid::new_v4());
+    // Two more sit-ins in the same push: one the same day, one on Tuesday, Feb 10.
+    let (same_day, tuesday) = (Uuid::new_v4(), Uuid::new_v4());
 
     // The village-contact leader's Thursday, Feb 12; the issue is due 5 working days later:
     // Fri 13, make-up Saturday 14, then after Spring Festival Tue 24, Wed 25, Thu 26.
@@ -562,6 +564,12 @@ async fn a_sit_in_pushed_from_the_field_app_is_linked_and_its_issue_counts_worki
                     .json(&json!({"changes": {
                         "visits": {"created": [{"id": visit, "household_id": village.household,
                             "channel": "duty_sit_in", "visited_at": "2026-02-12T02:00:00Z",
+                            "service_card_given": false},
+                            {"id": same_day, "household_id": village.household,
+                            "channel": "duty_sit_in", "visited_at": "2026-02-12T03:00:00Z",
+                            "service_card_given": false},
+                            {"id": tuesday, "household_id": village.household,
+                            "channel": "duty_sit_in", "visited_at": "2026-02-10T02:00:00Z",
                             "service_card_given": false}]},
                         "issues": {"created": [{"id": issue, "visit_id": visit,
                             "category": "practical_difficulty", "matter": "申请危房改造",
@@ -593,6 +601,23 @@ async fn a_sit_in_pushed_from_the_field_app_is_linked_and_its_issue_counts_worki
     assert_eq!(
         stored_visit["duty_id"],
         duty_on(&february["duties"], "2026-02-12")["id"]
+    );
+    let duty_of = |id: Uuid| {
+        let (app, leader) = (&app, &leader);
+        async move {
+            app.get_as(leader, &format!("/api/v1/visits/{id}"))
+                .await
+                .json()["duty_id"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        duty_of(same_day).await,
+        duty_on(&february["duties"], "2026-02-12")["id"]
+    );
+    assert_eq!(
+        duty_of(tuesday).await,
+        duty_on(&february["duties"], "2026-02-10")["id"]
     );
     assert_eq!(stored_issue["deadline"], "2026-02-26");
     assert_eq!(duties["items"][0]["status"], "kept");
