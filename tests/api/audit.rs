@@ -395,16 +395,7 @@ async fn a_push_finding_the_chain_head_held_is_answered_and_sealed_once_it_is_fr
         .expect("hold the head");
 
     let pushed = app
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/sync/push?last_pulled_at=0",
-            move |request| {
-                request
-                    .bearer_auth(cadre)
-                    .header("x-device-id", "phone-a")
-                    .json(&json!({"changes": {"visits": {"created": visits}}}))
-            },
-        )
+        .push_as(&cadre, "phone-a", json!({"visits": {"created": visits}}))
         .await;
     holder.rollback().await.expect("release the head");
 

@@ -554,28 +554,22 @@ async fn a_sit_in_pushed_from_the_field_app_is_linked_and_its_issue_counts_worki
     // The village-contact leader's Thursday, Feb 12; the issue is due 5 working days later:
     // Fri 13, make-up Saturday 14, then after Spring Festival Tue 24, Wed 25, Thu 26.
     let pushed = app
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/sync/push?last_pulled_at=0",
-            move |request| {
-                request
-                    .bearer_auth(on_duty)
-                    .header("x-device-id", "phone-duty")
-                    .json(&json!({"changes": {
-                        "visits": {"created": [{"id": visit, "household_id": village.household,
-                            "channel": "duty_sit_in", "visited_at": "2026-02-12T02:00:00Z",
-                            "service_card_given": false},
-                            {"id": same_day, "household_id": village.household,
-                            "channel": "duty_sit_in", "visited_at": "2026-02-12T03:00:00Z",
-                            "service_card_given": false},
-                            {"id": tuesday, "household_id": village.household,
-                            "channel": "duty_sit_in", "visited_at": "2026-02-10T02:00:00Z",
-                            "service_card_given": false}]},
-                        "issues": {"created": [{"id": issue, "visit_id": visit,
-                            "category": "practical_difficulty", "matter": "申请危房改造",
-                            "deadline_working_days": 5}]},
-                    }}))
-            },
+        .push_as(
+            &on_duty,
+            "phone-duty",
+            json!({
+                "visits": {"created": [
+                    {"id": visit, "household_id": village.household, "channel": "duty_sit_in",
+                     "visited_at": "2026-02-12T02:00:00Z", "service_card_given": false},
+                    {"id": same_day, "household_id": village.household, "channel": "duty_sit_in",
+                     "visited_at": "2026-02-12T03:00:00Z", "service_card_given": false},
+                    {"id": tuesday, "household_id": village.household, "channel": "duty_sit_in",
+                     "visited_at": "2026-02-10T02:00:00Z", "service_card_given": false},
+                ]},
+                "issues": {"created": [{"id": issue, "visit_id": visit,
+                    "category": "practical_difficulty", "matter": "申请危房改造",
+                    "deadline_working_days": 5}]},
+            }),
         )
         .await;
     let stored_visit = app

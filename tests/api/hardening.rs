@@ -92,22 +92,6 @@ async fn record_visit(app: &TestApp, token: &str, body: &Value) -> (String, Vec<
     (body["id"].as_str().expect("id").to_owned(), issues)
 }
 
-async fn push(app: &TestApp, token: &str, device: &str, changes: Value) -> TestResponse {
-    let (token, device) = (token.to_owned(), device.to_owned());
-    let body = json!({"changes": changes});
-    app.send(
-        reqwest::Method::POST,
-        "/api/v1/sync/push?last_pulled_at=0",
-        move |request| {
-            request
-                .bearer_auth(token)
-                .header("x-device-id", device)
-                .json(&body)
-        },
-    )
-    .await
-}
-
 // ---------------------------------------------------------------------------------------
 // Slow clients
 
@@ -632,7 +616,7 @@ async fn server_owned_columns_in_a_sync_push_are_ignored_as_documented() {
     let other_cadre = demo_id("user:cadre2");
     let (household_id, visit_id, issue_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
 
-    let pushed = push(&app, &cadre, "phone-a", json!({
+    let pushed = app.push_as(&cadre, "phone-a", json!({
         "households": {"created": [{"id": household_id, "village_id": demo_id(villages::DONGGUAN), "head_name": "同步赋值",
             "version": 42, "town_id": demo_id("371526101"), "county_id": Uuid::new_v4(), "created_by": other_cadre,
             "last_visited_at": 1_000, "change_seq": 0, "_status": "created", "_changed": "version"}]},
@@ -749,7 +733,7 @@ async fn a_push_referencing_another_cadres_records_is_refused_naming_them_and_wr
     ];
 
     for (case, changes, named) in cases {
-        let response = push(&app, &intruder, "phone-b", changes).await;
+        let response = app.push_as(&intruder, "phone-b", changes).await;
         assert_refused(&response, case);
         assert!(
             response.json()["details"]["id"].as_str() == Some(named.as_str()),
@@ -1180,15 +1164,15 @@ async fn a_full_batch_pushed_five_times_and_twice_at_once_lands_exactly_once() {
     let mut answers = Vec::new();
     for batch in [&visit_batch, &issue_batch] {
         for _ in 0..5 {
-            answers.push(push(&app, &cadre, "phone-a", batch.clone()).await);
+            answers.push(app.push_as(&cadre, "phone-a", batch.clone()).await);
         }
     }
     let once = state().await;
     let at_once = futures_util::future::join_all([
-        push(&app, &cadre, "phone-a", visit_batch.clone()),
-        push(&app, &cadre, "phone-a", visit_batch.clone()),
-        push(&app, &cadre, "phone-a", issue_batch.clone()),
-        push(&app, &cadre, "phone-a", issue_batch.clone()),
+        app.push_as(&cadre, "phone-a", visit_batch.clone()),
+        app.push_as(&cadre, "phone-a", visit_batch.clone()),
+        app.push_as(&cadre, "phone-a", issue_batch.clone()),
+        app.push_as(&cadre, "phone-a", issue_batch.clone()),
     ])
     .await;
     let after = state().await;
@@ -1557,8 +1541,8 @@ async fn a_push_whose_answer_was_lost_is_retried_and_lands_exactly_once() {
     // Closed at once: the retry follows immediately, maybe while the first is still running.
     let closed_at_once = batch(0);
     push_and_hang_up(&app, &cadre, &json!({"changes": closed_at_once}), None).await;
-    let first_retry = push(&app, &cadre, "phone-a", closed_at_once.clone()).await;
-    let second_retry = push(&app, &cadre, "phone-a", closed_at_once).await;
+    let first_retry = app.push_as(&cadre, "phone-a", closed_at_once.clone()).await;
+    let second_retry = app.push_as(&cadre, "phone-a", closed_at_once).await;
     let after_first = (count(&app, "visits").await, visit_audit_rows().await);
 
     // Closed after the commit: the answer was on its way when the phone lost it.
@@ -1570,7 +1554,7 @@ async fn a_push_whose_answer_was_lost_is_retried_and_lands_exactly_once() {
         Some(after_first.0 + VISITS as i64),
     )
     .await;
-    let late_retry = push(&app, &cadre, "phone-a", closed_after_commit).await;
+    let late_retry = app.push_as(&cadre, "phone-a", closed_after_commit).await;
     let after_second = (count(&app, "visits").await, visit_audit_rows().await);
 
     for (name, retry) in [

@@ -71,6 +71,22 @@ impl TestResponse {
 
 impl TestApp {
     /// Sends a request built by `build` (given the client and the absolute URL of `path`).
+    /// A first sync push (`last_pulled_at=0`) of `changes` by `token` from the phone `device`.
+    pub async fn push_as(&self, token: &str, device: &str, changes: Value) -> TestResponse {
+        let (token, device) = (token.to_owned(), device.to_owned());
+        self.send(
+            reqwest::Method::POST,
+            "/api/v1/sync/push?last_pulled_at=0",
+            move |request| {
+                request
+                    .bearer_auth(token)
+                    .header("x-device-id", device)
+                    .json(&serde_json::json!({ "changes": changes }))
+            },
+        )
+        .await
+    }
+
     pub async fn send(
         &self,
         method: reqwest::Method,
