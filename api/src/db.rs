@@ -186,12 +186,13 @@ pub async fn is_ready(db: &DatabaseConnection) -> Result<bool, DbErr> {
 /// Commits a writing transaction. Rows of synced tables it marked as changed
 /// (`change_seq = 0`) get their change stamp: on SQLite, which has one writer at a time, the
 /// transaction's stamp ([`WriteTxn::stamp`], the next value of the `sync_counter` row, held
-/// until the commit, so stamps follow commit order); on PostgreSQL, which commits concurrently, a trigger has already
-/// stamped each row as it was written with the transaction's id (migration 12), and the pull's
-/// cursor makes up for ids not being in commit order (`sync::current_cursor`). Then the
-/// transaction's audit rows are sealed into the hash chain (`audit::seal`; on PostgreSQL, if
-/// another commit holds the chain's head, just after the commit instead). Every writing
-/// transaction ends here (a test checks that no other code calls `commit`).
+/// until the commit, so stamps follow commit order); on PostgreSQL, which commits
+/// concurrently, a trigger has already stamped each row as it was written with the
+/// transaction's id (migration 12), and the pull's cursor makes up for ids not being in commit
+/// order (`sync::current_cursor`). Then the transaction's audit rows not yet linked into the
+/// hash chain are sealed (`audit::seal`; on PostgreSQL, if another commit holds the chain's
+/// head, just after the commit instead). Every writing transaction ends here (a test checks
+/// that no other code calls `commit`).
 pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
     let pool = write.pool.clone();
     if let crate::audit::Sealed::Skipped { newest } =
