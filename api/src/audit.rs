@@ -6,20 +6,20 @@
 //! The trail is a hash chain: each row has the next `seq` number, the previous row's hash
 //! (`prev_hash`) and its own (`row_hash`, SHA-256 over a canonical form of its fields), and the
 //! chain's head row names the last link. On SQLite, whose writers take turns, [`record`] links
-//! rows into it as it writes them. On PostgreSQL it writes them unsealed, and [`seal`], called
-//! by `db::commit`, takes the head, links them and moves it: the head is held only through a
-//! commit, so commits do not queue behind each other for long. A transaction finding it taken
-//! does not wait: it commits, and its rows are sealed just after ([`seal_after`]). The one
-//! exception is a transaction's last write ([`record_last`], a sync push's batch of visits),
-//! which waits up to [`HEAD_WAIT`] to link its rows as it writes them — no second write of a
-//! hundred rows — and then holds the head through its commit. No wait for the head is
-//! unbounded, so it never joins a deadlock for good. Triggers refuse any other UPDATE and any
+//! rows into it as it writes them. On PostgreSQL, whose writers commit side by side, rows are
+//! written unsealed and linked after their commit by the server's sealer ([`spawn_sealer`]):
+//! one task that takes the head, links every committed unsealed row in one statement per 500,
+//! and moves the head, a few milliseconds after the commits that woke it — so no request
+//! waits for the head, and a burst of pushes is sealed in a few large writes. A process
+//! without a sealer (the command line) seals its rows at commit (`db::commit` → [`seal`]); a
+//! server stopped before its sealer ran seals them at its next start ([`seal_pending`]).
+//! Triggers refuse any other UPDATE and any
 //! DELETE not covered by a retention checkpoint; [`verify`] walks the chain and names the first entry
 //! that was altered, removed or added behind the application's back; [`prune`] removes entries
 //! older than the retention period and leaves a checkpoint, so what is kept still verifies.
 //! Nothing in the application updates or deletes audit rows otherwise.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use entity::{audit_chain_head, audit_checkpoint, audit_log, user::Role};
@@ -27,12 +27,13 @@ use sea_orm::{
     AccessMode,
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionOptions,
-    TransactionTrait,
-    sea_query::{CaseStatement, Expr, LockBehavior, LockType},
+    IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    TransactionOptions, TransactionTrait,
+    sea_query::{CaseStatement, Expr},
 };
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::auth::RequestMeta;
@@ -118,41 +119,12 @@ pub async fn record(
 
 /// Writes one audit row per entry in one statement per 500 (a batch of changes, each its
 /// own mutation). On SQLite the rows are linked into the chain as they are written
-/// ([`link_now`]); on PostgreSQL they are sealed when the transaction commits (`db::commit`
-/// calls [`seal`]).
+/// ([`link_now`]); on PostgreSQL they are written unsealed, and sealed after the commit (see
+/// the module's documentation).
 pub async fn record_many(
     db: &impl ConnectionTrait,
     actor: &AuditActor,
     entries: Vec<AuditEntry>,
-) -> Result<(), DbErr> {
-    write(db, actor, entries, Place::AnyWhere).await
-}
-
-/// [`record_many`] as a transaction's last write before its commit (a sync push's visits): on
-/// PostgreSQL too the rows are then linked into the chain as they are written, when the
-/// chain's head can be had within [`HEAD_WAIT`] — no second write of each row at commit. The
-/// head is held from here through the commit, as [`seal`] would hold it: nothing that waits
-/// for other locks comes after.
-pub async fn record_last(
-    db: &impl ConnectionTrait,
-    actor: &AuditActor,
-    entries: Vec<AuditEntry>,
-) -> Result<(), DbErr> {
-    write(db, actor, entries, Place::Last).await
-}
-
-/// Where in its transaction an audit write comes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Place {
-    AnyWhere,
-    Last,
-}
-
-async fn write(
-    db: &impl ConnectionTrait,
-    actor: &AuditActor,
-    entries: Vec<AuditEntry>,
-    place: Place,
 ) -> Result<(), DbErr> {
     // Microseconds, as both engines keep them: a row hashed before it is written hashes the
     // same when it is read back.
@@ -177,7 +149,9 @@ async fn write(
             row_hash: None,
         })
         .collect();
-    link_now(db, &mut rows, place).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        link_now(db, &mut rows).await?;
+    }
     for chunk in rows.chunks(500) {
         audit_log::Entity::insert_many(chunk.iter().cloned().map(audit_log::ActiveModel::from))
             .exec_without_returning(db)
@@ -186,33 +160,16 @@ async fn write(
     Ok(())
 }
 
-/// Gives rows their `seq` and hashes before they are written — no second write of each row at
-/// commit — when this transaction can hold the chain's head until it commits: on SQLite always
-/// (one writer at a time, `db::begin_write`), unless rows written before the chain existed
-/// wait unsealed (they go first: the commit seals them all, in id order); on PostgreSQL only
-/// for a transaction's last write ([`record_last`]), and only if it gets the head within
-/// [`HEAD_WAIT`] (the head is held by each linking transaction through its commit, so
-/// earlier writes, or single rows — visit POSTs queued on it at a third of their rate — do
-/// not wait for it). The wait is bounded, so it never joins a deadlock for good. Otherwise
-/// the rows are written unsealed and [`seal`] links them at commit.
-async fn link_now(
-    db: &impl ConnectionTrait,
-    rows: &mut [audit_log::Model],
-    place: Place,
-) -> Result<(), DbErr> {
-    if rows.is_empty() {
+/// SQLite: gives rows their `seq` and hashes before they are written — no second write of
+/// each row at commit. The transaction holds the chain's head until it commits, as every
+/// SQLite writer holds the database (one at a time, `db::begin_write`). Rows written before
+/// the chain existed go first: while any wait unsealed, these are written unsealed too, and
+/// the commit seals them all, in id order.
+async fn link_now(db: &impl ConnectionTrait, rows: &mut [audit_log::Model]) -> Result<(), DbErr> {
+    if rows.is_empty() || any_unsealed(db).await? {
         return Ok(());
     }
-    let head = match db.get_database_backend() {
-        DbBackend::Postgres if place == Place::Last => take_head_waiting(db).await?,
-        DbBackend::Postgres => return Ok(()),
-        _ if newest_unsealed(db, None).await?.is_some() => return Ok(()),
-        _ => audit_chain_head::Entity::find_by_id(1).one(db).await?,
-    };
-    // PostgreSQL links these at once, ahead of any rows another transaction left unsealed
-    // (they are sealed just after it, see `db::commit`): the chain's order is the order of
-    // linking.
-    let Some(head) = head else {
+    let Some(head) = audit_chain_head::Entity::find_by_id(1).one(db).await? else {
         return Ok(());
     };
     let (mut seq, mut hash) = (head.last_seq, head.last_hash);
@@ -224,42 +181,6 @@ async fn link_now(
         row.row_hash = Some(row_hash);
     }
     move_head(db, seq, hash).await
-}
-
-/// How long a batch's audit rows wait for the chain's head on PostgreSQL ([`link_now`]).
-const HEAD_WAIT: &str = "50ms";
-
-/// PostgreSQL: takes the chain's head, waiting at most [`HEAD_WAIT`]; `None` if it stayed
-/// taken (the wait is undone, and the transaction goes on).
-async fn take_head_waiting(
-    db: &impl ConnectionTrait,
-) -> Result<Option<audit_chain_head::Model>, DbErr> {
-    db.execute_unprepared(&format!(
-        "SAVEPOINT audit_head; SET LOCAL lock_timeout = '{HEAD_WAIT}'"
-    ))
-    .await?;
-    match audit_chain_head::Entity::find_by_id(1)
-        .lock_exclusive()
-        .one(db)
-        .await
-    {
-        Ok(head) => {
-            db.execute_unprepared(
-                "SET LOCAL lock_timeout TO DEFAULT; RELEASE SAVEPOINT audit_head",
-            )
-            .await?;
-            Ok(head)
-        }
-        // lock_not_available: the head was not granted within the lock timeout.
-        Err(error) if crate::error::sql_state(&error).as_deref() == Some("55P03") => {
-            tracing::debug!("the audit chain's head stayed taken: rows sealed at commit");
-            // Also restores the lock timeout, set after the savepoint.
-            db.execute_unprepared("ROLLBACK TO SAVEPOINT audit_head; RELEASE SAVEPOINT audit_head")
-                .await?;
-            Ok(None)
-        }
-        Err(error) => Err(error),
-    }
 }
 
 /// Moves the chain's head to the entry at `seq` with `hash`.
@@ -289,51 +210,32 @@ pub async fn record_read(
 /// The `prev_hash` of the first entry of the chain.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// How many unsealed rows [`seal`] reads at a time, and how many one UPDATE seals.
+/// How many unsealed rows [`seal`] reads, and links in one statement, at a time.
 const SEAL_PAGE: u64 = 500;
-const SEAL_UPDATE_ROWS: usize = 100;
 
-/// Links unsealed audit rows — this transaction's, and any committed ones left unsealed — into
-/// the chain. Called by `db::commit` just before the commit (after every other lock the
-/// transaction takes, or with the head already held since its last write, see
-/// [`record_last`]): when there is nothing to seal it costs one index probe; otherwise it
-/// takes the head row, numbers the rows in id (time) order, hashes them, and moves the head —
-/// one read and one update of the head, and one UPDATE per 100 rows. The order of the chain
-/// is the order of linking, not of ids. Rows written before the chain existed join it at the
-/// first seal.
-///
-/// With [`HeadTaken::Skip`] (commits, on PostgreSQL) a head already taken by another
-/// committing transaction is not waited for (`SKIP LOCKED`): the answer is
-/// [`Sealed::Skipped`], the rows stay unsealed, and the caller has them sealed once it has
-/// committed ([`seal_after`]). SQLite writers are one at a time: the head is never taken.
-pub async fn seal(db: &impl ConnectionTrait, taken: HeadTaken) -> Result<Sealed, DbErr> {
-    let Some(newest) = newest_unsealed(db, None).await? else {
-        return Ok(Sealed::Done);
-    };
-    let head = match (db.get_database_backend(), taken) {
-        (DbBackend::Postgres, HeadTaken::Skip) => {
-            audit_chain_head::Entity::find_by_id(1)
-                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-                .one(db)
-                .await?
-        }
-        (DbBackend::Postgres, HeadTaken::Wait) => {
+/// Links every unsealed audit row the transaction sees — on PostgreSQL, the rows committed
+/// since the last seal; on SQLite, rows written before the chain existed — into the chain:
+/// takes the head (on PostgreSQL waiting for it: whoever holds it is sealing, and nothing it
+/// holds waits on anything else), numbers the rows in id (time) order, hashes them, writes
+/// their links in one statement per [`SEAL_PAGE`] rows and moves the head. The order of the
+/// chain is the order of linking, not of ids. With nothing to seal it costs, on SQLite (every
+/// commit), one index probe; on PostgreSQL (the sealer, woken by commits, which nearly always
+/// finds rows) the head's lock and that probe.
+pub async fn seal(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let head = match db.get_database_backend() {
+        DbBackend::Postgres => {
             audit_chain_head::Entity::find_by_id(1)
                 .lock_exclusive()
                 .one(db)
                 .await?
         }
+        _ if !any_unsealed(db).await? => return Ok(()),
         _ => audit_chain_head::Entity::find_by_id(1).one(db).await?,
-    };
-    let Some(head) = head else {
-        return match audit_chain_head::Entity::find_by_id(1).one(db).await? {
-            Some(_) => Ok(Sealed::Skipped { newest }),
-            None => Err(DbErr::RecordNotFound("audit_chain_head".to_owned())),
-        };
-    };
+    }
+    .ok_or_else(|| DbErr::RecordNotFound("audit_chain_head".to_owned()))?;
     let (mut seq, mut hash) = (head.last_seq, head.last_hash.clone());
     loop {
-        // Read after the lock: rows another transaction sealed meanwhile are not seen again.
+        // Read after the lock: rows another sealer linked meanwhile are not seen again.
         let rows = audit_log::Entity::find()
             .filter(audit_log::Column::Seq.is_null())
             .order_by_asc(audit_log::Column::Id)
@@ -347,16 +249,14 @@ pub async fn seal(db: &impl ConnectionTrait, taken: HeadTaken) -> Result<Sealed,
         for row in &rows {
             seq += 1;
             let row_hash = entry_hash(row, seq, &hash);
-            links.push((
-                row.id,
+            links.push(Link {
+                id: row.id,
                 seq,
-                std::mem::replace(&mut hash, row_hash.clone()),
+                prev_hash: std::mem::replace(&mut hash, row_hash.clone()),
                 row_hash,
-            ));
+            });
         }
-        for chunk in links.chunks(SEAL_UPDATE_ROWS) {
-            write_links(db, chunk).await?;
-        }
+        write_links(db, &links).await?;
         if (rows.len() as u64) < SEAL_PAGE {
             break;
         }
@@ -364,116 +264,177 @@ pub async fn seal(db: &impl ConnectionTrait, taken: HeadTaken) -> Result<Sealed,
     if seq != head.last_seq {
         move_head(db, seq, hash).await?;
     }
-    Ok(Sealed::Done)
+    Ok(())
 }
 
-/// What to do when another transaction holds the chain's head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeadTaken {
-    /// Wait for it.
-    Wait,
-    /// Leave the rows unsealed and say so ([`Sealed::Skipped`]).
-    Skip,
-}
-
-/// What [`seal`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sealed {
-    /// Every unsealed row it could see is in the chain.
-    Done,
-    /// The head was taken by another transaction; the rows, up to `newest` (ids are
-    /// time-ordered), wait for [`seal_after`].
-    Skipped {
-        /// The newest unsealed row the transaction saw (its own are the newest).
-        newest: Uuid,
-    },
-}
-
-/// Seals, in a writing transaction of its own and waiting for the head, committed rows left
-/// unsealed — by a process stopped between its commit and [`seal_after`] (the server runs this
-/// at start).
+/// Seals, in a writing transaction of its own, the committed rows left unsealed: the
+/// sealer's work, and the server's at start and stop (rows a stopped server committed before
+/// its sealer ran).
 pub async fn seal_pending(db: &DatabaseConnection) -> Result<(), DbErr> {
-    if newest_unsealed(db, None).await?.is_none() {
-        return Ok(());
-    }
     let txn = crate::db::begin_write(db).await?;
-    crate::db::commit_sealing(txn, HeadTaken::Wait).await?;
-    Ok(())
+    crate::db::commit_sealed(txn).await
 }
 
-/// After a commit that found the chain's head taken ([`Sealed::Skipped`]): makes sure its rows
-/// (every unsealed row up to `newest`) are sealed. Whoever holds the head may seal them first;
-/// otherwise this seals them, never waiting on the head with a connection taken (it tries
-/// again a little later), so a burst of such commits cannot tie up the pool. Gives up after
-/// 1.5 s: the next commit that gets the head seals them.
-pub async fn seal_after(db: &DatabaseConnection, newest: Uuid) -> Result<(), DbErr> {
-    for attempt in 1..=SEAL_ATTEMPTS {
-        if newest_unsealed(db, Some(newest)).await?.is_none() {
-            return Ok(());
+/// The sealers running in this process, each with the pool it seals for (one per server; a
+/// test process runs several servers, each on its own database).
+static SEALERS: std::sync::Mutex<Vec<(PoolKey, Arc<Notify>)>> = std::sync::Mutex::new(Vec::new());
+
+/// A PostgreSQL pool's identity: the address of its connection options, which the pool holds
+/// (and its sealer holds the pool) while a sealer is registered for it.
+type PoolKey = usize;
+
+fn pool_key(db: &DatabaseConnection) -> Option<PoolKey> {
+    (db.get_database_backend() == DbBackend::Postgres)
+        .then(|| Arc::as_ptr(&db.get_postgres_connection_pool().connect_options()) as PoolKey)
+}
+
+/// How long the sealer lets commits gather after one woke it: under a burst of pushes it
+/// seals a few large pages instead of one small transaction per commit; alone, an entry
+/// waits this long (and a probe) to be linked.
+const SEAL_GATHER: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// How long the sealer waits after a failed seal (the database away) before it tries again.
+const SEAL_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The sealer of `db`'s pool, if one runs in this process (`db::begin_write`): a writing
+/// transaction on it leaves its audit rows to the sealer and wakes it after its commit.
+pub fn sealer_of(db: &DatabaseConnection) -> Option<Arc<Notify>> {
+    let key = pool_key(db)?;
+    let sealers = SEALERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    sealers
+        .iter()
+        .find(|(pool, _)| *pool == key)
+        .map(|(_, wake)| wake.clone())
+}
+
+/// Starts the sealer of a server on PostgreSQL (SQLite links rows as it writes them): a task
+/// that seals committed rows shortly after the commits on `db`'s pool that wake it
+/// (`db::commit`). It runs until the runtime stops; a seal it leaves half done is rolled back
+/// and done again by the next. It does not look on its own: a row that no commit of this
+/// server accounts for (one slipped into the table) stays outside the chain until the next
+/// commit, for [`verify`] to see.
+pub fn spawn_sealer(db: DatabaseConnection) {
+    let Some(key) = pool_key(&db) else {
+        return;
+    };
+    // Registered before it is spawned, so every transaction begun after this returns leaves
+    // its rows to it; removed when the task is dropped with its runtime, polled or not.
+    let registered = Registered::new(key);
+    let wake = registered.wake.clone();
+    tokio::spawn(async move {
+        let _registered = registered;
+        loop {
+            let woken = wake.notified();
+            tokio::pin!(woken);
+            // Registered before sealing: a commit during the seal wakes the next round.
+            woken.as_mut().enable();
+            if let Err(error) = seal_pending(&db).await {
+                tracing::warn!(%error, "audit rows not sealed yet: trying again shortly");
+                tokio::time::sleep(SEAL_RETRY).await;
+                continue;
+            }
+            woken.await;
+            tokio::time::sleep(SEAL_GATHER).await;
         }
-        let txn = crate::db::begin_write(db).await?;
-        if crate::db::commit_sealing(txn, HeadTaken::Skip).await? == Sealed::Done {
-            return Ok(());
-        }
-        if attempt < SEAL_ATTEMPTS {
-            tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
-        }
+    });
+}
+
+/// A sealer's entry in [`SEALERS`], removed when it is dropped.
+struct Registered {
+    key: PoolKey,
+    wake: Arc<Notify>,
+}
+
+impl Registered {
+    fn new(key: PoolKey) -> Self {
+        let wake = Arc::new(Notify::new());
+        SEALERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((key, wake.clone()));
+        Self { key, wake }
     }
-    tracing::warn!(%newest, "audit rows left for the next commit to seal");
-    Ok(())
 }
 
-/// How often [`seal_after`] tries (waiting 10 ms more each time: 1.5 s in all, within the
-/// time [`verify`] gives unsealed entries).
-const SEAL_ATTEMPTS: u32 = 18;
+impl Drop for Registered {
+    fn drop(&mut self) {
+        SEALERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|(key, wake)| !(*key == self.key && Arc::ptr_eq(wake, &self.wake)));
+    }
+}
 
-/// The newest unsealed row (up to `up_to`, if given) this connection sees.
-async fn newest_unsealed(
-    db: &impl ConnectionTrait,
-    up_to: Option<Uuid>,
-) -> Result<Option<Uuid>, DbErr> {
-    let mut query = audit_log::Entity::find()
+/// Does this connection see any unsealed row? (One probe of the unsealed rows' index.)
+async fn any_unsealed(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    Ok(audit_log::Entity::find()
         .select_only()
         .column(audit_log::Column::Id)
-        .filter(audit_log::Column::Seq.is_null());
-    if let Some(up_to) = up_to {
-        query = query.filter(audit_log::Column::Id.lte(up_to));
-    }
-    query
-        .order_by_desc(audit_log::Column::Id)
+        .filter(audit_log::Column::Seq.is_null())
         .into_tuple::<Uuid>()
         .one(db)
-        .await
+        .await?
+        .is_some())
 }
 
-/// Sets `seq`, `prev_hash` and `row_hash` of several rows in one statement.
-async fn write_links(
-    db: &impl ConnectionTrait,
-    links: &[(Uuid, i64, String, String)],
-) -> Result<(), DbErr> {
-    let (mut seqs, mut prevs, mut hashes) = (
-        CaseStatement::new(),
-        CaseStatement::new(),
-        CaseStatement::new(),
-    );
-    for (id, seq, prev_hash, row_hash) in links {
-        let this = || audit_log::Column::Id.eq(*id);
-        seqs = seqs.case(this(), *seq);
-        prevs = prevs.case(this(), prev_hash.as_str());
-        hashes = hashes.case(this(), row_hash.as_str());
-    }
-    let sealed = audit_log::Entity::update_many()
-        .col_expr(audit_log::Column::Seq, seqs.into())
-        .col_expr(audit_log::Column::PrevHash, prevs.into())
-        .col_expr(audit_log::Column::RowHash, hashes.into())
-        .filter(audit_log::Column::Id.is_in(links.iter().map(|link| link.0)))
-        .filter(audit_log::Column::Seq.is_null())
-        .exec(db)
-        .await?;
-    if sealed.rows_affected != links.len() as u64 {
+/// An entry's place in the chain, as [`seal`] writes it.
+#[derive(Debug, serde::Serialize)]
+struct Link {
+    id: Uuid,
+    seq: i64,
+    prev_hash: String,
+    row_hash: String,
+}
+
+/// Writes the links of several unsealed rows in one statement: on PostgreSQL an `UPDATE …
+/// FROM jsonb_to_recordset($1)`, one statement text whatever the number of rows (prepared
+/// once); on SQLite, which seals only rows older than the chain, a `CASE` per column. Fails
+/// unless every row was still unsealed.
+async fn write_links(db: &impl ConnectionTrait, links: &[Link]) -> Result<(), DbErr> {
+    let sealed = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let links = serde_json::to_value(links)
+                .map_err(|error| DbErr::Custom(format!("audit links: {error}")))?;
+            db.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE audit_log SET seq = link.seq, prev_hash = link.prev_hash, \
+                 row_hash = link.row_hash \
+                 FROM jsonb_to_recordset($1::jsonb) \
+                 AS link(id uuid, seq bigint, prev_hash text, row_hash text) \
+                 WHERE audit_log.id = link.id AND audit_log.seq IS NULL",
+                [links.into()],
+            ))
+            .await?
+            .rows_affected()
+        }
+        _ => {
+            let (mut seqs, mut prevs, mut hashes) = (
+                CaseStatement::new(),
+                CaseStatement::new(),
+                CaseStatement::new(),
+            );
+            for link in links {
+                let this = || audit_log::Column::Id.eq(link.id);
+                seqs = seqs.case(this(), link.seq);
+                prevs = prevs.case(this(), link.prev_hash.as_str());
+                hashes = hashes.case(this(), link.row_hash.as_str());
+            }
+            audit_log::Entity::update_many()
+                .col_expr(audit_log::Column::Seq, seqs.into())
+                .col_expr(audit_log::Column::PrevHash, prevs.into())
+                .col_expr(audit_log::Column::RowHash, hashes.into())
+                .filter(audit_log::Column::Id.is_in(links.iter().map(|link| link.id)))
+                .filter(audit_log::Column::Seq.is_null())
+                .exec(db)
+                .await?
+                .rows_affected
+        }
+    };
+    if sealed != links.len() as u64 {
         return Err(DbErr::Custom(format!(
-            "audit chain: sealed {} of {} entries",
-            sealed.rows_affected,
+            "audit chain: sealed {sealed} of {} entries",
             links.len()
         )));
     }
@@ -599,8 +560,8 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-/// How long [`verify`] gives entries it finds unsealed to be sealed (a commit that found the
-/// chain's head taken has them sealed just after it, see `db::commit`) before it counts them
+/// How long [`verify`] gives entries it finds unsealed to be sealed (on PostgreSQL the
+/// sealer links committed rows a few milliseconds after their commit) before it counts them
 /// as outside the chain.
 const SEAL_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -678,8 +639,9 @@ async fn verify_in(
         report.broken = Some(broken(
             None,
             Some(row.id),
-            "an entry is outside the chain: inserted directly in the database, or written \
-             before the chain existed and not yet sealed (any audited write seals those)"
+            "an entry is outside the chain: inserted directly in the database, or committed \
+             by a server stopped before it sealed it, or written before the chain existed \
+             (a server seals those when it starts, and at its next audited write)"
                 .to_owned(),
         ));
         return Ok(report);

@@ -95,8 +95,8 @@ static SQLITE_WRITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new
 /// it rolls back.
 pub struct WriteTxn {
     txn: DatabaseTransaction,
-    /// The pool, for sealing after the commit what the commit could not (`commit`).
-    pool: DatabaseConnection,
+    /// PostgreSQL: the sealer of this pool, when the server runs one (`audit::sealer_of`).
+    sealer: Option<std::sync::Arc<tokio::sync::Notify>>,
     _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
     /// SQLite: this transaction's change stamp, once something asked for it ([`WriteTxn::stamp`]).
     stamp: tokio::sync::OnceCell<i64>,
@@ -142,7 +142,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
         .await?;
     Ok(WriteTxn {
         txn,
-        pool: db.clone(),
+        sealer: crate::audit::sealer_of(db),
         _turn: turn,
         stamp: tokio::sync::OnceCell::new(),
     })
@@ -189,37 +189,31 @@ pub async fn is_ready(db: &DatabaseConnection) -> Result<bool, DbErr> {
 /// until the commit, so stamps follow commit order); on PostgreSQL, which commits
 /// concurrently, a trigger has already stamped each row as it was written with the
 /// transaction's id (migration 12), and the pull's cursor makes up for ids not being in commit
-/// order (`sync::current_cursor`). Then the transaction's audit rows not yet linked into the
-/// hash chain are sealed (`audit::seal`; on PostgreSQL, if another commit holds the chain's
-/// head, just after the commit instead). Every writing transaction ends here (a test checks
-/// that no other code calls `commit`).
+/// order (`sync::current_cursor`). The transaction's audit rows are linked into the hash
+/// chain: on SQLite as they were written (rows older than the chain are sealed here); on
+/// PostgreSQL by the server's sealer just after the commit (`audit::spawn_sealer`, woken
+/// here), or here, before the commit, in a process that runs no sealer (the command line).
+/// Every writing transaction ends here (a test checks that no other code calls `commit`).
 pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
-    let pool = write.pool.clone();
-    if let crate::audit::Sealed::Skipped { newest } =
-        commit_sealing(write, crate::audit::HeadTaken::Skip).await?
-    {
-        // Another commit held the chain's head: seal these rows now that they are visible,
-        // off the caller's path (a process stopped before that seals them at its next start).
-        tokio::spawn(async move {
-            if let Err(error) = crate::audit::seal_after(&pool, newest).await {
-                tracing::warn!(%error, "audit rows left unsealed until the next write");
-            }
-        });
+    match &write.sealer {
+        Some(sealer) => {
+            let sealer = sealer.clone();
+            write.txn.commit().await?;
+            sealer.notify_waiters();
+            Ok(())
+        }
+        None => commit_sealed(write).await,
     }
-    Ok(())
 }
 
-/// [`commit`], saying whether the audit rows were sealed or left for `audit::seal_after`.
-pub(crate) async fn commit_sealing(
-    write: WriteTxn,
-    taken: crate::audit::HeadTaken,
-) -> Result<crate::audit::Sealed, DbErr> {
+/// [`commit`], sealing the transaction's unsealed audit rows (and any others committed
+/// unsealed) before it commits.
+pub(crate) async fn commit_sealed(write: WriteTxn) -> Result<(), DbErr> {
     if write.get_database_backend() == DbBackend::Sqlite {
         stamp_changes(&write).await?;
     }
-    let sealed = crate::audit::seal(&write.txn, taken).await?;
-    write.txn.commit().await?;
-    Ok(sealed)
+    crate::audit::seal(&write.txn).await?;
+    write.txn.commit().await
 }
 
 /// SQLite: stamps the rows this transaction marked as changed (`change_seq = 0`) with its

@@ -155,8 +155,10 @@ impl Application {
         {
             return Err(StartupError::UnguardedOperation(unguarded.to_owned()));
         }
-        // Audit rows a stopped process committed but did not get to seal (see `db::commit`).
+        // Audit rows a stopped server committed but did not get to seal, then the sealer that
+        // links each commit's rows just after it (PostgreSQL; see `audit`).
         crate::audit::seal_pending(&db).await?;
+        crate::audit::spawn_sealer(db.clone());
         // The deadline dashboard's live ledger loads in the background (a county of a million
         // issues takes seconds), so that the first leader after a start does not wait for it.
         let warming = state.clone();
@@ -237,8 +239,13 @@ impl Application {
     }
 
     /// Serves until SIGINT/SIGTERM or a stop through the handle; in-flight requests get
-    /// the shutdown timeout to finish.
+    /// the shutdown timeout to finish. Then the audit rows their commits left to the sealer
+    /// are sealed (PostgreSQL), so a server stopped cleanly leaves the chain whole.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.server.await?;
+        if let Err(error) = crate::audit::seal_pending(&self.db).await {
+            tracing::warn!(%error, "audit rows left for the next start to seal");
+        }
+        Ok(())
     }
 }

@@ -496,8 +496,7 @@ pub enum BatchOutcome {
 }
 
 /// Records many household visits without issues (a sync push) with the rules of
-/// [`record_visit`] — scope, idempotency by id, `last_visited_at`, one audit entry each (for
-/// the caller to write, see [`RecordedBatch`]) — in a
+/// [`record_visit`] — scope, idempotency by id, `last_visited_at`, one audit row each — in a
 /// few statements per batch instead of several per visit. An error names the visit it is
 /// about.
 pub async fn record_household_visits(
@@ -505,7 +504,7 @@ pub async fn record_household_visits(
     user: &AuthUser,
     clock: LocalClock,
     visits: Vec<NewVisit>,
-) -> Result<RecordedBatch, (Uuid, ApiError)> {
+) -> Result<Vec<(Uuid, BatchOutcome)>, (Uuid, ApiError)> {
     use std::collections::HashMap;
     let first = visits.first().map(|visit| visit.id).unwrap_or_default();
     let Actor::User { id: cadre_id } = user.principal.actor else {
@@ -729,6 +728,53 @@ pub async fn record_household_visits(
     households::lock_in_order(db, &ids)
         .await
         .map_err(db_error(first))?;
+    move_last_visited(db, &latest, stamp)
+        .await
+        .map_err(db_error(first))?;
+    let entries = created
+        .iter()
+        .map(|row| {
+            AuditEntry::new("visit.create", "visit", row.id).with_changes(json!({
+                "household_id": row.household_id, "village_id": row.village_id, "channel": row.channel,
+                "visited_at": row.visited_at, "issues": [], "via": "sync",
+            }))
+        })
+        .collect();
+    audit::record_many(db, &user.audit_actor(), entries)
+        .await
+        .map_err(db_error(first))?;
+    Ok(outcomes)
+}
+
+/// Moves each household's `last_visited_at` forward to its latest visit in a batch (never
+/// back) and marks it changed with `stamp` (a household created earlier in the same push gets
+/// its `created_seq` too). On PostgreSQL one `UPDATE … FROM jsonb_to_recordset($1)`, the same
+/// statement text for every batch, with `GREATEST` (its trigger stamps the rows); on SQLite a
+/// `CASE` per column, 100 households a statement.
+async fn move_last_visited(
+    db: &impl ConnectionTrait,
+    latest: &[(Uuid, DateTime<Utc>)],
+    stamp: i64,
+) -> Result<(), DbErr> {
+    if latest.is_empty() {
+        return Ok(());
+    }
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let latest: Vec<Value> = latest
+            .iter()
+            .map(|(id, at)| json!({"id": id, "at": at}))
+            .collect();
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "UPDATE households SET last_visited_at = GREATEST(households.last_visited_at, latest.at), \
+             change_seq = 0 \
+             FROM jsonb_to_recordset($1::jsonb) AS latest(id uuid, at timestamptz) \
+             WHERE households.id = latest.id",
+            [Value::Array(latest).into()],
+        ))
+        .await?;
+        return Ok(());
+    }
     for chunk in latest.chunks(100) {
         let visited_at = chunk.iter().fold(CaseStatement::new(), |case, (id, at)| {
             case.case(household::Column::Id.eq(*id), *at)
@@ -756,28 +802,7 @@ pub async fn record_household_visits(
             )
             .filter(household::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
             .exec(db)
-            .await
-            .map_err(db_error(first))?;
+            .await?;
     }
-    let audit = created
-        .iter()
-        .map(|row| {
-            AuditEntry::new("visit.create", "visit", row.id).with_changes(json!({
-                "household_id": row.household_id, "village_id": row.village_id, "channel": row.channel,
-                "visited_at": row.visited_at, "issues": [], "via": "sync",
-            }))
-        })
-        .collect();
-    Ok(RecordedBatch { outcomes, audit })
-}
-
-/// What [`record_household_visits`] did, and the audit entries the caller must write — as its
-/// transaction's last write (`audit::record_last`), so the batch's rows can be linked into the
-/// chain as they are written.
-#[must_use = "the batch's audit entries must be written"]
-pub struct RecordedBatch {
-    /// Each visit's outcome.
-    pub outcomes: Vec<(Uuid, BatchOutcome)>,
-    /// One `visit.create` entry per visit stored now.
-    pub audit: Vec<AuditEntry>,
+    Ok(())
 }

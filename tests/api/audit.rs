@@ -212,8 +212,8 @@ async fn changes_revocations_and_sign_ins_each_write_one_audit_row() {
     );
 }
 
-/// Every audit row, oldest link first.
-async fn chain(app: &TestApp) -> Vec<audit_log::Model> {
+/// Every audit row, oldest link first, in whatever state it is.
+async fn rows(app: &TestApp) -> Vec<audit_log::Model> {
     audit_log::Entity::find()
         .order_by_asc(audit_log::Column::Seq)
         .all(&app.db)
@@ -221,26 +221,32 @@ async fn chain(app: &TestApp) -> Vec<audit_log::Model> {
         .expect("audit rows")
 }
 
-/// The chain once every entry is sealed: a commit that finds the chain's head taken by
-/// another (PostgreSQL) has its entries sealed just after it, not before it answers.
-async fn sealed_chain(app: &TestApp) -> Vec<audit_log::Model> {
+/// The chain, oldest link first, once every entry is sealed: on PostgreSQL the server's
+/// sealer links a commit's entries just after it, not before the request is answered.
+async fn chain(app: &TestApp) -> Vec<audit_log::Model> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let rows = chain(app).await;
+        let rows = rows(app).await;
         if rows.iter().all(|row| row.seq.is_some()) || std::time::Instant::now() > deadline {
             return rows;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
-/// The entry at `seq`.
+/// Waits for every entry to be sealed and for the sealer to have gone idle (it seals what a
+/// commit woke it for, 10 ms after), before a test writes behind the application's back.
+async fn settled(app: &TestApp) {
+    chain(app).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+}
+
+/// The entry at `seq`, once the chain is sealed.
 async fn entry(app: &TestApp, seq: i64) -> audit_log::Model {
-    audit_log::Entity::find()
-        .filter(audit_log::Column::Seq.eq(seq))
-        .one(&app.db)
+    chain(app)
         .await
-        .expect("read")
+        .into_iter()
+        .find(|row| row.seq == Some(seq))
         .expect("entry")
 }
 
@@ -282,7 +288,8 @@ async fn bypass_the_triggers(app: &TestApp) {
     }
 }
 
-/// A few audited changes by an admin: a department, a household, a change to it.
+/// A few audited changes by an admin: a department, a household, a change to it; returns
+/// once they are sealed into the chain.
 async fn some_mutations(app: &TestApp, admin: &str, code: &str) -> String {
     let department = app
         .post_json(
@@ -309,6 +316,7 @@ async fn some_mutations(app: &TestApp, admin: &str, code: &str) -> String {
         )
         .await;
     assert_eq!(changed.status, 200, "{}", changed.text);
+    settled(app).await;
     id
 }
 
@@ -360,7 +368,7 @@ async fn concurrent_writers_still_make_one_unbroken_chain() {
     .await;
     assert!(created.iter().all(|response| response.status == 201));
 
-    let seqs: Vec<Option<i64>> = sealed_chain(&app).await.iter().map(|row| row.seq).collect();
+    let seqs: Vec<Option<i64>> = chain(&app).await.iter().map(|row| row.seq).collect();
     assert_eq!(
         seqs,
         (1..=10).map(Some).collect::<Vec<_>>(),
@@ -401,7 +409,7 @@ async fn a_push_finding_the_chain_head_held_is_answered_and_sealed_once_it_is_fr
 
     assert_eq!(pushed.status, 200, "{}", pushed.text);
     assert_eq!(pushed.json()["applied"], 3);
-    let pushed_entries = sealed_chain(&app)
+    let pushed_entries = chain(&app)
         .await
         .into_iter()
         .filter(|row| row.action == "visit.create")
@@ -543,6 +551,7 @@ async fn verify_notices_the_newest_entry_removed_and_an_entry_slipped_in() {
 
     let app = spawn_app().await;
     app.seed().await;
+    settled(&app).await;
     let slipped = audit_log::Model {
         id: uuid::Uuid::now_v7(),
         occurred_at: Utc::now(),
@@ -883,6 +892,7 @@ async fn entries_written_before_the_chain_existed_join_it_at_the_next_write() {
     let app = spawn_app().await;
     app.seed().await;
     app.token_for("admin").await;
+    settled(&app).await;
     // Roll back to before the chain: the chain's migration and the ones after it.
     let after_chain = migration::Migrator::migrations()
         .iter()
@@ -897,7 +907,7 @@ async fn entries_written_before_the_chain_existed_join_it_at_the_next_write() {
         .await
         .expect("and apply it again");
     assert!(
-        chain(&app).await.iter().all(|row| row.seq.is_none()),
+        rows(&app).await.iter().all(|row| row.seq.is_none()),
         "the two old entries are outside the chain"
     );
     let report = audit::verify(&app.db).await.expect("verify");

@@ -209,13 +209,11 @@ pub async fn push(
             visits::Recorded::Existing(..) => report.unchanged += 1,
         }
     }
-    let mut batch_audit = Vec::new();
     if !batch.is_empty() {
-        let recorded = visits::record_household_visits(&txn, user, clock, batch)
+        let outcomes = visits::record_household_visits(&txn, user, clock, batch)
             .await
             .map_err(|(id, error)| about("visits", id, error))?;
-        batch_audit = recorded.audit;
-        for (_, outcome) in recorded.outcomes {
+        for (_, outcome) in outcomes {
             match outcome {
                 visits::BatchOutcome::Created => report.applied += 1,
                 visits::BatchOutcome::Unchanged => report.unchanged += 1,
@@ -266,9 +264,6 @@ pub async fn push(
             details: json!({"conflicts": conflicts}),
         });
     }
-    // Last before the commit: the batch's audit rows may take the chain's head (see
-    // `audit::record_last`), held from here through the commit.
-    audit::record_last(&txn, &user.audit_actor(), batch_audit).await?;
     commit(txn).await?;
     Ok(report)
 }
