@@ -235,7 +235,7 @@ async fn chain(app: &TestApp) -> Vec<audit_log::Model> {
 }
 
 /// Waits for every entry to be sealed and for the sealer to have gone idle (it seals what a
-/// commit woke it for, 10 ms after), before a test writes behind the application's back.
+/// commit woke it for, 50 ms after), before a test writes behind the application's back.
 async fn settled(app: &TestApp) {
     chain(app).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
