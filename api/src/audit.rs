@@ -9,7 +9,7 @@
 //! rows into it as it writes them. On PostgreSQL, whose writers commit side by side, rows are
 //! written unsealed and linked after their commit by the server's sealer ([`spawn_sealer`]):
 //! one task that takes the head, links every committed unsealed row in one statement per 500,
-//! and moves the head, within [`SEAL_GATHER`] of the commits that woke it — so no request
+//! and moves the head, about [`SEAL_GATHER`] after the commits that woke it — so no request
 //! waits for the head, and a burst of pushes is sealed in a few large writes. A process
 //! without a sealer (the command line) seals its rows at commit (`db::commit` → [`seal`]); a
 //! server stopped before its sealer ran seals them at its next start ([`seal_pending`]).
@@ -166,7 +166,7 @@ pub async fn record_many(
 /// the chain existed go first: while any wait unsealed, these are written unsealed too, and
 /// the commit seals them all, in id order.
 async fn link_now(db: &impl ConnectionTrait, rows: &mut [audit_log::Model]) -> Result<(), DbErr> {
-    if rows.is_empty() || any_unsealed(db).await? {
+    if rows.is_empty() || any_unsealed(db, None).await? {
         return Ok(());
     }
     let Some(head) = audit_chain_head::Entity::find_by_id(1).one(db).await? else {
@@ -229,7 +229,7 @@ pub async fn seal(db: &impl ConnectionTrait) -> Result<(), DbErr> {
                 .one(db)
                 .await?
         }
-        _ if !any_unsealed(db).await? => return Ok(()),
+        _ if !any_unsealed(db, None).await? => return Ok(()),
         _ => audit_chain_head::Entity::find_by_id(1).one(db).await?,
     }
     .ok_or_else(|| DbErr::RecordNotFound("audit_chain_head".to_owned()))?;
@@ -272,12 +272,6 @@ pub async fn seal(db: &impl ConnectionTrait) -> Result<(), DbErr> {
 /// its sealer ran).
 pub async fn seal_pending(db: &DatabaseConnection) -> Result<(), DbErr> {
     let txn = crate::db::begin_write(db).await?;
-    if txn.get_database_backend() == DbBackend::Postgres {
-        // A seal lost in a crash is done again at the next start (its rows are unsealed
-        // again, and the head is back where it was): it need not wait for the disk.
-        txn.execute_unprepared("SET LOCAL synchronous_commit = off")
-            .await?;
-    }
     crate::db::commit_sealed(txn).await
 }
 
@@ -296,11 +290,13 @@ fn pool_key(db: &DatabaseConnection) -> Option<PoolKey> {
 
 /// How long the sealer lets commits gather after one woke it: under a burst of pushes it
 /// seals a few large pages instead of one small transaction per commit; alone, an entry
-/// waits this long (and a probe) to be linked.
+/// waits this long, and the seal's own transaction, to be linked.
 const SEAL_GATHER: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// How long the sealer waits after a failed seal (the database away) before it tries again.
+/// How long the sealer waits after a failed seal (the database away) before it tries again,
+/// doubling after each failure up to [`SEAL_RETRY_MAX`].
 const SEAL_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+const SEAL_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The sealer of `db`'s pool, if one runs in this process (`db::begin_write`): a writing
 /// transaction on it leaves its audit rows to the sealer and wakes it after its commit.
@@ -318,9 +314,11 @@ pub fn sealer_of(db: &DatabaseConnection) -> Option<Arc<Notify>> {
 /// Starts the sealer of a server on PostgreSQL (SQLite links rows as it writes them): a task
 /// that seals committed rows shortly after the commits on `db`'s pool that wake it
 /// (`db::commit`). It runs until the runtime stops; a seal it leaves half done is rolled back
-/// and done again by the next. It does not look on its own: a row that no commit of this
-/// server accounts for (one slipped into the table) stays outside the chain until the next
-/// commit, for [`verify`] to see.
+/// and done again by the next. It does not look on its own: a row slipped into the table
+/// behind the application's back stays outside the chain, for [`verify`] to see, until the
+/// next commit wakes the sealer — which links it with the rest, as a seal at commit always
+/// did. A seal that fails (the database away) is logged as an error and tried again after
+/// [`SEAL_RETRY`], doubling up to [`SEAL_RETRY_MAX`]: writes go on, the chain waits.
 pub fn spawn_sealer(db: DatabaseConnection) {
     let Some(key) = pool_key(&db) else {
         return;
@@ -331,16 +329,19 @@ pub fn spawn_sealer(db: DatabaseConnection) {
     let wake = registered.wake.clone();
     tokio::spawn(async move {
         let _registered = registered;
+        let mut retry = SEAL_RETRY;
         loop {
             let woken = wake.notified();
             tokio::pin!(woken);
             // Registered before sealing: a commit during the seal wakes the next round.
             woken.as_mut().enable();
             if let Err(error) = seal_pending(&db).await {
-                tracing::warn!(%error, "audit rows not sealed yet: trying again shortly");
-                tokio::time::sleep(SEAL_RETRY).await;
+                tracing::error!(%error, retry_in_s = retry.as_secs(), "audit rows not sealed");
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(SEAL_RETRY_MAX);
                 continue;
             }
+            retry = SEAL_RETRY;
             woken.await;
             tokio::time::sleep(SEAL_GATHER).await;
         }
@@ -373,16 +374,17 @@ impl Drop for Registered {
     }
 }
 
-/// Does this connection see any unsealed row? (One probe of the unsealed rows' index.)
-async fn any_unsealed(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
-    Ok(audit_log::Entity::find()
+/// Does this connection see any unsealed row (up to `up_to`, if given: ids are
+/// time-ordered)? One probe of the unsealed rows' index.
+async fn any_unsealed(db: &impl ConnectionTrait, up_to: Option<Uuid>) -> Result<bool, DbErr> {
+    let mut query = audit_log::Entity::find()
         .select_only()
         .column(audit_log::Column::Id)
-        .filter(audit_log::Column::Seq.is_null())
-        .into_tuple::<Uuid>()
-        .one(db)
-        .await?
-        .is_some())
+        .filter(audit_log::Column::Seq.is_null());
+    if let Some(up_to) = up_to {
+        query = query.filter(audit_log::Column::Id.lte(up_to));
+    }
+    Ok(query.into_tuple::<Uuid>().one(db).await?.is_some())
 }
 
 /// An entry's place in the chain, as [`seal`] writes it.
@@ -567,9 +569,10 @@ impl fmt::Display for VerifyReport {
 }
 
 /// How long [`verify`] gives entries it finds unsealed to be sealed (on PostgreSQL the
-/// sealer links committed rows within a tenth of a second of their commit) before it counts them
-/// as outside the chain.
-const SEAL_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+/// sealer links committed rows about 50 ms after their commit; a backlog after a burst or an
+/// outage takes longer) before it counts them as outside the chain. It looks again every
+/// 50 ms and goes on as soon as they are sealed.
+const SEAL_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How many entries [`verify`] reads at a time.
 const VERIFY_PAGE: u64 = 1000;
@@ -590,8 +593,11 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbErr> {
         .into_tuple::<Uuid>()
         .one(db)
         .await?;
-    if unsealed_before.is_some() {
-        tokio::time::sleep(SEAL_SETTLE).await;
+    if let Some(bound) = unsealed_before {
+        let settle_by = tokio::time::Instant::now() + SEAL_SETTLE;
+        while tokio::time::Instant::now() < settle_by && any_unsealed(db, Some(bound)).await? {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
     let snapshot = match db.get_database_backend() {
         DbBackend::Postgres => {

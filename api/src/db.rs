@@ -198,9 +198,10 @@ pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
     match &write.sealer {
         Some(sealer) => {
             let sealer = sealer.clone();
-            write.txn.commit().await?;
+            let committed = write.txn.commit().await;
+            // Whatever the answer: a commit that failed after it was applied has rows too.
             sealer.notify_waiters();
-            Ok(())
+            committed
         }
         None => commit_sealed(write).await,
     }

@@ -396,7 +396,7 @@ fn is_unavailable(error: &DbErr) -> bool {
 
 /// The database's own code for the error of a statement (PostgreSQL's SQLSTATE, SQLite's
 /// extended result code), if it gave one.
-pub(crate) fn sql_state(error: &DbErr) -> Option<String> {
+fn sql_state(error: &DbErr) -> Option<String> {
     match error {
         DbErr::Exec(RuntimeErr::SqlxError(source))
         | DbErr::Query(RuntimeErr::SqlxError(source)) => match source.as_ref() {

@@ -242,10 +242,10 @@ impl Application {
     /// the shutdown timeout to finish. Then the audit rows their commits left to the sealer
     /// are sealed (PostgreSQL), so a server stopped cleanly leaves the chain whole.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await?;
+        let served = self.server.await;
         if let Err(error) = crate::audit::seal_pending(&self.db).await {
             tracing::warn!(%error, "audit rows left for the next start to seal");
         }
-        Ok(())
+        served
     }
 }

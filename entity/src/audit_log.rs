@@ -1,7 +1,8 @@
 //! The append-only audit trail: one row per successful mutation, written in the same
 //! transaction as the change, and one per read of unmasked personal data. Rows are chained:
-//! at commit each gets the next `seq`, the previous row's hash and its own hash, so an altered
-//! or removed row is detected (`minqing audit verify`). The database refuses updates and
+//! each gets the next `seq`, the previous row's hash and its own hash (on SQLite as it is
+//! written, on PostgreSQL from the server's sealer just after its commit), so an altered or
+//! removed row is detected (`minqing audit verify`). The database refuses updates and
 //! deletes (triggers), except sealing a new row and pruning rows a checkpoint covers.
 
 use sea_orm::entity::prelude::*;
@@ -33,8 +34,8 @@ pub struct Model {
     pub request_id: Option<String>,
     /// The client's address.
     pub client_addr: Option<String>,
-    /// Position in the hash chain (1, 2, …), assigned at commit; `None` only inside the
-    /// transaction that writes the row.
+    /// Position in the hash chain (1, 2, …); `None` until the row is sealed (on PostgreSQL,
+    /// from its write until the sealer links it, just after its commit).
     pub seq: Option<i64>,
     /// `row_hash` of the entry before (`seq - 1`); 64 zeros for the first.
     pub prev_hash: Option<String>,

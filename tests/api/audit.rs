@@ -380,7 +380,7 @@ async fn concurrent_writers_still_make_one_unbroken_chain() {
 }
 
 #[tokio::test]
-async fn a_push_finding_the_chain_head_held_is_answered_and_sealed_once_it_is_free() {
+async fn a_push_is_answered_while_the_chain_head_is_held_and_sealed_once_it_is_free() {
     let app = spawn_app().await;
     app.seed().await;
     let cadre = app.token_for("cadre1").await;
