@@ -560,23 +560,32 @@ pub async fn record_household_visits(
             None => new_visits.push(visit),
         }
     }
-    // The households, checked against the caller's scope in one query per 500.
+    // The households' places, checked against the caller's scope in one query per 500 (the
+    // place's columns only: nothing else of the household is needed).
     let household_ids: Vec<Uuid> = new_visits.iter().filter_map(household_of).collect();
     let mut places: HashMap<Uuid, VillagePlace> = HashMap::new();
     for chunk in household_ids.chunks(500) {
-        for row in household::Entity::find()
+        for (id, county_id, town_id, village_id) in household::Entity::find()
+            .select_only()
+            .columns([
+                household::Column::Id,
+                household::Column::CountyId,
+                household::Column::TownId,
+                household::Column::VillageId,
+            ])
             .filter(household::Column::Id.is_in(chunk.iter().copied()))
             .filter(households::scope_condition(user.scope()))
+            .into_tuple::<(Uuid, Uuid, Uuid, Uuid)>()
             .all(db)
             .await
             .map_err(db_error(first))?
         {
             places.insert(
-                row.id,
+                id,
                 VillagePlace {
-                    county_id: row.county_id,
-                    town_id: row.town_id,
-                    village_id: row.village_id,
+                    county_id,
+                    town_id,
+                    village_id,
                 },
             );
         }
