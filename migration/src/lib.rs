@@ -18,6 +18,7 @@ mod m20261128_000011_ledger_order;
 mod m20261128_000012_stamp_on_write;
 mod m20261128_000013_audit_unsealed;
 mod m20261128_000014_stamp_once_per_transaction;
+mod m20261128_000015_audit_seal_without_plpgsql;
 
 pub use m20261128_000012_stamp_on_write::STAMPED_TABLES;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000012_stamp_on_write::Migration),
             Box::new(m20261128_000013_audit_unsealed::Migration),
             Box::new(m20261128_000014_stamp_once_per_transaction::Migration),
+            Box::new(m20261128_000015_audit_seal_without_plpgsql::Migration),
         ]
     }
 }

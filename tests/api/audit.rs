@@ -274,7 +274,10 @@ async fn delete_entry(app: &TestApp, seq: i64) -> Result<u64, DbErr> {
 /// (SQLite).
 async fn bypass_the_triggers(app: &TestApp) {
     let statements: &[&str] = if on_postgres() {
-        &["ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"]
+        &[
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change",
+        ]
     } else {
         &[
             "DROP TRIGGER audit_log_no_update",
@@ -561,6 +564,15 @@ async fn verify_notices_the_newest_entry_removed_and_an_entry_slipped_in() {
             .await
             .expect("hold the head");
     }
+    let slipped = slip_in_an_entry(&app).await;
+    let report = audit::verify(&app.db).await.expect("verify");
+    head.rollback().await.expect("release the head");
+    let broken = report.broken.clone().expect("found");
+    assert_eq!(broken.entry_id, Some(slipped.id), "{report}");
+}
+
+/// Inserts an unsealed entry behind the application's back.
+async fn slip_in_an_entry(app: &TestApp) -> audit_log::Model {
     let slipped = audit_log::Model {
         id: uuid::Uuid::now_v7(),
         occurred_at: Utc::now(),
@@ -581,10 +593,49 @@ async fn verify_notices_the_newest_entry_removed_and_an_entry_slipped_in() {
         .exec_without_returning(&app.db)
         .await
         .expect("insert behind the application's back");
-    let report = audit::verify(&app.db).await.expect("verify");
+    slipped
+}
+
+#[tokio::test]
+async fn an_unsealed_entry_can_be_sealed_but_not_changed_in_the_same_update() {
+    let app = spawn_app().await;
+    app.seed().await;
+    settled(&app).await;
+    // Held, so that the sealer (PostgreSQL) leaves the entry unsealed meanwhile.
+    let head = app.db.begin().await.expect("begin");
+    if on_postgres() {
+        head.execute_unprepared("SELECT id FROM audit_chain_head WHERE id = 1 FOR UPDATE")
+            .await
+            .expect("hold the head");
+    }
+    let entry = slip_in_an_entry(&app).await;
+    let seal = || {
+        audit_log::Entity::update_many()
+            .col_expr(audit_log::Column::Seq, Expr::val(9_999_i64))
+            .col_expr(audit_log::Column::PrevHash, Expr::val(GENESIS_HASH))
+            .col_expr(audit_log::Column::RowHash, Expr::val(GENESIS_HASH))
+            .filter(audit_log::Column::Id.eq(entry.id))
+    };
+
+    let altered = seal()
+        .col_expr(audit_log::Column::Action, Expr::val("household.delete"))
+        .exec(&app.db)
+        .await;
+    let refusal = altered
+        .expect_err("sealing and changing it is refused")
+        .to_string();
+    assert!(refusal.contains("append-only"), "by the trigger: {refusal}");
+    let sealed = seal().exec(&app.db).await.expect("sealing alone passes");
     head.rollback().await.expect("release the head");
-    let broken = report.broken.clone().expect("found");
-    assert_eq!(broken.entry_id, Some(slipped.id), "{report}");
+
+    assert_eq!(sealed.rows_affected, 1);
+    let stored = rows(&app)
+        .await
+        .into_iter()
+        .find(|row| row.id == entry.id)
+        .expect("the entry");
+    assert_eq!(stored.action, "household.update", "as inserted");
+    assert_eq!(stored.seq, Some(9_999));
 }
 
 #[tokio::test]
