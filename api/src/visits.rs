@@ -561,16 +561,11 @@ pub async fn record_household_visits(
         }
     }
     // The households' places, checked against the caller's scope in one query per 500 (the
-    // place's columns only: nothing else of the household is needed). On PostgreSQL the same
-    // query locks them, in id order, to the commit, for the update of their `last_visited_at`
-    // below: concurrent pushes to one village wait for each other from here, and cannot
-    // deadlock (a push that writes households has locked them all the same way already).
-    let mut household_ids: Vec<Uuid> = new_visits.iter().filter_map(household_of).collect();
-    household_ids.sort_unstable();
-    household_ids.dedup();
+    // place's columns only: nothing else of the household is needed).
+    let household_ids: Vec<Uuid> = new_visits.iter().filter_map(household_of).collect();
     let mut places: HashMap<Uuid, VillagePlace> = HashMap::new();
     for chunk in household_ids.chunks(500) {
-        let mut query = household::Entity::find()
+        for (id, county_id, town_id, village_id) in household::Entity::find()
             .select_only()
             .columns([
                 household::Column::Id,
@@ -579,13 +574,7 @@ pub async fn record_household_visits(
                 household::Column::VillageId,
             ])
             .filter(household::Column::Id.is_in(chunk.iter().copied()))
-            .filter(households::scope_condition(user.scope()));
-        if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-            query = query
-                .order_by_asc(household::Column::Id)
-                .lock(sea_orm::sea_query::LockType::NoKeyUpdate);
-        }
-        for (id, county_id, town_id, village_id) in query
+            .filter(households::scope_condition(user.scope()))
             .into_tuple::<(Uuid, Uuid, Uuid, Uuid)>()
             .all(db)
             .await
@@ -742,6 +731,12 @@ pub async fn record_household_visits(
         }
     }
     let latest: Vec<(Uuid, DateTime<Utc>)> = latest.into_iter().collect();
+    // Locked now, held to the commit: a push of visits alone has locked nothing before (one
+    // that writes households locked them all first; taking them again changes nothing).
+    let ids: Vec<Uuid> = latest.iter().map(|(id, _)| *id).collect();
+    households::lock_in_order(db, &ids)
+        .await
+        .map_err(db_error(first))?;
     move_last_visited(db, &latest, stamp)
         .await
         .map_err(db_error(first))?;

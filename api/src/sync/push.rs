@@ -271,9 +271,9 @@ pub async fn push(
 /// A push that writes households locks every household it names (its own rows and the targets
 /// of its visits) before anything is written, all at once and in id order
 /// ([`households::lock_in_order`]): two pushes touching the same households cannot deadlock. A
-/// push of visits alone locks nothing here: its batch locks the households it visits the
-/// same way, in the query that checks them against the caller's scope
-/// (`visits::record_household_visits`).
+/// push of visits alone locks nothing here: its batch locks the households it visited the
+/// same way, just before it updates them (`visits::record_household_visits`), so concurrent
+/// pushes to one village wait for each other only from that update to the commit.
 async fn lock_households(db: &impl ConnectionTrait, body: &PushBody) -> ApiResult<()> {
     let Some(households) = body
         .changes
