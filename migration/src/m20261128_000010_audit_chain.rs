@@ -22,7 +22,7 @@ pub struct Migration;
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Columns an entry is sealed with; every other column must stay as inserted.
-pub(crate) const CONTENT_COLUMNS: [&str; 11] = [
+const CONTENT_COLUMNS: [&str; 11] = [
     "id",
     "occurred_at",
     "actor_type",

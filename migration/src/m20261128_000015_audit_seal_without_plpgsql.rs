@@ -11,10 +11,24 @@
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
-use crate::m20261128_000010_audit_chain::CONTENT_COLUMNS;
-
 #[derive(DeriveMigrationName)]
 pub struct Migration;
+
+/// Migration 10's columns an entry keeps as inserted when it is sealed, frozen here: this
+/// migration's trigger must come out the same whatever later code does.
+const CONTENT_COLUMNS: [&str; 11] = [
+    "id",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_role",
+    "action",
+    "entity_type",
+    "entity_id",
+    "changes",
+    "request_id",
+    "client_addr",
+];
 
 /// The seal test of migration 10's function: the chain columns set on an unsealed entry,
 /// every other column unchanged. Never NULL (only `IS [NOT] NULL` and `IS NOT DISTINCT

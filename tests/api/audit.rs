@@ -625,6 +625,15 @@ async fn an_unsealed_entry_can_be_sealed_but_not_changed_in_the_same_update() {
         .expect_err("sealing and changing it is refused")
         .to_string();
     assert!(refusal.contains("append-only"), "by the trigger: {refusal}");
+    // A column inserted empty (NULL) and filled in: refused too, not let through as unknown.
+    let filled = seal()
+        .col_expr(audit_log::Column::ClientAddr, Expr::val("203.0.113.9"))
+        .exec(&app.db)
+        .await;
+    let refusal = filled
+        .expect_err("sealing and filling in an empty column is refused")
+        .to_string();
+    assert!(refusal.contains("append-only"), "by the trigger: {refusal}");
     let sealed = seal().exec(&app.db).await.expect("sealing alone passes");
     head.rollback().await.expect("release the head");
 
@@ -635,6 +644,7 @@ async fn an_unsealed_entry_can_be_sealed_but_not_changed_in_the_same_update() {
         .find(|row| row.id == entry.id)
         .expect("the entry");
     assert_eq!(stored.action, "household.update", "as inserted");
+    assert_eq!(stored.client_addr, None, "as inserted");
     assert_eq!(stored.seq, Some(9_999));
 }
 
