@@ -558,17 +558,24 @@ async fn verify_notices_the_newest_entry_removed_and_an_entry_slipped_in() {
     settled(&app).await;
     // Held meanwhile, so that no round of the sealer (PostgreSQL) links the row before verify
     // looks — the next commit's seal would, as a seal at commit always did.
+    let head = hold_the_head(&app).await;
+    let slipped = slip_in_an_entry(&app).await;
+    let report = audit::verify(&app.db).await.expect("verify");
+    head.rollback().await.expect("release the head");
+    let broken = report.broken.clone().expect("found");
+    assert_eq!(broken.entry_id, Some(slipped.id), "{report}");
+}
+
+/// A transaction holding the chain's head (PostgreSQL; on SQLite it holds nothing): no round
+/// of the sealer links anything until it ends.
+async fn hold_the_head(app: &TestApp) -> sea_orm::DatabaseTransaction {
     let head = app.db.begin().await.expect("begin");
     if on_postgres() {
         head.execute_unprepared("SELECT id FROM audit_chain_head WHERE id = 1 FOR UPDATE")
             .await
             .expect("hold the head");
     }
-    let slipped = slip_in_an_entry(&app).await;
-    let report = audit::verify(&app.db).await.expect("verify");
-    head.rollback().await.expect("release the head");
-    let broken = report.broken.clone().expect("found");
-    assert_eq!(broken.entry_id, Some(slipped.id), "{report}");
+    head
 }
 
 /// Inserts an unsealed entry behind the application's back.
@@ -602,12 +609,7 @@ async fn an_unsealed_entry_can_be_sealed_but_not_changed_in_the_same_update() {
     app.seed().await;
     settled(&app).await;
     // Held, so that the sealer (PostgreSQL) leaves the entry unsealed meanwhile.
-    let head = app.db.begin().await.expect("begin");
-    if on_postgres() {
-        head.execute_unprepared("SELECT id FROM audit_chain_head WHERE id = 1 FOR UPDATE")
-            .await
-            .expect("hold the head");
-    }
+    let head = hold_the_head(&app).await;
     let entry = slip_in_an_entry(&app).await;
     let seal = || {
         audit_log::Entity::update_many()
