@@ -25,7 +25,7 @@ use entity::{
     village_assignment,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -263,15 +263,23 @@ async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal> {
         invalid_token()
     })?;
     let user_id = Uuid::parse_str(&claims.sub).map_err(|_| invalid_token())?;
-    let user = user::Entity::find_by_id(user_id)
+    let (user, unit) = user::Entity::find_by_id(user_id)
+        .join(
+            JoinType::LeftJoin,
+            user::Entity::belongs_to(org_unit::Entity)
+                .from(user::Column::ScopeOrgUnitId)
+                .to(org_unit::Column::Id)
+                .into(),
+        )
+        .select_also(org_unit::Entity)
         .one(&state.db)
         .await?
-        .filter(|user| user.active && user.role == claims.role)
+        .filter(|(user, _)| user.active && user.role == claims.role)
         .ok_or_else(invalid_token)?;
     Ok(Principal {
         actor: Actor::User { id: user.id },
         role: user.role,
-        scope: user_scope(&state.db, &user, state.clock.today()).await?,
+        scope: user_scope(&state.db, &user, unit, state.clock.today()).await?,
     })
 }
 
@@ -280,11 +288,19 @@ async fn authenticate_api_token(
     token: &str,
 ) -> ApiResult<Principal> {
     let now = Utc::now();
-    let row = api_token::Entity::find()
+    let (row, unit) = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(token::secret_hash(token)))
+        .join(
+            JoinType::LeftJoin,
+            api_token::Entity::belongs_to(org_unit::Entity)
+                .from(api_token::Column::ScopeOrgUnitId)
+                .to(org_unit::Column::Id)
+                .into(),
+        )
+        .select_also(org_unit::Entity)
         .one(db)
         .await?
-        .filter(|row| {
+        .filter(|(row, _)| {
             row.revoked_at.is_none() && row.expires_at.is_none_or(|expires| expires > now)
         })
         .ok_or_else(invalid_token)?;
@@ -305,20 +321,20 @@ async fn authenticate_api_token(
     Ok(Principal {
         actor: Actor::ApiToken { id: row.id },
         role: row.role,
-        scope: subtree_scope(db, row.scope_org_unit_id).await?,
+        scope: subtree_scope(row.scope_org_unit_id, unit),
     })
 }
 
-/// The scope of a user as it stands on `today` (the local date).
-pub async fn user_scope(
+/// The scope of a user as it stands on `today` (the local date); `unit` is the org unit
+/// their `scope_org_unit_id` names, read with the user (`None` if it names none that exists).
+async fn user_scope(
     db: &impl ConnectionTrait,
     user: &user::Model,
+    unit: Option<org_unit::Model>,
     today: NaiveDate,
 ) -> Result<Scope, DbErr> {
     Ok(match user.role {
-        Role::Admin | Role::Leader | Role::Viewer => {
-            subtree_scope(db, user.scope_org_unit_id).await?
-        }
+        Role::Admin | Role::Leader | Role::Viewer => subtree_scope(user.scope_org_unit_id, unit),
         Role::VillageOfficial => Scope::Villages(user.scope_org_unit_id.into_iter().collect()),
         Role::Cadre => Scope::Villages(current_villages(db, user.id, today).await?),
         Role::Department => match user.department_id {
@@ -328,18 +344,17 @@ pub async fn user_scope(
     })
 }
 
-/// `All` when there is no unit; else the unit's subtree. A unit that vanished reaches nothing.
-async fn subtree_scope(db: &impl ConnectionTrait, unit: Option<Uuid>) -> Result<Scope, DbErr> {
-    let Some(unit) = unit else {
-        return Ok(Scope::All);
-    };
-    Ok(match org_unit::Entity::find_by_id(unit).one(db).await? {
-        Some(unit) => Scope::Subtree {
+/// `All` when no unit is named (`unit_id`); else the subtree of the unit read for it. A unit
+/// that vanished reaches nothing.
+fn subtree_scope(unit_id: Option<Uuid>, unit: Option<org_unit::Model>) -> Scope {
+    match (unit_id, unit) {
+        (None, _) => Scope::All,
+        (Some(_), Some(unit)) => Scope::Subtree {
             kind: unit.kind,
             id: unit.id,
         },
-        None => Scope::Villages(Vec::new()),
-    })
+        (Some(_), None) => Scope::Villages(Vec::new()),
+    }
 }
 
 /// The villages a cadre is assigned to on `today`.
