@@ -524,45 +524,13 @@ pub async fn record_household_visits(
     for visit in &visits {
         check_visited_at(visit.visited_at).map_err(|error| (visit.id, error))?;
     }
-    let ids: Vec<Uuid> = visits.iter().map(|visit| visit.id).collect();
     let household_of = |visit: &NewVisit| match visit.target {
         Target::Household(id) => Some(id),
         Target::Enterprise(_) => None,
     };
-    let same = |stored: &visit::Model, visit: &NewVisit| same_visit(stored, cadre_id, visit);
-    let mut stored: HashMap<Uuid, visit::Model> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        for row in visit::Entity::find()
-            .filter(visit::Column::Id.is_in(chunk.iter().copied()))
-            .all(db)
-            .await
-            .map_err(db_error(first))?
-        {
-            stored.insert(row.id, row);
-        }
-    }
-    let mut outcomes = Vec::with_capacity(visits.len());
-    let mut new_visits = Vec::new();
-    for visit in visits {
-        match stored.get(&visit.id) {
-            Some(existing) if same(existing, &visit) => {
-                outcomes.push((visit.id, BatchOutcome::Unchanged))
-            }
-            Some(_) => {
-                return Err((
-                    visit.id,
-                    ApiError::Conflict {
-                        code: "id_taken",
-                        detail: "A different visit already has this id.".to_owned(),
-                    },
-                ));
-            }
-            None => new_visits.push(visit),
-        }
-    }
     // The households' places, checked against the caller's scope in one query per 500 (the
     // place's columns only: nothing else of the household is needed).
-    let household_ids: Vec<Uuid> = new_visits.iter().filter_map(household_of).collect();
+    let household_ids: Vec<Uuid> = visits.iter().filter_map(household_of).collect();
     let mut places: HashMap<Uuid, VillagePlace> = HashMap::new();
     for chunk in household_ids.chunks(500) {
         for (id, county_id, town_id, village_id) in household::Entity::find()
@@ -592,14 +560,16 @@ pub async fn record_household_visits(
     }
     // Microseconds, as both engines store them: the stored copy is recognised as ours by it.
     let now = Utc::now().trunc_subsecs(6);
-    let stamp = if new_visits.is_empty() {
+    let stamp = if visits.is_empty() {
         0
     } else {
         db.stamp().await.map_err(db_error(first))?
     };
-    let mut rows = Vec::with_capacity(new_visits.len());
+    // A row for every visit of a household in scope; the others are judged after the insert
+    // (stored already, they are a re-push; else they are refused).
+    let mut rows = Vec::with_capacity(visits.len());
     let mut duties = HashMap::new();
-    for visit in &new_visits {
+    for visit in &visits {
         let Some(household_id) = household_of(visit) else {
             return Err((
                 visit.id,
@@ -610,16 +580,9 @@ pub async fn record_household_visits(
                 ),
             ));
         };
-        let place = places.get(&household_id).ok_or_else(|| {
-            (
-                visit.id,
-                ApiError::invalid_field(
-                    "household_id",
-                    "not_found",
-                    "No such household in your scope.",
-                ),
-            )
-        })?;
+        let Some(place) = places.get(&household_id) else {
+            continue;
+        };
         // A batch's duty sit-ins share a few villages and days: one look-up each.
         let duty_id = match visit.channel {
             visit::Channel::DutySitIn => {
@@ -667,8 +630,8 @@ pub async fn record_household_visits(
             origin_device: visit.device_id.clone(),
         });
     }
-    // `RETURNING` tells which rows this statement inserted; the others were inserted first by
-    // a concurrent copy of the same push, and must be the same visits.
+    // `RETURNING` tells which rows this statement inserted. A re-pushed visit is not read
+    // first: its insert does nothing, and it is read after, with the others not inserted.
     let mut inserted: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
     for chunk in rows.chunks(200) {
         let result =
@@ -681,46 +644,51 @@ pub async fn record_household_visits(
             inserted.extend(keys);
         }
     }
-    let raced: Vec<Uuid> = rows
+    // The rest were stored before (this push sent again, or a copy of it committed first), or
+    // are of households out of scope.
+    let not_inserted: Vec<Uuid> = visits
         .iter()
-        .map(|row| row.id)
+        .map(|visit| visit.id)
         .filter(|id| !inserted.contains(id))
         .collect();
-    let mut raced_rows: HashMap<Uuid, visit::Model> = HashMap::new();
-    for chunk in raced.chunks(500) {
+    let mut stored: HashMap<Uuid, visit::Model> = HashMap::new();
+    for chunk in not_inserted.chunks(500) {
         for row in visit::Entity::find()
             .filter(visit::Column::Id.is_in(chunk.iter().copied()))
             .all(db)
             .await
             .map_err(db_error(first))?
         {
-            raced_rows.insert(row.id, row);
+            stored.insert(row.id, row);
         }
     }
-    let mut created = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if inserted.contains(&row.id) {
-            created.push(row);
-            outcomes.push((row.id, BatchOutcome::Created));
+    let mut outcomes = Vec::with_capacity(visits.len());
+    for visit in &visits {
+        if inserted.contains(&visit.id) {
+            outcomes.push((visit.id, BatchOutcome::Created));
             continue;
         }
-        match raced_rows.get(&row.id) {
-            Some(stored)
-                if stored.cadre_id == row.cadre_id && stored.visited_at == row.visited_at =>
-            {
-                outcomes.push((row.id, BatchOutcome::Unchanged));
+        let refused = match stored.get(&visit.id) {
+            Some(existing) if same_visit(existing, cadre_id, visit) => {
+                outcomes.push((visit.id, BatchOutcome::Unchanged));
+                continue;
             }
-            _ => {
-                return Err((
-                    row.id,
-                    ApiError::Conflict {
-                        code: "id_taken",
-                        detail: "A different visit already has this id.".to_owned(),
-                    },
-                ));
-            }
-        }
+            Some(_) => ApiError::Conflict {
+                code: "id_taken",
+                detail: "A different visit already has this id.".to_owned(),
+            },
+            None => ApiError::invalid_field(
+                "household_id",
+                "not_found",
+                "No such household in your scope.",
+            ),
+        };
+        return Err((visit.id, refused));
     }
+    let created: Vec<&visit::Model> = rows
+        .iter()
+        .filter(|row| inserted.contains(&row.id))
+        .collect();
     // Each household's `last_visited_at` moves to its latest visit in the batch if that is later
     // than the stored one (it only ever moves forward); every household visited is restamped.
     let mut latest: std::collections::BTreeMap<Uuid, DateTime<Utc>> = Default::default();

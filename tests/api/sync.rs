@@ -456,6 +456,43 @@ async fn a_push_that_fails_half_way_writes_nothing_and_names_the_record() {
 }
 
 #[tokio::test]
+async fn a_pushed_visit_to_a_household_out_of_scope_or_under_a_taken_id_is_refused_and_nothing_is_written()
+ {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let own = demo_id(&format!("household:{}:1", villages::DONGGUAN));
+    let foreign = demo_id(&format!("household:{}:1", villages::HEWAN));
+    let stored = Uuid::new_v4();
+    let first = phone
+        .push(json!({"visits": {"created": [new_visit(stored, own)]}}))
+        .await;
+    let before = (count(&app, "visits").await, app.audit_count().await);
+
+    let (fresh, outside) = (Uuid::new_v4(), Uuid::new_v4());
+    let out_of_scope = phone
+        .push(json!({"visits": {"created": [new_visit(fresh, own), new_visit(outside, foreign)]}}))
+        .await;
+    let mut changed = new_visit(stored, own);
+    changed["diary_note"] = json!("换了一户人家的记录");
+    let taken = phone
+        .push(json!({"visits": {"created": [new_visit(fresh, own), changed]}}))
+        .await;
+
+    assert_eq!(first.status, 200, "{}", first.text);
+    out_of_scope.assert_problem(422, "invalid_record");
+    assert_eq!(out_of_scope.json()["details"]["id"], json!(outside));
+    taken.assert_problem(409, "sync_conflict");
+    assert_eq!(taken.json()["details"]["id"], json!(stored));
+    assert_eq!(
+        (count(&app, "visits").await, app.audit_count().await),
+        before,
+        "neither push wrote its good visit"
+    );
+}
+
+#[tokio::test]
 async fn a_village_taken_from_a_cadre_comes_down_as_deleted() {
     let app = spawn_app().await;
     app.seed().await;
