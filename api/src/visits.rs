@@ -149,35 +149,40 @@ async fn duty_of_sit_in(
     )
 }
 
-/// Records a visit and its issues in `db` (the caller's transaction). A visit whose id is
-/// stored already is a retry when it is the same visit (same cadre, target and time): the
-/// stored one is returned and nothing is written; otherwise the id clash is 409.
-pub async fn record_visit(
+/// The visit stored under `new`'s id, when there is one: `Some` if it is the same visit (a
+/// retry: returned with its issues, nothing written), 409 if it is another.
+async fn stored_copy(
     db: &impl ConnectionTrait,
     user: &AuthUser,
-    clock: LocalClock,
-    new: NewVisit,
-) -> ApiResult<Recorded> {
-    // Both engines keep microseconds: compare and store what they can hold.
-    let mut new = new;
-    new.visited_at = new.visited_at.trunc_subsecs(6);
-    check_visited_at(new.visited_at)?;
-    let Actor::User { id: cadre_id } = user.principal.actor else {
-        return Err(ApiError::Forbidden(
-            "Visits are recorded by a person, not an API token.".to_owned(),
-        ));
-    };
-    if let Some(stored) = visit::Entity::find_by_id(new.id).one(db).await? {
-        if same_visit(&stored, cadre_id, &new) {
+    cadre_id: Uuid,
+    new: &NewVisit,
+) -> ApiResult<Option<Recorded>> {
+    match visit::Entity::find_by_id(new.id).one(db).await? {
+        Some(stored) if same_visit(&stored, cadre_id, new) => {
             let issues = issues_of_visit(db, &user.principal, stored.id).await?;
-            return Ok(Recorded::Existing(stored, issues));
+            Ok(Some(Recorded::Existing(stored, issues)))
         }
-        return Err(ApiError::Conflict {
-            code: "id_taken",
-            detail: "A different visit already has this id.".to_owned(),
-        });
+        Some(_) => Err(id_taken()),
+        None => Ok(None),
     }
-    let (place, applicant_household_id, applicant_name, applicant_phone) = match new.target {
+}
+
+fn id_taken() -> ApiError {
+    ApiError::Conflict {
+        code: "id_taken",
+        detail: "A different visit already has this id.".to_owned(),
+    }
+}
+
+/// The place of a visit's household or enterprise in the caller's scope, and the applicant
+/// its issues are raised for (the household's head, or the enterprise's contact): name and
+/// phone. 422 when the target is not in scope.
+async fn target_of(
+    db: &impl ConnectionTrait,
+    user: &AuthUser,
+    target: Target,
+) -> ApiResult<(VillagePlace, Option<Uuid>, String, Option<String>)> {
+    Ok(match target {
         Target::Household(id) => {
             let household = households::find_household(db, user.scope(), id)
                 .await?
@@ -231,7 +236,34 @@ pub async fn record_visit(
                 enterprise.contact_phone,
             )
         }
+    })
+}
+
+/// Records a visit and its issues in `db` (the caller's transaction). A visit whose id is
+/// stored already is a retry when it is the same visit (same cadre, target and time): the
+/// stored one is returned and nothing is written; otherwise the id clash is 409. A retry is
+/// recognised when its insert does nothing, or when its target is refused (the household
+/// left the caller's scope after the first try): the visit is not read before.
+pub async fn record_visit(
+    db: &impl ConnectionTrait,
+    user: &AuthUser,
+    clock: LocalClock,
+    new: NewVisit,
+) -> ApiResult<Recorded> {
+    // Both engines keep microseconds: compare and store what they can hold.
+    let mut new = new;
+    new.visited_at = new.visited_at.trunc_subsecs(6);
+    check_visited_at(new.visited_at)?;
+    let Actor::User { id: cadre_id } = user.principal.actor else {
+        return Err(ApiError::Forbidden(
+            "Visits are recorded by a person, not an API token.".to_owned(),
+        ));
     };
+    let (place, applicant_household_id, applicant_name, applicant_phone) =
+        match target_of(db, user, new.target).await {
+            Ok(target) => target,
+            Err(refused) => return stored_copy(db, user, cadre_id, &new).await?.ok_or(refused),
+        };
     let row = visit::Model {
         id: new.id,
         county_id: place.county_id,
@@ -268,16 +300,9 @@ pub async fn record_visit(
         .exec_without_returning(db)
         .await?;
     if !matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
-        return match visit::Entity::find_by_id(new.id).one(db).await? {
-            Some(stored) if same_visit(&stored, cadre_id, &new) => {
-                let issues = issues_of_visit(db, &user.principal, stored.id).await?;
-                Ok(Recorded::Existing(stored, issues))
-            }
-            _ => Err(ApiError::Conflict {
-                code: "id_taken",
-                detail: "A different visit already has this id.".to_owned(),
-            }),
-        };
+        return stored_copy(db, user, cadre_id, &new)
+            .await?
+            .ok_or_else(id_taken);
     }
     let raised_on = clock.date_of(new.visited_at);
     let mut issues = Vec::with_capacity(new.issues.len());
@@ -673,10 +698,7 @@ pub async fn record_household_visits(
                 outcomes.push((visit.id, BatchOutcome::Unchanged));
                 continue;
             }
-            Some(_) => ApiError::Conflict {
-                code: "id_taken",
-                detail: "A different visit already has this id.".to_owned(),
-            },
+            Some(_) => id_taken(),
             None => ApiError::invalid_field(
                 "household_id",
                 "not_found",

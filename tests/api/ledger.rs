@@ -73,6 +73,45 @@ async fn count(app: &TestApp, table: &str) -> i64 {
 }
 
 #[tokio::test]
+async fn a_visit_sent_again_after_its_village_was_taken_from_the_cadre_still_returns_the_stored_visit()
+ {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let admin = app.token_for("admin").await;
+    let body = visit(household(villages::LIUSHUTUN, 3), vec![]);
+    let first = app.post_json(Some(&cadre), "/api/v1/visits", &body).await;
+    let audit_before = app.audit_count().await;
+    let ended = app
+        .patch_json(
+            &admin,
+            &format!(
+                "/api/v1/assignments/{}",
+                demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
+            ),
+            &json!({"ends_on": (today() - Days::new(1)).to_string()}),
+        )
+        .await;
+    let another = visit(household(villages::LIUSHUTUN, 4), vec![]);
+
+    let again = app.post_json(Some(&cadre), "/api/v1/visits", &body).await;
+    let new_one = app
+        .post_json(Some(&cadre), "/api/v1/visits", &another)
+        .await;
+
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!(ended.status, 200, "{}", ended.text);
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json()["id"], first.json()["id"]);
+    new_one.assert_problem(422, "validation_failed");
+    assert_eq!(
+        app.audit_count().await,
+        audit_before + 1,
+        "only the assignment's end was audited"
+    );
+}
+
+#[tokio::test]
 async fn a_visit_posted_again_returns_the_same_visit_and_writes_nothing_more() {
     let app = spawn_app().await;
     app.seed().await;
