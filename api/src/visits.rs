@@ -176,7 +176,8 @@ fn id_taken() -> ApiError {
 
 /// The place of a visit's household or enterprise in the caller's scope, and the applicant
 /// its issues are raised for (the household's head, or the enterprise's contact): name and
-/// phone. 422 when the target is not in scope.
+/// phone. 422 (`ApiError::Validation`) when the target is not in scope, or is an enterprise
+/// outside any village.
 async fn target_of(
     db: &impl ConnectionTrait,
     user: &AuthUser,
@@ -262,7 +263,13 @@ pub async fn record_visit(
     let (place, applicant_household_id, applicant_name, applicant_phone) =
         match target_of(db, user, new.target).await {
             Ok(target) => target,
-            Err(refused) => return stored_copy(db, user, cadre_id, &new).await?.ok_or(refused),
+            // Refused as out of scope (or no village): a retry of a visit stored before is
+            // still answered with it. A database error is returned as it is: on PostgreSQL
+            // the transaction is aborted, and a read now would hide the cause.
+            Err(refused @ ApiError::Validation(_)) => {
+                return stored_copy(db, user, cadre_id, &new).await?.ok_or(refused);
+            }
+            Err(error) => return Err(error),
         };
     let row = visit::Model {
         id: new.id,

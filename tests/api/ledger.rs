@@ -95,6 +95,11 @@ async fn a_visit_sent_again_after_its_village_was_taken_from_the_cadre_still_ret
     let another = visit(household(villages::LIUSHUTUN, 4), vec![]);
 
     let again = app.post_json(Some(&cadre), "/api/v1/visits", &body).await;
+    let mut different = body.clone();
+    different["diary_note"] = json!("另一次走访");
+    let clash = app
+        .post_json(Some(&cadre), "/api/v1/visits", &different)
+        .await;
     let new_one = app
         .post_json(Some(&cadre), "/api/v1/visits", &another)
         .await;
@@ -103,6 +108,7 @@ async fn a_visit_sent_again_after_its_village_was_taken_from_the_cadre_still_ret
     assert_eq!(ended.status, 200, "{}", ended.text);
     assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(again.json()["id"], first.json()["id"]);
+    clash.assert_problem(409, "id_taken");
     new_one.assert_problem(422, "validation_failed");
     assert_eq!(
         app.audit_count().await,

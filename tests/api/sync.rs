@@ -456,13 +456,13 @@ async fn a_push_that_fails_half_way_writes_nothing_and_names_the_record() {
 }
 
 #[tokio::test]
-async fn a_pushed_visit_to_a_household_out_of_scope_or_under_a_taken_id_is_refused_and_nothing_is_written()
+async fn a_pushed_visit_out_of_scope_or_under_a_taken_id_is_refused_but_one_sent_again_after_its_village_was_taken_is_unchanged()
  {
     let app = spawn_app().await;
     app.seed().await;
     let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
     phone.pull().await;
-    let own = demo_id(&format!("household:{}:1", villages::DONGGUAN));
+    let own = demo_id(&format!("household:{}:1", villages::LIUSHUTUN));
     let foreign = demo_id(&format!("household:{}:1", villages::HEWAN));
     let stored = Uuid::new_v4();
     let first = phone
@@ -479,6 +479,24 @@ async fn a_pushed_visit_to_a_household_out_of_scope_or_under_a_taken_id_is_refus
     let taken = phone
         .push(json!({"visits": {"created": [new_visit(fresh, own), changed]}}))
         .await;
+    let after_refusals = (count(&app, "visits").await, app.audit_count().await);
+    let admin = app.token_for("admin").await;
+    let today = chrono::Utc::now()
+        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
+        .date_naive();
+    let ended = app
+        .patch_json(
+            &admin,
+            &format!(
+                "/api/v1/assignments/{}",
+                demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
+            ),
+            &json!({"ends_on": (today - chrono::Days::new(1)).to_string()}),
+        )
+        .await;
+    let resent = phone
+        .push(json!({"visits": {"created": [new_visit(stored, own)]}}))
+        .await;
 
     assert_eq!(first.status, 200, "{}", first.text);
     out_of_scope.assert_problem(422, "invalid_record");
@@ -486,10 +504,13 @@ async fn a_pushed_visit_to_a_household_out_of_scope_or_under_a_taken_id_is_refus
     taken.assert_problem(409, "sync_conflict");
     assert_eq!(taken.json()["details"]["id"], json!(stored));
     assert_eq!(
-        (count(&app, "visits").await, app.audit_count().await),
-        before,
-        "neither push wrote its good visit"
+        after_refusals, before,
+        "neither refused push wrote its good visit"
     );
+    assert_eq!(ended.status, 200, "{}", ended.text);
+    assert_eq!(resent.status, 200, "{}", resent.text);
+    assert_eq!(resent.json()["unchanged"], 1);
+    assert_eq!(resent.json()["applied"], 0);
 }
 
 #[tokio::test]
