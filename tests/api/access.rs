@@ -351,20 +351,8 @@ async fn ending_an_assignment_removes_the_village_from_an_old_token_at_once() {
     let village = format!("/api/v1/org-units/{}", demo_id(villages::LIUSHUTUN));
     assert_eq!(app.get_as(&cadre, &village).await.status, 200);
     // Dates are local (UTC+8): "yesterday" is yesterday in the township, whatever UTC says.
-    let today = chrono::Utc::now()
-        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
-        .date_naive();
-    let yesterday = (today - chrono::Days::new(1)).to_string();
-
     let ended = app
-        .patch_json(
-            &admin,
-            &format!(
-                "/api/v1/assignments/{}",
-                demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
-            ),
-            &json!({"ends_on": yesterday}),
-        )
+        .take_village_from(&admin, "cadre1", villages::LIUSHUTUN)
         .await;
     let after = app.get_as(&cadre, &village).await;
 

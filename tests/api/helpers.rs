@@ -412,6 +412,27 @@ impl TestApp {
             .await
     }
 
+    /// Ends, as the admin holding `admin_token`, the demo `cadre`'s assignment to `village`
+    /// (its code) yesterday in the township (dates are local, UTC+8): from today the village
+    /// is out of the cadre's scope.
+    pub async fn take_village_from(
+        &self,
+        admin_token: &str,
+        cadre: &str,
+        village: &str,
+    ) -> TestResponse {
+        let yesterday = today() - chrono::Days::new(1);
+        self.patch_json(
+            admin_token,
+            &format!(
+                "/api/v1/assignments/{}",
+                demo_id(&format!("assignment:{cadre}:{village}"))
+            ),
+            &serde_json::json!({"ends_on": yesterday.to_string()}),
+        )
+        .await
+    }
+
     /// The URL of this test's database.
     pub fn db_url(&self) -> String {
         self.database_url.clone()

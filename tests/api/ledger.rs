@@ -83,14 +83,7 @@ async fn a_visit_sent_again_after_its_village_was_taken_from_the_cadre_still_ret
     let first = app.post_json(Some(&cadre), "/api/v1/visits", &body).await;
     let audit_before = app.audit_count().await;
     let ended = app
-        .patch_json(
-            &admin,
-            &format!(
-                "/api/v1/assignments/{}",
-                demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
-            ),
-            &json!({"ends_on": (today() - Days::new(1)).to_string()}),
-        )
+        .take_village_from(&admin, "cadre1", villages::LIUSHUTUN)
         .await;
     let another = visit(household(villages::LIUSHUTUN, 4), vec![]);
 
@@ -1016,14 +1009,7 @@ async fn a_cadre_moved_off_a_village_still_lists_the_issues_they_lead_there() {
     )
     .await;
     let ended = app
-        .patch_json(
-            &admin,
-            &format!(
-                "/api/v1/assignments/{}",
-                demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
-            ),
-            &json!({"ends_on": days_from_today(-1)}),
-        )
+        .take_village_from(&admin, "cadre1", villages::LIUSHUTUN)
         .await;
     assert_eq!(ended.status, 200, "{}", ended.text);
 

@@ -481,18 +481,8 @@ async fn a_pushed_visit_out_of_scope_or_under_a_taken_id_is_refused_but_one_sent
         .await;
     let after_refusals = (count(&app, "visits").await, app.audit_count().await);
     let admin = app.token_for("admin").await;
-    let today = chrono::Utc::now()
-        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
-        .date_naive();
     let ended = app
-        .patch_json(
-            &admin,
-            &format!(
-                "/api/v1/assignments/{}",
-                demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
-            ),
-            &json!({"ends_on": (today - chrono::Days::new(1)).to_string()}),
-        )
+        .take_village_from(&admin, "cadre1", villages::LIUSHUTUN)
         .await;
     let resent = phone
         .push(json!({"visits": {"created": [new_visit(stored, own)]}}))
@@ -520,18 +510,8 @@ async fn a_village_taken_from_a_cadre_comes_down_as_deleted() {
     let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
     phone.pull().await;
     let admin = app.token_for("admin").await;
-    let today = chrono::Utc::now()
-        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
-        .date_naive();
     let ended = app
-        .patch_json(
-            &admin,
-            &format!(
-                "/api/v1/assignments/{}",
-                demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
-            ),
-            &json!({"ends_on": (today - chrono::Days::new(1)).to_string()}),
-        )
+        .take_village_from(&admin, "cadre1", villages::LIUSHUTUN)
         .await;
     assert_eq!(ended.status, 200, "{}", ended.text);
 
@@ -581,18 +561,8 @@ async fn a_lost_pull_answer_is_sent_again_and_moved_households_leave_the_old_vil
     let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
     phone.pull().await;
     let admin = app.token_for("admin").await;
-    let today = chrono::Utc::now()
-        .with_timezone(&api::clock::CHINA_STANDARD_TIME)
-        .date_naive();
-    app.patch_json(
-        &admin,
-        &format!(
-            "/api/v1/assignments/{}",
-            demo_id(&format!("assignment:cadre1:{}", villages::LIUSHUTUN))
-        ),
-        &json!({"ends_on": (today - chrono::Days::new(1)).to_string()}),
-    )
-    .await;
+    app.take_village_from(&admin, "cadre1", villages::LIUSHUTUN)
+        .await;
 
     let cursor = phone.cursor;
     let first = phone.pull_once().await;
