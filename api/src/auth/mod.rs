@@ -25,7 +25,8 @@ use entity::{
     village_assignment,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter,
+    QuerySelect, Select, SelectTwo,
 };
 use uuid::Uuid;
 
@@ -264,14 +265,7 @@ async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal> {
     })?;
     let user_id = Uuid::parse_str(&claims.sub).map_err(|_| invalid_token())?;
     let (user, unit) = user::Entity::find_by_id(user_id)
-        .join(
-            JoinType::LeftJoin,
-            user::Entity::belongs_to(org_unit::Entity)
-                .from(user::Column::ScopeOrgUnitId)
-                .to(org_unit::Column::Id)
-                .into(),
-        )
-        .select_also(org_unit::Entity)
+        .with_scope_unit(user::Column::ScopeOrgUnitId)
         .one(&state.db)
         .await?
         .filter(|(user, _)| user.active && user.role == claims.role)
@@ -290,14 +284,7 @@ async fn authenticate_api_token(
     let now = Utc::now();
     let (row, unit) = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(token::secret_hash(token)))
-        .join(
-            JoinType::LeftJoin,
-            api_token::Entity::belongs_to(org_unit::Entity)
-                .from(api_token::Column::ScopeOrgUnitId)
-                .to(org_unit::Column::Id)
-                .into(),
-        )
-        .select_also(org_unit::Entity)
+        .with_scope_unit(api_token::Column::ScopeOrgUnitId)
         .one(db)
         .await?
         .filter(|(row, _)| {
@@ -342,6 +329,25 @@ async fn user_scope(
             None => Scope::Villages(Vec::new()),
         },
     })
+}
+
+/// A query of users or API tokens that also reads the org unit their scope column names
+/// (`None` when it names none that exists), in the same statement.
+trait WithScopeUnit<E: EntityTrait> {
+    fn with_scope_unit(self, scope: E::Column) -> SelectTwo<E, org_unit::Entity>;
+}
+
+impl<E: EntityTrait> WithScopeUnit<E> for Select<E> {
+    fn with_scope_unit(self, scope: E::Column) -> SelectTwo<E, org_unit::Entity> {
+        self.join(
+            JoinType::LeftJoin,
+            E::belongs_to(org_unit::Entity)
+                .from(scope)
+                .to(org_unit::Column::Id)
+                .into(),
+        )
+        .select_also(org_unit::Entity)
+    }
 }
 
 /// `All` when no unit is named (`unit_id`); else the subtree of the unit read for it. A unit
