@@ -32,10 +32,16 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .acquire_timeout(settings.acquire_timeout)
         .connect_timeout(settings.acquire_timeout)
         .idle_timeout(Duration::from_secs(300))
+        // PostgreSQL: the ping on acquire is what notices, within the acquire timeout, a
+        // database that stopped answering (`hardening.rs`): without it a request waits on its
+        // statement for as long as TCP takes to give up.
         .test_before_acquire(true)
         .statement_timeout(settings.statement_timeout)
         .sqlx_logging(false);
     if settings.engine() == Engine::Sqlite {
+        // A SQLite connection is a file in this process: there is nothing to ping, and the
+        // ping was one more hand-off to its worker thread per statement.
+        options.test_before_acquire(false);
         options.map_sqlx_sqlite_opts(|sqlite| {
             sqlite
                 .create_if_missing(true)

@@ -234,6 +234,39 @@ async fn every_sqlite_connection_of_the_servers_pool_has_wal_foreign_keys_a_busy
     }
 }
 
+/// The SQLite linked into the server is built with the options of `.cargo/config.toml`: plans
+/// that never look at bound values (else every statement with a bound `LIMIT` is parsed again
+/// on each run) and no global memory statistics (a process-wide mutex on every allocation).
+#[tokio::test]
+async fn the_bundled_sqlite_plans_without_bound_values_and_keeps_no_memory_statistics() {
+    use sea_orm::{ConnectionTrait, Statement};
+    if on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let used = |option: &'static str| {
+        let db = app.db.clone();
+        async move {
+            db.query_one_raw(Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                format!("SELECT sqlite_compileoption_used('{option}') AS used"),
+            ))
+            .await
+            .expect("compile option")
+            .expect("a row")
+            .try_get::<i64>("", "used")
+            .expect("0 or 1")
+        }
+    };
+
+    assert_eq!(
+        used("ENABLE_QPSG").await,
+        1,
+        "the planner's stability guarantee"
+    );
+    assert_eq!(used("DEFAULT_MEMSTATUS=0").await, 1, "no memory statistics");
+}
+
 /// Each of 64 clients creates a household, reads it back and changes it with the version it
 /// read: three read-then-write transactions (the create reads the village first) per client,
 /// all at once. On SQLite a deferred transaction that reads and then writes can fail with
