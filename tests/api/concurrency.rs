@@ -239,24 +239,15 @@ async fn every_sqlite_connection_of_the_servers_pool_has_wal_foreign_keys_a_busy
 /// on each run) and no global memory statistics (a process-wide mutex on every allocation).
 #[tokio::test]
 async fn the_bundled_sqlite_plans_without_bound_values_and_keeps_no_memory_statistics() {
-    use sea_orm::{ConnectionTrait, Statement};
     if on_postgres() {
         return;
     }
     let app = spawn_app().await;
-    let used = |option: &'static str| {
-        let db = app.db.clone();
-        async move {
-            db.query_one_raw(Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                format!("SELECT sqlite_compileoption_used('{option}') AS used"),
-            ))
-            .await
-            .expect("compile option")
-            .expect("a row")
-            .try_get::<i64>("", "used")
-            .expect("0 or 1")
-        }
+    let used = async |option: &str| {
+        app.scalar(&format!(
+            "SELECT sqlite_compileoption_used('{option}') AS n"
+        ))
+        .await
     };
 
     assert_eq!(

@@ -24,24 +24,6 @@ fn in_days(days: u64) -> String {
     (today() + Days::new(days)).to_string()
 }
 
-async fn count(app: &TestApp, table: &str) -> i64 {
-    scalar(app, &format!("SELECT COUNT(*) AS n FROM {table}")).await
-}
-
-async fn scalar(app: &TestApp, sql: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let row = app
-        .db
-        .query_one_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .expect("query")
-        .expect("row");
-    row.try_get::<i64>("", "n").expect("n")
-}
-
 /// Every page of a list (pages of 500).
 async fn all_items(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
     let separator = if path.contains('?') { '&' } else { '?' };
@@ -393,9 +375,9 @@ async fn server_owned_fields_in_a_request_are_refused_and_change_nothing() {
     let household_before = app.get_as(&admin, &household_path).await.json();
     let issue_before = app.get_as(&admin, &issue_path).await.json();
     let (households_before, visits_before, issues_before, audit_before) = (
-        count(&app, "households").await,
-        count(&app, "visits").await,
-        count(&app, "issues").await,
+        app.count("households").await,
+        app.count("visits").await,
+        app.count("issues").await,
         app.audit_count().await,
     );
     let base_household =
@@ -582,9 +564,9 @@ async fn server_owned_fields_in_a_request_are_refused_and_change_nothing() {
     // Counted before reading back: an admin reading a phone in full is audited.
     assert_eq!(
         (
-            count(&app, "households").await,
-            count(&app, "visits").await,
-            count(&app, "issues").await,
+            app.count("households").await,
+            app.count("visits").await,
+            app.count("issues").await,
             app.audit_count().await
         ),
         (
@@ -692,10 +674,10 @@ async fn a_push_referencing_another_cadres_records_is_refused_naming_them_and_wr
         record_visit(&app, &owner, &visit(theirs, vec![raised_issue("甲村的事")])).await;
     let their_issue = &their_issues[0];
     let before = (
-        count(&app, "households").await,
-        count(&app, "visits").await,
-        count(&app, "issues").await,
-        count(&app, "issue_events").await,
+        app.count("households").await,
+        app.count("visits").await,
+        app.count("issues").await,
+        app.count("issue_events").await,
         app.audit_count().await,
     );
     let (visit_id, issue_id, event_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
@@ -742,10 +724,10 @@ async fn a_push_referencing_another_cadres_records_is_refused_naming_them_and_wr
         );
     }
     let after = (
-        count(&app, "households").await,
-        count(&app, "visits").await,
-        count(&app, "issues").await,
-        count(&app, "issue_events").await,
+        app.count("households").await,
+        app.count("visits").await,
+        app.count("issues").await,
+        app.count("issue_events").await,
         app.audit_count().await,
     );
     assert_eq!(after, before, "nothing written");
@@ -1145,13 +1127,12 @@ async fn a_full_batch_pushed_five_times_and_twice_at_once_lands_exactly_once() {
         "deadline": in_days(30)})).collect::<Vec<_>>()}});
     let state = async || {
         (
-            count(&app, "visits").await,
-            count(&app, "issues").await,
-            count(&app, "issue_events").await,
+            app.count("visits").await,
+            app.count("issues").await,
+            app.count("issue_events").await,
             app.audit_count().await,
             // The latest sync stamp of any visit, issue or household: a retry restamps none.
-            scalar(
-                &app,
+            app.scalar(
                 "SELECT MAX(n) AS n FROM (SELECT MAX(change_seq) AS n FROM visits \
                  UNION ALL SELECT MAX(change_seq) FROM issues \
                  UNION ALL SELECT MAX(change_seq) FROM households) AS stamps",
@@ -1500,7 +1481,7 @@ async fn push_and_hang_up(app: &TestApp, token: &str, body: &Value, committed_vi
     stream.flush().await.expect("flush");
     if let Some(expected) = committed_visits {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while count(app, "visits").await < expected {
+        while app.count("visits").await < expected {
             assert!(Instant::now() < deadline, "the push never committed");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -1530,20 +1511,17 @@ async fn a_push_whose_answer_was_lost_is_retried_and_lands_exactly_once() {
         })).collect::<Vec<_>>(), "updated": [], "deleted": []}})
     };
     let visit_audit_rows = async || {
-        scalar(
-            &app,
-            "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'visit.create'",
-        )
-        .await
+        app.scalar("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'visit.create'")
+            .await
     };
-    let before = (count(&app, "visits").await, visit_audit_rows().await);
+    let before = (app.count("visits").await, visit_audit_rows().await);
 
     // Closed at once: the retry follows immediately, maybe while the first is still running.
     let closed_at_once = batch(0);
     push_and_hang_up(&app, &cadre, &json!({"changes": closed_at_once}), None).await;
     let first_retry = app.push_as(&cadre, "phone-a", closed_at_once.clone()).await;
     let second_retry = app.push_as(&cadre, "phone-a", closed_at_once).await;
-    let after_first = (count(&app, "visits").await, visit_audit_rows().await);
+    let after_first = (app.count("visits").await, visit_audit_rows().await);
 
     // Closed after the commit: the answer was on its way when the phone lost it.
     let closed_after_commit = batch(10_000);
@@ -1555,7 +1533,7 @@ async fn a_push_whose_answer_was_lost_is_retried_and_lands_exactly_once() {
     )
     .await;
     let late_retry = app.push_as(&cadre, "phone-a", closed_after_commit).await;
-    let after_second = (count(&app, "visits").await, visit_audit_rows().await);
+    let after_second = (app.count("visits").await, visit_audit_rows().await);
 
     for (name, retry) in [
         ("first retry", &first_retry),

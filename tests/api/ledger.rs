@@ -58,20 +58,6 @@ async fn take(app: &TestApp, token: &str, issue: &str, step: &str, body: Value) 
     .await
 }
 
-async fn count(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let row = app
-        .db
-        .query_one_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .expect("count")
-        .expect("row");
-    row.try_get::<i64>("", "n").expect("n")
-}
-
 #[tokio::test]
 async fn a_visit_sent_again_after_its_village_was_taken_from_the_cadre_still_returns_the_stored_visit()
  {
@@ -150,9 +136,9 @@ async fn a_visit_posted_again_returns_the_same_visit_and_writes_nothing_more() {
         assert_eq!(retry.json()["issues"].as_array().expect("issues").len(), 2);
     }
     let after = (
-        count(&app, "visits").await,
-        count(&app, "issues").await,
-        count(&app, "issue_events").await,
+        app.count("visits").await,
+        app.count("issues").await,
+        app.count("issue_events").await,
         app.audit_count().await,
     );
     assert_eq!(
@@ -185,8 +171,8 @@ async fn a_visit_that_fails_half_way_writes_nothing() {
         vec![issue("practical_difficulty", "路灯", 5), bad],
     );
     let before = (
-        count(&app, "visits").await,
-        count(&app, "issues").await,
+        app.count("visits").await,
+        app.count("issues").await,
         app.audit_count().await,
     );
 
@@ -196,8 +182,8 @@ async fn a_visit_that_fails_half_way_writes_nothing() {
     assert_eq!(response.json()["errors"][0]["field"], "issues[1].deadline");
     assert_eq!(
         (
-            count(&app, "visits").await,
-            count(&app, "issues").await,
+            app.count("visits").await,
+            app.count("issues").await,
             app.audit_count().await
         ),
         before
@@ -856,8 +842,8 @@ async fn a_hotline_call_is_recorded_as_an_issue_without_a_visit() {
         .post_json(Some(&official), "/api/v1/issues", &body)
         .await;
     let counts = (
-        count(&app, "issues").await,
-        count(&app, "issue_events").await,
+        app.count("issues").await,
+        app.count("issue_events").await,
         app.audit_count().await,
     );
     let again = app
@@ -865,8 +851,8 @@ async fn a_hotline_call_is_recorded_as_an_issue_without_a_visit() {
         .await;
     assert_eq!(
         (
-            count(&app, "issues").await,
-            count(&app, "issue_events").await,
+            app.count("issues").await,
+            app.count("issue_events").await,
             app.audit_count().await
         ),
         counts,
@@ -956,7 +942,7 @@ async fn a_retried_step_with_an_idempotency_key_acts_once() {
             .await
         }
     };
-    let before = (count(&app, "issue_events").await, app.audit_count().await);
+    let before = (app.count("issue_events").await, app.audit_count().await);
 
     let first = progress("key-1", "已联系瓦工").await;
     let retry = progress("key-1", "已联系瓦工").await;
@@ -974,7 +960,7 @@ async fn a_retried_step_with_an_idempotency_key_acts_once() {
     reused.assert_problem(422, "idempotency_key_reused");
     assert_eq!(other.status, 200);
     assert_eq!(
-        (count(&app, "issue_events").await, app.audit_count().await),
+        (app.count("issue_events").await, app.audit_count().await),
         (before.0 + 2, before.1 + 2),
         "two steps taken, not three"
     );

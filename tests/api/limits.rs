@@ -14,27 +14,13 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestResponse, demo_id, spawn_app, villages};
 
-async fn count(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    app.db
-        .query_one_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .expect("count")
-        .expect("row")
-        .try_get::<i64>("", "n")
-        .expect("n")
-}
-
 /// Rows of the tables a refused request could have written, and the audit trail.
 async fn written(app: &TestApp) -> [i64; 4] {
     [
-        count(app, "households").await,
-        count(app, "visits").await,
-        count(app, "issues").await,
-        count(app, "audit_log").await,
+        app.count("households").await,
+        app.count("visits").await,
+        app.count("issues").await,
+        app.count("audit_log").await,
     ]
 }
 
@@ -118,7 +104,7 @@ async fn a_sync_push_of_exactly_four_mebibytes_is_applied_and_one_byte_more_is_4
     assert_eq!(after_refusal, before, "the refused push wrote nothing");
     assert_eq!(at_limit.status, 200, "{}", at_limit.text);
     assert_eq!(
-        count(&app, "visits").await,
+        app.count("visits").await,
         before[1] + 1,
         "the push at the limit was applied"
     );
@@ -163,7 +149,7 @@ async fn a_sync_push_of_exactly_a_thousand_records_is_applied_and_one_more_is_41
     assert_eq!(after_refusal, before, "the refused push wrote nothing");
     assert_eq!(at_limit.status, 200, "{}", at_limit.text);
     assert_eq!(at_limit.json()["applied"], 1000, "{}", at_limit.text);
-    assert_eq!(count(&app, "visits").await, before[1] + 1000);
+    assert_eq!(app.count("visits").await, before[1] + 1000);
 }
 
 /// A roster of one valid row, followed by empty lines up to exactly `size` bytes.
@@ -208,7 +194,7 @@ async fn a_csv_import_of_exactly_thirty_two_mebibytes_is_read_and_one_byte_more_
     let report = at_limit.json();
     assert_eq!(report["rows"], 1, "empty lines are not rows: {report}");
     assert_eq!(report["created"], 1, "{report}");
-    assert_eq!(count(&app, "households").await, before[0] + 1);
+    assert_eq!(app.count("households").await, before[0] + 1);
 }
 
 #[tokio::test]
@@ -243,7 +229,7 @@ async fn an_ordinary_json_body_of_exactly_sixty_four_kibibytes_is_read_and_one_b
     over.assert_problem(413, "payload_too_large");
     assert_eq!(after_refusal, before, "the refused request wrote nothing");
     assert_eq!(at_limit.status, 201, "{}", at_limit.text);
-    assert_eq!(count(&app, "households").await, before[0] + 1);
+    assert_eq!(app.count("households").await, before[0] + 1);
 }
 
 /// `Idempotency-Key` makes the server read the whole body to fingerprint it before the

@@ -129,20 +129,6 @@ fn new_issue(id: Uuid, visit: Uuid) -> Value {
     json!({"id": id, "visit_id": visit, "category": "practical_difficulty", "matter": "缺劳力，需帮助秋收", "deadline": deadline})
 }
 
-async fn count(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let row = app
-        .db
-        .query_one_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .expect("count")
-        .expect("row");
-    row.try_get::<i64>("", "n").expect("n")
-}
-
 #[tokio::test]
 async fn the_first_pull_sends_the_whole_scope_as_created() {
     let app = spawn_app().await;
@@ -335,10 +321,10 @@ async fn re_pushing_an_applied_batch_creates_no_duplicates() {
     });
     let first = phone.push(batch.clone()).await;
     let counts = (
-        count(&app, "households").await,
-        count(&app, "visits").await,
-        count(&app, "issues").await,
-        count(&app, "issue_events").await,
+        app.count("households").await,
+        app.count("visits").await,
+        app.count("issues").await,
+        app.count("issue_events").await,
         app.audit_count().await,
     );
 
@@ -355,10 +341,10 @@ async fn re_pushing_an_applied_batch_creates_no_duplicates() {
         assert_eq!(response.status, 200, "{}", response.text);
     }
     let after = (
-        count(&app, "households").await,
-        count(&app, "visits").await,
-        count(&app, "issues").await,
-        count(&app, "issue_events").await,
+        app.count("households").await,
+        app.count("visits").await,
+        app.count("issues").await,
+        app.count("issue_events").await,
         app.audit_count().await,
     );
     assert_eq!(after, counts, "no second record, event or audit row");
@@ -418,7 +404,7 @@ async fn a_push_that_fails_half_way_writes_nothing_and_names_the_record() {
     let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
     phone.pull().await;
     let (good, bad, foreign) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-    let before = (count(&app, "households").await, app.audit_count().await);
+    let before = (app.count("households").await, app.audit_count().await);
     let mut invalid = new_household(bad, villages::DONGGUAN, "坏记录");
     invalid["id_card_number"] = json!("110105194912310021");
 
@@ -449,7 +435,7 @@ async fn a_push_that_fails_half_way_writes_nothing_and_names_the_record() {
         "a deleted id the server does not have is ignored"
     );
     assert_eq!(
-        (count(&app, "households").await, app.audit_count().await),
+        (app.count("households").await, app.audit_count().await),
         before,
         "nothing written"
     );
@@ -468,7 +454,7 @@ async fn a_pushed_visit_out_of_scope_or_under_a_taken_id_is_refused_but_one_sent
     let first = phone
         .push(json!({"visits": {"created": [new_visit(stored, own)]}}))
         .await;
-    let before = (count(&app, "visits").await, app.audit_count().await);
+    let before = (app.count("visits").await, app.audit_count().await);
 
     let (fresh, outside) = (Uuid::new_v4(), Uuid::new_v4());
     let out_of_scope = phone
@@ -479,7 +465,7 @@ async fn a_pushed_visit_out_of_scope_or_under_a_taken_id_is_refused_but_one_sent
     let taken = phone
         .push(json!({"visits": {"created": [new_visit(fresh, own), changed]}}))
         .await;
-    let after_refusals = (count(&app, "visits").await, app.audit_count().await);
+    let after_refusals = (app.count("visits").await, app.audit_count().await);
     let admin = app.token_for("admin").await;
     let ended = app
         .take_village_from(&admin, "cadre1", villages::LIUSHUTUN)
