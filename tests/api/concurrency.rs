@@ -12,20 +12,6 @@ use crate::helpers::{TestApp, TestResponse, demo_id, on_postgres, spawn_app, vil
 /// How many requests race for one version.
 const WRITERS: usize = 16;
 
-async fn scalar(app: &TestApp, sql: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    app.db
-        .query_one_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .expect("query")
-        .expect("row")
-        .try_get::<i64>("", "n")
-        .expect("n")
-}
-
 /// `method path` with a token, an `If-Match` and a JSON body.
 async fn send_if_match(
     app: &TestApp,
@@ -269,7 +255,7 @@ async fn sixty_four_concurrent_creates_and_updates_give_no_5xx_and_no_locked_dat
     app.seed().await;
     let cadre = app.token_for("cadre1").await;
     let official = app.token_for("official1").await;
-    let households_before = scalar(&app, "SELECT COUNT(*) AS n FROM households").await;
+    let households_before = app.scalar("SELECT COUNT(*) AS n FROM households").await;
 
     let outcomes = join_all((0..CLIENTS).map(|client| {
         let (app, cadre, official) = (&app, &cadre, &official);
@@ -316,12 +302,11 @@ async fn sixty_four_concurrent_creates_and_updates_give_no_5xx_and_no_locked_dat
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(
-        scalar(&app, "SELECT COUNT(*) AS n FROM households").await,
+        app.scalar("SELECT COUNT(*) AS n FROM households").await,
         households_before + CLIENTS as i64
     );
     assert_eq!(
-        scalar(
-            &app,
+        app.scalar(
             "SELECT COUNT(*) AS n FROM households WHERE head_name LIKE '并发户%' \
              AND version = 2 AND members_count = 4"
         )

@@ -115,19 +115,9 @@ fn assert_answered(response: &TestResponse, case: &str) {
 }
 
 async fn written(app: &TestApp) -> (i64, i64, i64, i64, u64) {
-    use sea_orm::{ConnectionTrait, Statement};
     let mut counts = Vec::new();
     for table in ["households", "visits", "issues", "issue_events"] {
-        let row = app
-            .db
-            .query_one_raw(Statement::from_string(
-                app.db.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM {table}"),
-            ))
-            .await
-            .expect("count")
-            .expect("row");
-        counts.push(row.try_get::<i64>("", "n").expect("n"));
+        counts.push(app.count(table).await);
     }
     (
         counts[0],
