@@ -126,24 +126,36 @@ pub async fn record_many(
     actor: &AuditActor,
     entries: Vec<AuditEntry>,
 ) -> Result<(), DbErr> {
+    let entries = entries
+        .into_iter()
+        .map(|entry| (actor.clone(), entry))
+        .collect();
+    record_each(db, entries).await
+}
+
+/// [`record_many`] for entries of several actors (visits of several callers committed
+/// together), each with its own.
+pub async fn record_each(
+    db: &impl ConnectionTrait,
+    entries: Vec<(AuditActor, AuditEntry)>,
+) -> Result<(), DbErr> {
     // Microseconds, as both engines keep them: a row hashed before it is written hashes the
     // same when it is read back.
     let now = Utc::now().trunc_subsecs(6);
-    let role = actor.role.map(crate::auth::role_name);
     let mut rows: Vec<audit_log::Model> = entries
         .into_iter()
-        .map(|entry| audit_log::Model {
+        .map(|(actor, entry)| audit_log::Model {
             id: Uuid::now_v7(),
             occurred_at: now,
             actor_type: actor.actor_type.to_owned(),
             actor_id: actor.actor_id,
-            actor_role: role.clone(),
+            actor_role: actor.role.map(crate::auth::role_name),
             action: entry.action.to_owned(),
             entity_type: entry.entity_type.to_owned(),
             entity_id: entry.entity_id,
             changes: entry.changes,
-            request_id: actor.request_id.clone(),
-            client_addr: actor.client_addr.clone(),
+            request_id: actor.request_id,
+            client_addr: actor.client_addr,
             seq: None,
             prev_hash: None,
             row_hash: None,

@@ -51,6 +51,8 @@ pub struct AppState {
     pub imports: crate::ledger::export::ExportLimiter,
     /// The live part of the ledger, kept for the deadline counts.
     pub live_ledger: crate::dashboard::LiveLedger,
+    /// Single visits waiting to be stored together (`visits::group`).
+    pub visit_queue: crate::visits::group::VisitQueue,
 }
 
 impl AppState {
@@ -142,6 +144,10 @@ impl Application {
             exports: Default::default(),
             imports: Default::default(),
             live_ledger: Default::default(),
+            visit_queue: crate::visits::group::VisitQueue::start(
+                db.clone(),
+                LocalClock::new(settings.utc_offset),
+            ),
         });
         let spec = openapi::spec();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));

@@ -11,7 +11,6 @@ use validator::Validate;
 
 use crate::{
     auth::AuthUser,
-    db::begin_write,
     error::{ApiError, ApiResult, Problem},
     pagination::{self, Page},
     routes::issues::{IssueFields, IssueResponse},
@@ -315,9 +314,8 @@ async fn create_visit(
             .collect(),
     };
     let deadlines = state.deadlines();
-    let txn = begin_write(&state.db).await?;
-    let recorded = visits::record_visit(&txn, &user, state.clock, new).await?;
-    crate::db::commit(txn).await?;
+    let recorded =
+        visits::group::record(&state.db, &state.visit_queue, state.clock, &user, new).await?;
     let (mut response, row, issues) = match recorded {
         Recorded::Created(row, issues) => (HttpResponse::Created(), row, issues),
         Recorded::Existing(row, issues) => (HttpResponse::Ok(), row, issues),

@@ -11,6 +11,8 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub mod group;
+
 use crate::{
     access::Scope,
     audit::{self, AuditEntry},
@@ -89,6 +91,16 @@ pub struct NewVisit {
     pub device_id: Option<String>,
     /// The issues raised.
     pub issues: Vec<RaisedIssue>,
+}
+
+impl NewVisit {
+    /// The household visited, if a household was.
+    pub fn household(&self) -> Option<Uuid> {
+        match self.target {
+            Target::Household(id) => Some(id),
+            Target::Enterprise(_) => None,
+        }
+    }
 }
 
 /// What recording a visit did.
@@ -240,6 +252,56 @@ async fn target_of(
     })
 }
 
+/// The row of a new visit to `place`, received at `received_at` and stamped `stamp` (`0`:
+/// marked changed, stamped at the commit or by the trigger).
+fn new_row(
+    new: &NewVisit,
+    cadre_id: Uuid,
+    place: VillagePlace,
+    duty_id: Option<Uuid>,
+    received_at: DateTime<Utc>,
+    stamp: i64,
+) -> visit::Model {
+    visit::Model {
+        id: new.id,
+        county_id: place.county_id,
+        town_id: place.town_id,
+        village_id: place.village_id,
+        household_id: new.household(),
+        enterprise_id: match new.target {
+            Target::Enterprise(id) => Some(id),
+            Target::Household(_) => None,
+        },
+        cadre_id,
+        channel: new.channel,
+        visited_at: new.visited_at,
+        received_at,
+        answers: new.answers.clone(),
+        cadre_rating: new.cadre_rating,
+        diary_note: new.diary_note.clone(),
+        service_card_given: new.service_card_given,
+        latitude: new.latitude,
+        longitude: new.longitude,
+        device_id: new.device_id.clone(),
+        duty_id,
+        change_seq: stamp,
+        created_seq: stamp,
+        origin_device: new.device_id.clone(),
+    }
+}
+
+/// The audit entry of a visit recorded by `POST /visits`, with the ids of its issues.
+fn created_entry(row: &visit::Model, issues: Vec<Uuid>) -> AuditEntry {
+    AuditEntry::new("visit.create", "visit", row.id).with_changes(json!({
+        "household_id": row.household_id,
+        "enterprise_id": row.enterprise_id,
+        "village_id": row.village_id,
+        "channel": row.channel,
+        "visited_at": row.visited_at,
+        "issues": issues,
+    }))
+}
+
 /// Records a visit and its issues in `db` (the caller's transaction). A visit whose id is
 /// stored already is a retry when it is the same visit (same cadre, target and time): the
 /// stored one is returned and nothing is written; otherwise the id clash is 409. A retry is
@@ -271,35 +333,8 @@ pub async fn record_visit(
             }
             Err(error) => return Err(error),
         };
-    let row = visit::Model {
-        id: new.id,
-        county_id: place.county_id,
-        town_id: place.town_id,
-        village_id: place.village_id,
-        household_id: match new.target {
-            Target::Household(id) => Some(id),
-            Target::Enterprise(_) => None,
-        },
-        enterprise_id: match new.target {
-            Target::Enterprise(id) => Some(id),
-            Target::Household(_) => None,
-        },
-        cadre_id,
-        channel: new.channel,
-        visited_at: new.visited_at,
-        received_at: Utc::now(),
-        answers: new.answers.clone(),
-        cadre_rating: new.cadre_rating,
-        diary_note: new.diary_note.clone(),
-        service_card_given: new.service_card_given,
-        latitude: new.latitude,
-        longitude: new.longitude,
-        device_id: new.device_id.clone(),
-        duty_id: duty_of_sit_in(db, clock, new.channel, place.village_id, new.visited_at).await?,
-        change_seq: 0,
-        created_seq: 0,
-        origin_device: new.device_id.clone(),
-    };
+    let duty_id = duty_of_sit_in(db, clock, new.channel, place.village_id, new.visited_at).await?;
+    let row = new_row(&new, cadre_id, place, duty_id, Utc::now(), 0);
     // A concurrent copy of the same request may be inserting the same id: on PostgreSQL
     // `ON CONFLICT DO NOTHING` waits for it to commit, and then this copy is a retry.
     let inserted = visit::Entity::insert(visit::ActiveModel::from(row.clone()))
@@ -371,19 +406,8 @@ pub async fn record_visit(
             .exec(db)
             .await?;
     }
-    audit::record(
-        db,
-        &user.audit_actor(),
-        AuditEntry::new("visit.create", "visit", row.id).with_changes(json!({
-            "household_id": row.household_id,
-            "enterprise_id": row.enterprise_id,
-            "village_id": row.village_id,
-            "channel": row.channel,
-            "visited_at": row.visited_at,
-            "issues": issues.iter().map(|issue| issue.id).collect::<Vec<_>>(),
-        })),
-    )
-    .await?;
+    let issue_ids = issues.iter().map(|issue| issue.id).collect();
+    audit::record(db, &user.audit_actor(), created_entry(&row, issue_ids)).await?;
     Ok(Recorded::Created(row, issues))
 }
 
@@ -556,40 +580,10 @@ pub async fn record_household_visits(
     for visit in &visits {
         check_visited_at(visit.visited_at).map_err(|error| (visit.id, error))?;
     }
-    let household_of = |visit: &NewVisit| match visit.target {
-        Target::Household(id) => Some(id),
-        Target::Enterprise(_) => None,
-    };
-    // The households' places, checked against the caller's scope in one query per 500 (the
-    // place's columns only: nothing else of the household is needed).
-    let household_ids: Vec<Uuid> = visits.iter().filter_map(household_of).collect();
-    let mut places: HashMap<Uuid, VillagePlace> = HashMap::new();
-    for chunk in household_ids.chunks(500) {
-        for (id, county_id, town_id, village_id) in household::Entity::find()
-            .select_only()
-            .columns([
-                household::Column::Id,
-                household::Column::CountyId,
-                household::Column::TownId,
-                household::Column::VillageId,
-            ])
-            .filter(household::Column::Id.is_in(chunk.iter().copied()))
-            .filter(households::scope_condition(user.scope()))
-            .into_tuple::<(Uuid, Uuid, Uuid, Uuid)>()
-            .all(db)
-            .await
-            .map_err(db_error(first))?
-        {
-            places.insert(
-                id,
-                VillagePlace {
-                    county_id,
-                    town_id,
-                    village_id,
-                },
-            );
-        }
-    }
+    let household_ids: Vec<Uuid> = visits.iter().filter_map(NewVisit::household).collect();
+    let places = household_places(db, user.scope(), &household_ids)
+        .await
+        .map_err(db_error(first))?;
     // Microseconds, as both engines store them: the stored copy is recognised as ours by it.
     let now = Utc::now().trunc_subsecs(6);
     let stamp = if visits.is_empty() {
@@ -602,7 +596,7 @@ pub async fn record_household_visits(
     let mut rows = Vec::with_capacity(visits.len());
     let mut duties = HashMap::new();
     for visit in &visits {
-        let Some(household_id) = household_of(visit) else {
+        let Some(household_id) = visit.household() else {
             return Err((
                 visit.id,
                 ApiError::invalid_field(
@@ -638,44 +632,9 @@ pub async fn record_household_visits(
             }
             _ => None,
         };
-        rows.push(visit::Model {
-            id: visit.id,
-            county_id: place.county_id,
-            town_id: place.town_id,
-            village_id: place.village_id,
-            household_id: Some(household_id),
-            enterprise_id: None,
-            cadre_id,
-            channel: visit.channel,
-            visited_at: visit.visited_at,
-            received_at: now,
-            answers: visit.answers.clone(),
-            cadre_rating: visit.cadre_rating,
-            diary_note: visit.diary_note.clone(),
-            service_card_given: visit.service_card_given,
-            latitude: visit.latitude,
-            longitude: visit.longitude,
-            device_id: visit.device_id.clone(),
-            duty_id,
-            change_seq: stamp,
-            created_seq: stamp,
-            origin_device: visit.device_id.clone(),
-        });
+        rows.push(new_row(visit, cadre_id, *place, duty_id, now, stamp));
     }
-    // `RETURNING` tells which rows this statement inserted. A re-pushed visit is not read
-    // first: its insert does nothing, and it is read after, with the others not inserted.
-    let mut inserted: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
-    for chunk in rows.chunks(200) {
-        let result =
-            visit::Entity::insert_many(chunk.iter().cloned().map(visit::ActiveModel::from))
-                .on_conflict_do_nothing()
-                .exec_with_returning_keys(db)
-                .await
-                .map_err(db_error(first))?;
-        if let sea_orm::TryInsertResult::Inserted(keys) = result {
-            inserted.extend(keys);
-        }
-    }
+    let inserted = insert_new(db, &rows).await.map_err(db_error(first))?;
     // The rest were stored before (this push sent again, or a copy of it committed first), or
     // are of households out of scope.
     let not_inserted: Vec<Uuid> = visits
@@ -718,23 +677,7 @@ pub async fn record_household_visits(
         .iter()
         .filter(|row| inserted.contains(&row.id))
         .collect();
-    // Each household's `last_visited_at` moves to its latest visit in the batch if that is later
-    // than the stored one (it only ever moves forward); every household visited is restamped.
-    let mut latest: std::collections::BTreeMap<Uuid, DateTime<Utc>> = Default::default();
-    for row in &created {
-        if let Some(household) = row.household_id {
-            let at = latest.entry(household).or_insert(row.visited_at);
-            *at = std::cmp::max(*at, row.visited_at);
-        }
-    }
-    let latest: Vec<(Uuid, DateTime<Utc>)> = latest.into_iter().collect();
-    // Locked now, held to the commit: a push of visits alone has locked nothing before (one
-    // that writes households locked them all first; taking them again changes nothing).
-    let ids: Vec<Uuid> = latest.iter().map(|(id, _)| *id).collect();
-    households::lock_in_order(db, &ids)
-        .await
-        .map_err(db_error(first))?;
-    move_last_visited(db, &latest, stamp)
+    move_households_forward(db, &created, stamp)
         .await
         .map_err(db_error(first))?;
     let entries = created
@@ -750,6 +693,84 @@ pub async fn record_household_visits(
         .await
         .map_err(db_error(first))?;
     Ok(outcomes)
+}
+
+/// The places of those of `households` in `scope`, in one query per 500 (the place's columns
+/// only: nothing else of the household is needed).
+async fn household_places(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    households: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, VillagePlace>, DbErr> {
+    let mut places = std::collections::HashMap::new();
+    for chunk in households.chunks(500) {
+        for (id, county_id, town_id, village_id) in household::Entity::find()
+            .select_only()
+            .columns([
+                household::Column::Id,
+                household::Column::CountyId,
+                household::Column::TownId,
+                household::Column::VillageId,
+            ])
+            .filter(household::Column::Id.is_in(chunk.iter().copied()))
+            .filter(households::scope_condition(scope))
+            .into_tuple::<(Uuid, Uuid, Uuid, Uuid)>()
+            .all(db)
+            .await?
+        {
+            places.insert(
+                id,
+                VillagePlace {
+                    county_id,
+                    town_id,
+                    village_id,
+                },
+            );
+        }
+    }
+    Ok(places)
+}
+
+/// Inserts the rows whose ids are not stored yet, 200 a statement, and returns the ids it
+/// inserted (`RETURNING`). A row already stored is not read first: its insert does nothing.
+async fn insert_new(
+    db: &impl ConnectionTrait,
+    rows: &[visit::Model],
+) -> Result<std::collections::HashSet<Uuid>, DbErr> {
+    let mut inserted = std::collections::HashSet::new();
+    for chunk in rows.chunks(200) {
+        let result =
+            visit::Entity::insert_many(chunk.iter().cloned().map(visit::ActiveModel::from))
+                .on_conflict_do_nothing()
+                .exec_with_returning_keys(db)
+                .await?;
+        if let sea_orm::TryInsertResult::Inserted(keys) = result {
+            inserted.extend(keys);
+        }
+    }
+    Ok(inserted)
+}
+
+/// Moves each visited household's `last_visited_at` to its latest visit of `created` if that
+/// is later than the stored one (it only ever moves forward), and restamps it. The
+/// households are locked in id order first and held to the commit, so concurrent batches
+/// never wait on each other in a circle.
+async fn move_households_forward(
+    db: &impl ConnectionTrait,
+    created: &[&visit::Model],
+    stamp: i64,
+) -> Result<(), DbErr> {
+    let mut latest: std::collections::BTreeMap<Uuid, DateTime<Utc>> = Default::default();
+    for row in created {
+        if let Some(household) = row.household_id {
+            let at = latest.entry(household).or_insert(row.visited_at);
+            *at = std::cmp::max(*at, row.visited_at);
+        }
+    }
+    let latest: Vec<(Uuid, DateTime<Utc>)> = latest.into_iter().collect();
+    let ids: Vec<Uuid> = latest.iter().map(|(id, _)| *id).collect();
+    households::lock_in_order(db, &ids).await?;
+    move_last_visited(db, &latest, stamp).await
 }
 
 /// Moves each household's `last_visited_at` forward to its latest visit in a batch (never
