@@ -116,4 +116,15 @@ pub struct Model {
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
+/// A user's village assignments (包村, cadres), read with the user when a request is
+/// authenticated (`users LEFT JOIN village_assignments ON users.id = user_id`).
+impl Related<super::village_assignment::Entity> for Entity {
+    fn to() -> RelationDef {
+        Entity::belongs_to(super::village_assignment::Entity)
+            .from(Column::Id)
+            .to(super::village_assignment::Column::UserId)
+            .into()
+    }
+}
+
 impl ActiveModelBehavior for ActiveModel {}

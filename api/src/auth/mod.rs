@@ -24,10 +24,7 @@ use entity::{
     user::{self, Role},
     village_assignment,
 };
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter,
-    QuerySelect, Select, SelectTwo,
-};
+use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, Select, SelectTwo};
 use uuid::Uuid;
 
 use crate::{
@@ -264,16 +261,25 @@ async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal> {
         invalid_token()
     })?;
     let user_id = Uuid::parse_str(&claims.sub).map_err(|_| invalid_token())?;
-    let (user, unit) = user::Entity::find_by_id(user_id)
+    // The user, their scope's unit and their village assignments (past ones too: a cadre has
+    // a few), in one statement: one row per assignment.
+    let mut rows = user::Entity::find_by_id(user_id)
         .with_scope_unit(user::Column::ScopeOrgUnitId)
-        .one(&state.db)
+        .find_also(user::Entity, village_assignment::Entity)
+        .all(&state.db)
         .await?
-        .filter(|(user, _)| user.active && user.role == claims.role)
+        .into_iter();
+    let (user, unit, first) = rows
+        .next()
+        .filter(|(user, _, _)| user.active && user.role == claims.role)
         .ok_or_else(invalid_token)?;
+    let assignments = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, _, assignment)| assignment));
     Ok(Principal {
         actor: Actor::User { id: user.id },
         role: user.role,
-        scope: user_scope(&state.db, &user, unit, state.clock.today()).await?,
+        scope: user_scope(&user, unit, assignments, state.clock.today()),
     })
 }
 
@@ -313,22 +319,32 @@ async fn authenticate_api_token(
 }
 
 /// The scope of a user as it stands on `today` (the local date); `unit` is the org unit
-/// their `scope_org_unit_id` names, read with the user (`None` if it names none that exists).
-async fn user_scope(
-    db: &impl ConnectionTrait,
+/// their `scope_org_unit_id` names, read with the user (`None` if it names none that exists),
+/// and `assignments` their village assignments, read with the user too.
+fn user_scope(
     user: &user::Model,
     unit: Option<org_unit::Model>,
+    assignments: impl Iterator<Item = village_assignment::Model>,
     today: NaiveDate,
-) -> Result<Scope, DbErr> {
-    Ok(match user.role {
+) -> Scope {
+    match user.role {
         Role::Admin | Role::Leader | Role::Viewer => subtree_scope(user.scope_org_unit_id, unit),
         Role::VillageOfficial => Scope::Villages(user.scope_org_unit_id.into_iter().collect()),
-        Role::Cadre => Scope::Villages(current_villages(db, user.id, today).await?),
+        // The villages a cadre is assigned to on `today`.
+        Role::Cadre => Scope::Villages(
+            assignments
+                .filter(|assignment| {
+                    assignment.starts_on <= today
+                        && assignment.ends_on.is_none_or(|ends_on| ends_on >= today)
+                })
+                .map(|assignment| assignment.village_id)
+                .collect(),
+        ),
         Role::Department => match user.department_id {
             Some(department) => Scope::Department(department),
             None => Scope::Villages(Vec::new()),
         },
-    })
+    }
 }
 
 /// A query of users or API tokens that also reads the org unit their scope column names
@@ -361,27 +377,6 @@ fn subtree_scope(unit_id: Option<Uuid>, unit: Option<org_unit::Model>) -> Scope 
         },
         (Some(_), None) => Scope::Villages(Vec::new()),
     }
-}
-
-/// The villages a cadre is assigned to on `today`.
-pub async fn current_villages(
-    db: &impl ConnectionTrait,
-    user_id: Uuid,
-    today: NaiveDate,
-) -> Result<Vec<Uuid>, DbErr> {
-    village_assignment::Entity::find()
-        .select_only()
-        .column(village_assignment::Column::VillageId)
-        .filter(village_assignment::Column::UserId.eq(user_id))
-        .filter(village_assignment::Column::StartsOn.lte(today))
-        .filter(
-            Condition::any()
-                .add(village_assignment::Column::EndsOn.is_null())
-                .add(village_assignment::Column::EndsOn.gte(today)),
-        )
-        .into_tuple()
-        .all(db)
-        .await
 }
 
 /// The `scope` claim of a user's access token.
