@@ -5,7 +5,7 @@ use api::access::{Requirement, requirement, role_may};
 use entity::user::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{demo_id, spawn_app, villages};
+use crate::helpers::{demo_id, household, spawn_app, today, villages};
 
 const COMMITTED: &str = include_str!("../../openapi/openapi.json");
 
@@ -439,4 +439,42 @@ async fn a_scoped_admin_cannot_create_an_account_that_reaches_the_whole_deployme
     refused.assert_problem(422, "validation_failed");
     assert_eq!(refused.json()["errors"][0]["field"], "scope_org_unit_id");
     assert_eq!(allowed.status, 201, "{}", allowed.text);
+}
+
+#[tokio::test]
+async fn an_assignment_gives_a_cadre_its_village_from_its_first_day_and_not_before() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let path = format!("/api/v1/users/{}/assignments", demo_id("user:cadre1"));
+    let assign = |village: &str, starts_on: chrono::NaiveDate| json!({"village_id": demo_id(village), "starts_on": starts_on.to_string()});
+    let tomorrow = app
+        .post_json(
+            Some(&admin),
+            &path,
+            &assign(villages::HEWAN, today() + chrono::Days::new(1)),
+        )
+        .await;
+    let from_today = app
+        .post_json(Some(&admin), &path, &assign(villages::SHIQIAO, today()))
+        .await;
+    let cadre = app.token_for("cadre1").await;
+
+    let not_yet = app
+        .get_as(
+            &cadre,
+            &format!("/api/v1/households/{}", household(villages::HEWAN, 1)),
+        )
+        .await;
+    let already = app
+        .get_as(
+            &cadre,
+            &format!("/api/v1/households/{}", household(villages::SHIQIAO, 1)),
+        )
+        .await;
+
+    assert_eq!(tomorrow.status, 201, "{}", tomorrow.text);
+    assert_eq!(from_today.status, 201, "{}", from_today.text);
+    not_yet.assert_problem(404, "not_found");
+    assert_eq!(already.status, 200, "{}", already.text);
 }

@@ -97,6 +97,84 @@ async fn a_visit_sent_again_after_its_village_was_taken_from_the_cadre_still_ret
 }
 
 #[tokio::test]
+async fn visits_posted_at_once_by_two_cadres_are_each_stored_once_with_their_own_cadre_and_answer()
+{
+    let app = spawn_app().await;
+    app.seed().await;
+    let (cadre1, cadre2) = (app.token_for("cadre1").await, app.token_for("cadre2").await);
+    let own1: Vec<Value> = (1..=8)
+        .map(|index| visit(household(villages::DONGGUAN, index), vec![]))
+        .collect();
+    let own2: Vec<Value> = (1..=8)
+        .map(|index| visit(household(villages::HEWAN, index), vec![]))
+        .collect();
+    let out_of_scope = visit(household(villages::HEWAN, 9), vec![]);
+    let twice = visit(household(villages::HEWAN, 10), vec![]);
+    let visits_before = app.count("visits").await;
+    let audited = async |cadre: &str| {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        entity::audit_log::Entity::find()
+            .filter(entity::audit_log::Column::Action.eq("visit.create"))
+            .filter(entity::audit_log::Column::ActorId.eq(demo_id(&format!("user:{cadre}"))))
+            .count(&app.db)
+            .await
+            .expect("count audit rows")
+    };
+    let (audited1, audited2) = (audited("cadre1").await, audited("cadre2").await);
+
+    // Everything at once: the server stores what arrives together as one group.
+    let posts = own1
+        .iter()
+        .map(|body| (cadre1.as_str(), body))
+        .chain(own2.iter().map(|body| (cadre2.as_str(), body)))
+        .chain([
+            (cadre1.as_str(), &out_of_scope),
+            (cadre2.as_str(), &twice),
+            (cadre2.as_str(), &twice),
+        ]);
+    let responses = futures_util::future::join_all(
+        posts.map(|(token, body)| app.post_json(Some(token), "/api/v1/visits", body)),
+    )
+    .await;
+
+    for (response, body) in responses[..16].iter().zip(own1.iter().chain(&own2)) {
+        assert_eq!(response.status, 201, "{}", response.text);
+        assert_eq!(response.json()["id"], body["id"]);
+        assert_eq!(response.json()["household_id"], body["household_id"]);
+    }
+    for response in &responses[..8] {
+        assert_eq!(response.json()["cadre_id"], json!(demo_id("user:cadre1")));
+    }
+    for response in &responses[8..16] {
+        assert_eq!(response.json()["cadre_id"], json!(demo_id("user:cadre2")));
+    }
+    responses[16].assert_problem(422, "validation_failed");
+    let mut statuses = vec![responses[17].status, responses[18].status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        vec![200, 201],
+        "one stores it, the other gets it back"
+    );
+    assert_eq!(responses[17].json()["id"], responses[18].json()["id"]);
+    assert_eq!(app.count("visits").await, visits_before + 17);
+    assert_eq!(audited("cadre1").await, audited1 + 8);
+    assert_eq!(audited("cadre2").await, audited2 + 9);
+    let visited = app
+        .get_as(
+            &cadre1,
+            &format!("/api/v1/households/{}", household(villages::DONGGUAN, 5)),
+        )
+        .await;
+    assert_eq!(
+        visited.json()["last_visited_at"],
+        responses[4].json()["visited_at"],
+        "{}",
+        visited.text
+    );
+}
+
+#[tokio::test]
 async fn a_visit_posted_again_returns_the_same_visit_and_writes_nothing_more() {
     let app = spawn_app().await;
     app.seed().await;
