@@ -66,24 +66,33 @@ const SQLITE_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// 1,000 pages does the copy itself, with the database file's fsyncs, holding the write turn:
 /// 100–200 ms in which every queued writer waits (single visit POST p99 168–200 ms, session
 /// 11). A `PASSIVE` checkpoint waits for no reader or writer; the WAL starts over once one
-/// has copied all of it. The task runs until the runtime stops; PostgreSQL needs none.
-pub fn spawn_checkpointer(db: DatabaseConnection) {
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return;
+/// has copied all of it. It runs on a connection of its own with a small page cache, not one
+/// of the pool's. The task runs until the runtime stops; PostgreSQL needs none.
+pub async fn spawn_checkpointer(settings: &DatabaseSettings) -> Result<(), DbErr> {
+    if settings.engine() != Engine::Sqlite {
+        return Ok(());
     }
+    let own = DatabaseSettings {
+        max_connections: 1,
+        ..settings.clone()
+    };
+    let db = connect(&own).await?;
     tokio::spawn(async move {
         let mut every = tokio::time::interval(SQLITE_CHECKPOINT_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
+            // The page cache is per connection and the pool may open this one again: set
+            // each time (64 KiB; the checkpoint copies pages without caching them).
             if let Err(error) = db
-                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute_unprepared("PRAGMA cache_size = -64; PRAGMA wal_checkpoint(PASSIVE)")
                 .await
             {
                 tracing::warn!(%error, "the WAL was not copied into the database file");
             }
         }
     });
+    Ok(())
 }
 
 /// Connects and applies every pending migration.
