@@ -174,6 +174,39 @@ async fn visits_posted_at_once_by_two_cadres_are_each_stored_once_with_their_own
     );
 }
 
+/// A phone that syncs late sends an old visit: the household's `last_visited_at` stays at the
+/// newer one, and the household is not marked changed (phones would pull it again, and an edit
+/// made on one in the meantime would be refused as stale).
+#[tokio::test]
+async fn an_older_visit_posted_late_neither_moves_the_household_back_nor_marks_it_changed() {
+    use sea_orm::EntityTrait;
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let visited = household(villages::DONGGUAN, 6);
+    let stored = async || {
+        entity::household::Entity::find_by_id(visited)
+            .one(&app.db)
+            .await
+            .expect("read")
+            .expect("household")
+    };
+    let recent = app
+        .post_json(Some(&cadre), "/api/v1/visits", &visit(visited, vec![]))
+        .await;
+    let after_recent = stored().await;
+    let mut old = visit(visited, vec![]);
+    old["visited_at"] = json!((Utc::now() - chrono::Duration::days(3)).to_rfc3339());
+
+    let late = app.post_json(Some(&cadre), "/api/v1/visits", &old).await;
+
+    assert_eq!(recent.status, 201, "{}", recent.text);
+    assert_eq!(late.status, 201, "{}", late.text);
+    let after_late = stored().await;
+    assert_eq!(after_late.last_visited_at, after_recent.last_visited_at);
+    assert_eq!(after_late.change_seq, after_recent.change_seq);
+}
+
 #[tokio::test]
 async fn a_visit_posted_again_returns_the_same_visit_and_writes_nothing_more() {
     let app = spawn_app().await;

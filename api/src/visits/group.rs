@@ -20,7 +20,7 @@ use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{
-    NewVisit, Recorded, check_visited_at, created_entry, duty_of_sit_in, household_places,
+    NewVisit, Recorded, Restamp, check_visited_at, created_entry, duty_of_sit_in, household_places,
     insert_new, move_households_forward, new_row, record_visit,
 };
 use crate::{
@@ -230,8 +230,6 @@ async fn store_in(
             new_row(visit, *cadre_id, *place, duty_id, now, stamp),
         ));
     }
-    // In id order: concurrent groups inserting the same ids wait for each other in one order.
-    rows.sort_by_key(|(_, row)| row.id);
     let (members, rows): (Vec<usize>, Vec<visit::Model>) = rows.into_iter().unzip();
     let inserted = insert_new(db, &rows).await?;
     let mut stored = vec![None; jobs.len()];
@@ -241,7 +239,7 @@ async fn store_in(
         }
     }
     let created: Vec<&visit::Model> = stored.iter().flatten().collect();
-    move_households_forward(db, &created, stamp).await?;
+    move_households_forward(db, &created, stamp, Restamp::Moved).await?;
     let entries = jobs
         .iter()
         .zip(&stored)

@@ -677,7 +677,7 @@ pub async fn record_household_visits(
         .iter()
         .filter(|row| inserted.contains(&row.id))
         .collect();
-    move_households_forward(db, &created, stamp)
+    move_households_forward(db, &created, stamp, Restamp::Visited)
         .await
         .map_err(db_error(first))?;
     let entries = created
@@ -733,17 +733,24 @@ async fn household_places(
 
 /// Inserts the rows whose ids are not stored yet, 200 a statement, and returns the ids it
 /// inserted (`RETURNING`). A row already stored is not read first: its insert does nothing.
+/// In id order: concurrent batches inserting the same ids wait for each other in one order,
+/// never in a circle.
 async fn insert_new(
     db: &impl ConnectionTrait,
     rows: &[visit::Model],
 ) -> Result<std::collections::HashSet<Uuid>, DbErr> {
+    let mut ordered: Vec<&visit::Model> = rows.iter().collect();
+    ordered.sort_by_key(|row| row.id);
     let mut inserted = std::collections::HashSet::new();
-    for chunk in rows.chunks(200) {
-        let result =
-            visit::Entity::insert_many(chunk.iter().cloned().map(visit::ActiveModel::from))
-                .on_conflict_do_nothing()
-                .exec_with_returning_keys(db)
-                .await?;
+    for chunk in ordered.chunks(200) {
+        let result = visit::Entity::insert_many(
+            chunk
+                .iter()
+                .map(|row| visit::ActiveModel::from((*row).clone())),
+        )
+        .on_conflict_do_nothing()
+        .exec_with_returning_keys(db)
+        .await?;
         if let sea_orm::TryInsertResult::Inserted(keys) = result {
             inserted.extend(keys);
         }
@@ -751,14 +758,25 @@ async fn insert_new(
     Ok(inserted)
 }
 
+/// Which visited households a batch marks changed (restamps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restamp {
+    /// Every one (a sync push: the phone pulls back each household it visited).
+    Visited,
+    /// Only those whose `last_visited_at` moved (single visits, as one at a time always
+    /// did: a late-synced old visit changes nothing a phone holds).
+    Moved,
+}
+
 /// Moves each visited household's `last_visited_at` to its latest visit of `created` if that
-/// is later than the stored one (it only ever moves forward), and restamps it. The
+/// is later than the stored one (it only ever moves forward), and restamps it (`restamp`). The
 /// households are locked in id order first and held to the commit, so concurrent batches
 /// never wait on each other in a circle.
 async fn move_households_forward(
     db: &impl ConnectionTrait,
     created: &[&visit::Model],
     stamp: i64,
+    restamp: Restamp,
 ) -> Result<(), DbErr> {
     let mut latest: std::collections::BTreeMap<Uuid, DateTime<Utc>> = Default::default();
     for row in created {
@@ -770,18 +788,20 @@ async fn move_households_forward(
     let latest: Vec<(Uuid, DateTime<Utc>)> = latest.into_iter().collect();
     let ids: Vec<Uuid> = latest.iter().map(|(id, _)| *id).collect();
     households::lock_in_order(db, &ids).await?;
-    move_last_visited(db, &latest, stamp).await
+    move_last_visited(db, &latest, stamp, restamp).await
 }
 
 /// Moves each household's `last_visited_at` forward to its latest visit in a batch (never
 /// back) and marks it changed with `stamp` (a household created earlier in the same push gets
-/// its `created_seq` too). On PostgreSQL one `UPDATE … FROM jsonb_to_recordset($1)`, the same
-/// statement text for every batch, with `GREATEST` (its trigger stamps the rows); on SQLite a
-/// `CASE` per column, 100 households a statement.
+/// its `created_seq` too); with [`Restamp::Moved`], only the households whose date moves are
+/// written. On PostgreSQL one `UPDATE … FROM jsonb_to_recordset($1)`, the same statement text
+/// for every batch, with `GREATEST` (its trigger stamps the rows); on SQLite a `CASE` per
+/// column, 100 households a statement.
 async fn move_last_visited(
     db: &impl ConnectionTrait,
     latest: &[(Uuid, DateTime<Utc>)],
     stamp: i64,
+    restamp: Restamp,
 ) -> Result<(), DbErr> {
     if latest.is_empty() {
         return Ok(());
@@ -791,12 +811,20 @@ async fn move_last_visited(
             .iter()
             .map(|(id, at)| json!({"id": id, "at": at}))
             .collect();
+        let only_moved = match restamp {
+            Restamp::Visited => "",
+            Restamp::Moved => {
+                " AND (households.last_visited_at IS NULL OR households.last_visited_at < latest.at)"
+            }
+        };
         db.execute_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,
-            "UPDATE households SET last_visited_at = GREATEST(households.last_visited_at, latest.at), \
-             change_seq = 0 \
-             FROM jsonb_to_recordset($1::jsonb) AS latest(id uuid, at timestamptz) \
-             WHERE households.id = latest.id",
+            format!(
+                "UPDATE households SET last_visited_at = GREATEST(households.last_visited_at, latest.at), \
+                 change_seq = 0 \
+                 FROM jsonb_to_recordset($1::jsonb) AS latest(id uuid, at timestamptz) \
+                 WHERE households.id = latest.id{only_moved}"
+            ),
             [Value::Array(latest).into()],
         ))
         .await?;
@@ -808,14 +836,16 @@ async fn move_last_visited(
         });
         let visited_at: Expr = visited_at.into();
         let stored = || Expr::col((household::Entity, household::Column::LastVisitedAt));
+        let moves = Condition::any()
+            .add(stored().is_null())
+            .add(stored().lt(visited_at.clone()));
         let moved = CaseStatement::new()
-            .case(
-                Condition::any()
-                    .add(stored().is_null())
-                    .add(stored().lt(visited_at.clone())),
-                visited_at,
-            )
+            .case(moves.clone(), visited_at)
             .finally(stored());
+        let written = match restamp {
+            Restamp::Visited => Condition::all(),
+            Restamp::Moved => moves,
+        };
         household::Entity::update_many()
             .col_expr(household::Column::LastVisitedAt, moved.into())
             .col_expr(household::Column::ChangeSeq, Expr::value(stamp))
@@ -828,6 +858,7 @@ async fn move_last_visited(
                     .into(),
             )
             .filter(household::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
+            .filter(written)
             .exec(db)
             .await?;
     }
