@@ -50,83 +50,9 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .foreign_keys(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
-                // The server copies the WAL back in the background (`spawn_checkpointer`);
-                // a one-off command's WAL is copied when its last connection closes.
-                .pragma("wal_autocheckpoint", "0")
-                // After a burst, the WAL file is cut back to 64 MiB when it starts over.
-                .pragma("journal_size_limit", "67108864")
         });
     }
     Database::connect(options).await
-}
-
-/// How often the server copies SQLite's WAL back into the database file.
-const SQLITE_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
-/// SQLite: copies committed pages from the WAL into the database file every second, off every
-/// request's path. Left to SQLite (`wal_autocheckpoint`), the commit that takes the WAL past
-/// 1,000 pages does the copy itself, with the database file's fsyncs, holding the write turn:
-/// 100–200 ms in which every queued writer waits (single visit POST p99 168–200 ms, session
-/// 11). A `PASSIVE` checkpoint waits for no reader or writer; the WAL starts over once one
-/// has copied all of it (what writers added meanwhile is copied in the write turn). It runs on
-/// a connection of its own with a small page cache, not one of the pool's (on one of the
-/// pool's it raised peak RSS by 10 MiB). The task runs until the runtime stops; PostgreSQL
-/// needs none.
-pub async fn spawn_checkpointer(settings: &DatabaseSettings) -> Result<(), DbErr> {
-    if settings.engine() != Engine::Sqlite {
-        return Ok(());
-    }
-    let own = DatabaseSettings {
-        max_connections: 1,
-        ..settings.clone()
-    };
-    let db = connect(&own).await?;
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(SQLITE_CHECKPOINT_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            // Writers go on while it copies, so the copy may end behind the WAL's end; the WAL
-            // starts over only once all of it was copied. The rest (a few frames) is copied
-            // in the write turn, where no writer adds more: else, under steady writes, the WAL
-            // would grow for as long as they last.
-            let copied = match checkpoint(&db).await {
-                Ok(Some(false)) => {
-                    match tokio::time::timeout(SQLITE_CHECKPOINT_EVERY, SQLITE_WRITE_TURN.lock())
-                        .await
-                    {
-                        Ok(_turn) => checkpoint(&db).await,
-                        Err(_) => Ok(Some(false)),
-                    }
-                }
-                copied => copied,
-            };
-            if let Err(error) = copied {
-                tracing::warn!(%error, "the WAL was not copied into the database file");
-            }
-        }
-    });
-    Ok(())
-}
-
-/// One `PASSIVE` checkpoint: `Some(true)` when the whole WAL is in the database file now,
-/// `Some(false)` when part of it is not (a reader still needs it, or a writer added more).
-async fn checkpoint(db: &DatabaseConnection) -> Result<Option<bool>, DbErr> {
-    // The page cache is per connection, and the pool may open this one again: set each time
-    // (64 KiB; the checkpoint copies pages without keeping them).
-    db.execute_unprepared("PRAGMA cache_size = -64").await?;
-    let Some(row) = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "PRAGMA wal_checkpoint(PASSIVE)".to_owned(),
-        ))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let log: i64 = row.try_get("", "log")?;
-    let copied: i64 = row.try_get("", "checkpointed")?;
-    Ok(Some(copied >= log))
 }
 
 /// Connects and applies every pending migration.

@@ -165,7 +165,6 @@ impl Application {
         // links each commit's rows just after it (PostgreSQL; see `audit`).
         crate::audit::seal_pending(&db).await?;
         crate::audit::spawn_sealer(db.clone());
-        db::spawn_checkpointer(&settings.database).await?;
         // The deadline dashboard's live ledger loads in the background (a county of a million
         // issues takes seconds), so that the first leader after a start does not wait for it.
         let warming = state.clone();

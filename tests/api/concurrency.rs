@@ -214,60 +214,10 @@ async fn every_sqlite_connection_of_the_servers_pool_has_wal_foreign_keys_a_busy
         assert!(busy > 0, "connection {index}: busy_timeout {busy}");
         // 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
         assert_eq!(pragma(txn, "synchronous").await, "1", "connection {index}");
-        // No commit copies the WAL back: the server's checkpointer does.
-        assert_eq!(
-            pragma(txn, "wal_autocheckpoint").await,
-            "0",
-            "connection {index}"
-        );
     }
     for txn in held {
         txn.rollback().await.expect("rollback");
     }
-}
-
-/// No commit copies SQLite's WAL back into the database file (a commit that did held every
-/// writer for 100–200 ms): the server's checkpointer does, in the background. Once it has, the
-/// file holds every page of the database (`page_count`); a server without one leaves the seed's
-/// pages in the WAL, and the file at its size before the seed.
-#[tokio::test]
-async fn the_server_copies_sqlites_wal_into_the_database_file_within_seconds() {
-    if on_postgres() {
-        // SQLite's WAL; PostgreSQL checkpoints itself.
-        return;
-    }
-    let app = spawn_app().await;
-    let path = app
-        .db_url()
-        .trim_start_matches("sqlite://")
-        .split('?')
-        .next()
-        .map(std::path::PathBuf::from)
-        .expect("the database file");
-    let size_before_seed = std::fs::metadata(&path).expect("database file").len();
-    app.seed().await;
-    let pages = app
-        .scalar("SELECT page_count AS n FROM pragma_page_count()")
-        .await;
-    let page_size = app
-        .scalar("SELECT page_size AS n FROM pragma_page_size()")
-        .await;
-    let whole = (pages * page_size) as u64;
-
-    let mut size = 0;
-    for _ in 0..100 {
-        size = std::fs::metadata(&path).expect("database file").len();
-        if size == whole {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-
-    assert!(whole > size_before_seed, "the seed grew the database");
-    assert_eq!(
-        size, whole,
-        "the file holds every page ({pages} of {page_size} bytes)"
-    );
 }
 
 /// The SQLite linked into the server is built with the options of `.cargo/config.toml`: plans
