@@ -134,20 +134,18 @@ impl Application {
         let db = db::connect_and_migrate(&settings.database).await?;
         let listener = TcpListener::bind(settings.addr)?;
         let port = listener.local_addr()?.port();
+        let clock = LocalClock::new(settings.utc_offset);
         let state = web::Data::new(AppState {
             db: db.clone(),
             engine: settings.database.engine(),
             token_keys: TokenKeys::new(settings.jwt_secret.expose()),
-            clock: LocalClock::new(settings.utc_offset),
+            clock,
             trusted_proxies: settings.trusted_proxies.clone(),
             due_soon_days: settings.due_soon_days,
             exports: Default::default(),
             imports: Default::default(),
             live_ledger: Default::default(),
-            visit_queue: crate::visits::group::VisitQueue::start(
-                db.clone(),
-                LocalClock::new(settings.utc_offset),
-            ),
+            visit_queue: crate::visits::group::VisitQueue::start(db.clone(), clock),
         });
         let spec = openapi::spec();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));
