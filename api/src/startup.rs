@@ -51,6 +51,8 @@ pub struct AppState {
     pub imports: crate::ledger::export::ExportLimiter,
     /// The live part of the ledger, kept for the deadline counts.
     pub live_ledger: crate::dashboard::LiveLedger,
+    /// Names of places and departments, kept a minute (the dashboards name their groups).
+    pub names: crate::dashboard::NameCache,
     /// Single visits waiting to be stored together (`visits::group`).
     pub visit_queue: crate::visits::group::VisitQueue,
 }
@@ -145,6 +147,7 @@ impl Application {
             exports: Default::default(),
             imports: Default::default(),
             live_ledger: Default::default(),
+            names: Default::default(),
             visit_queue: crate::visits::group::VisitQueue::start(db.clone(), clock),
         });
         let spec = openapi::spec();

@@ -7,6 +7,7 @@
 //! no `OR` of "led by me", which would keep the engines off the place's indexes.
 
 pub mod live;
+pub mod names;
 
 use std::collections::HashMap;
 
@@ -37,6 +38,7 @@ use crate::{
 
 pub use live::LiveLedger;
 use live::{Counted, Within};
+pub use names::NameCache;
 
 /// The place a dashboard is about: the unit asked for (404 unless in scope), else the
 /// caller's own place (their scope's unit; the one county for a deployment-wide admin).
@@ -209,9 +211,10 @@ pub fn totals(groups: &[DeadlineGroup]) -> DeadlineCounts {
     totals
 }
 
-/// What people read for each group key.
+/// What people read for each group key (places and departments from `kept`).
 pub async fn group_names(
     db: &impl ConnectionTrait,
+    kept: &NameCache,
     group_by: GroupBy,
     keys: &[Option<String>],
 ) -> Result<HashMap<Option<String>, String>, DbErr> {
@@ -221,8 +224,8 @@ pub async fn group_names(
         .filter_map(|key| key.parse().ok())
         .collect();
     let by_id: HashMap<Uuid, String> = match group_by {
-        GroupBy::Town | GroupBy::Village => unit_names(db, ids).await?,
-        GroupBy::Department => ledger::department_names(db, ids).await?,
+        GroupBy::Town | GroupBy::Village => kept.units(db, ids).await?,
+        GroupBy::Department => kept.departments(db, ids).await?,
         GroupBy::Responsible => user_names(db, ids).await?,
         GroupBy::Level | GroupBy::Category => HashMap::new(),
     };

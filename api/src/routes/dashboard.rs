@@ -209,7 +209,7 @@ async fn get_deadline_dashboard(
     .await?;
     let groups = &answer.groups;
     let keys: Vec<Option<String>> = groups.iter().map(|group| group.key.clone()).collect();
-    let names = dashboard::group_names(&state.db, group_by, &keys).await?;
+    let names = dashboard::group_names(&state.db, &state.names, group_by, &keys).await?;
     let mut base_query = format!("org_unit_id={}", place.id);
     if let Some(from) = query.from {
         base_query.push_str(&format!("&raised_from={from}"));
