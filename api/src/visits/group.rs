@@ -128,20 +128,25 @@ fn joins_group(user: &AuthUser, visit: &NewVisit) -> bool {
 }
 
 /// A worker: takes every visit queued (up to [`GROUP_MAX`]) and stores them as a group,
-/// until the queue closes.
+/// until the queue closes. Each group is stored in a task of its own: were it to panic, its
+/// callers would be answered 500 (their visits rolled back with it) and the worker would go
+/// on with the next group.
 async fn work(db: DatabaseConnection, clock: LocalClock, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
     let mut jobs = Vec::with_capacity(GROUP_MAX);
     loop {
         if queue.lock().await.recv_many(&mut jobs, GROUP_MAX).await == 0 {
             return;
         }
-        store(&db, clock, std::mem::take(&mut jobs)).await;
+        let group = tokio::spawn(store(db.clone(), clock, std::mem::take(&mut jobs)));
+        if let Err(error) = group.await {
+            tracing::error!(%error, "storing a group of visits panicked; its callers were answered 500");
+        }
     }
 }
 
 /// Stores a group and answers each of its visits.
-async fn store(db: &DatabaseConnection, clock: LocalClock, jobs: Vec<Job>) {
-    let txn = match begin_write(db).await {
+async fn store(db: DatabaseConnection, clock: LocalClock, jobs: Vec<Job>) {
+    let txn = match begin_write(&db).await {
         Ok(txn) => txn,
         Err(error) => {
             // Unreachable database: each visit gets the 503 it would have got alone.
