@@ -271,9 +271,44 @@ impl Drop for ExportPermit {
 // ---------------------------------------------------------------------------------------
 // Rows from the live ledger
 
+/// Village and people's names read so far in one export: each is read once, with the first
+/// page that needs it, not once a page (a county's 300 villages and 1,000 cadres recur on
+/// each of its 200 pages).
+#[derive(Debug, Default)]
+pub struct ExportNames {
+    villages: HashMap<Uuid, String>,
+    people: HashMap<Uuid, String>,
+}
+
+impl ExportNames {
+    /// Reads the names of `issues`' villages and lead responsibles not read yet: one query
+    /// each, or none.
+    async fn read_for(
+        &mut self,
+        db: &impl ConnectionTrait,
+        issues: &[issue::Model],
+    ) -> Result<(), DbErr> {
+        let villages = unseen(&self.villages, issues.iter().map(|issue| issue.village_id));
+        if !villages.is_empty() {
+            self.villages
+                .extend(crate::dashboard::unit_names(db, villages).await?);
+        }
+        let people = unseen(
+            &self.people,
+            issues.iter().map(|issue| issue.lead_responsible_id),
+        );
+        self.people.extend(display_names(db, people).await?);
+        Ok(())
+    }
+}
+
+fn unseen(known: &HashMap<Uuid, String>, ids: impl Iterator<Item = Uuid>) -> HashSet<Uuid> {
+    ids.filter(|id| !known.contains_key(id)).collect()
+}
+
 /// One page of the ledger the caller may see (`list_ledger`: scope, department, conflict of
-/// interest), as export rows, with the cursor of the next page if there may be one. Village
-/// and people's names are read with one query each for the whole page.
+/// interest), as export rows, with the cursor of the next page if there may be one. Names not
+/// in `names` yet are read with one query each for the whole page.
 pub async fn ledger_page(
     db: &impl ConnectionTrait,
     caller: &Principal,
@@ -281,6 +316,7 @@ pub async fn ledger_page(
     deadlines: Deadlines,
     after: Option<LedgerCursor>,
     limit: u64,
+    names: &mut ExportNames,
 ) -> Result<(Vec<ExportRow>, Option<LedgerCursor>), DbErr> {
     let issues = super::list_ledger(db, caller, filter, deadlines, after, limit).await?;
     let next = match issues.last() {
@@ -290,13 +326,11 @@ pub async fn ledger_page(
         }),
         _ => None,
     };
-    let villages =
-        crate::dashboard::unit_names(db, issues.iter().map(|issue| issue.village_id)).await?;
-    let people = display_names(db, issues.iter().map(|issue| issue.lead_responsible_id)).await?;
+    names.read_for(db, &issues).await?;
     let sees_names = privacy::sees_names(caller.role);
     let rows = issues
         .into_iter()
-        .map(|issue| export_row(issue, &villages, &people, deadlines, sees_names))
+        .map(|issue| export_row(issue, &names.villages, &names.people, deadlines, sees_names))
         .collect();
     Ok((rows, next))
 }
@@ -320,6 +354,7 @@ pub fn ledger_rows(
         filter: LedgerFilter,
         deadlines: Deadlines,
         after: Option<LedgerCursor>,
+        names: ExportNames,
     }
     let first = Paging {
         db,
@@ -327,6 +362,7 @@ pub fn ledger_rows(
         filter,
         deadlines,
         after: None,
+        names: ExportNames::default(),
     };
     let page_size = page_size.max(1);
     stream::unfold(Some(first), move |paging| async move {
@@ -338,6 +374,7 @@ pub fn ledger_rows(
             paging.deadlines,
             paging.after,
             page_size,
+            &mut paging.names,
         )
         .await;
         match page {
@@ -388,9 +425,8 @@ fn export_row(
 
 async fn display_names(
     db: &impl ConnectionTrait,
-    ids: impl Iterator<Item = Uuid>,
+    ids: HashSet<Uuid>,
 ) -> Result<HashMap<Uuid, String>, DbErr> {
-    let ids: HashSet<Uuid> = ids.collect();
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
