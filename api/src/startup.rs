@@ -51,7 +51,7 @@ pub struct AppState {
     pub imports: crate::ledger::export::ExportLimiter,
     /// The live part of the ledger, kept for the deadline counts.
     pub live_ledger: crate::dashboard::LiveLedger,
-    /// Names of places and departments, kept a minute (the dashboards name their groups).
+    /// Names of places and departments, kept a minute (the deadline dashboard names its groups).
     pub names: crate::dashboard::NameCache,
     /// Single visits waiting to be stored together (`visits::group`).
     pub visit_queue: crate::visits::group::VisitQueue,

@@ -129,8 +129,9 @@ fn joins_group(user: &AuthUser, visit: &NewVisit) -> bool {
 
 /// A worker: takes every visit queued (up to [`GROUP_MAX`]) and stores them as a group,
 /// until the queue closes. Each group is stored in a task of its own: were it to panic, its
-/// callers would be answered 500 (their visits rolled back with it) and the worker would go
-/// on with the next group.
+/// callers would be answered 500 and the worker would go on with the next group. A panic
+/// before the commit rolls their visits back; after it, a retry finds its visit stored and
+/// gets the usual answer for a retry.
 async fn work(db: DatabaseConnection, clock: LocalClock, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
     let mut jobs = Vec::with_capacity(GROUP_MAX);
     loop {
@@ -138,7 +139,9 @@ async fn work(db: DatabaseConnection, clock: LocalClock, queue: Arc<Mutex<mpsc::
             return;
         }
         let group = tokio::spawn(store(db.clone(), clock, std::mem::take(&mut jobs)));
-        if let Err(error) = group.await {
+        if let Err(error) = group.await
+            && error.is_panic()
+        {
             tracing::error!(%error, "storing a group of visits panicked; its callers were answered 500");
         }
     }
