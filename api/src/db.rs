@@ -89,7 +89,7 @@ async fn keep_stamps_ahead(db: &DatabaseConnection) -> Result<(), DbErr> {
 }
 
 /// How long a request waits its turn to write before it is answered 503.
-const WRITE_TURN_WAIT: Duration = Duration::from_secs(15);
+pub const WRITE_TURN_WAIT: Duration = Duration::from_secs(15);
 
 /// SQLite has one writer at a time. Left to itself, its busy handler polls with growing
 /// sleeps, and under sustained load a waiting writer can starve past any timeout
@@ -132,9 +132,18 @@ impl WriteTxn {
 /// transaction that reads and then writes can fail with "database is locked" whatever the
 /// busy timeout, because SQLite cannot upgrade its lock.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    begin_write_within(db, WRITE_TURN_WAIT).await
+}
+
+/// [`begin_write`] for a request that has waited already: on SQLite it waits at most `wait`
+/// for its turn (a turn free at once is taken even when `wait` is zero).
+pub async fn begin_write_within(
+    db: &DatabaseConnection,
+    wait: Duration,
+) -> Result<WriteTxn, DbErr> {
     let turn = match db.get_database_backend() {
         DbBackend::Sqlite => Some(
-            tokio::time::timeout(WRITE_TURN_WAIT, SQLITE_WRITE_TURN.lock())
+            tokio::time::timeout(wait, SQLITE_WRITE_TURN.lock())
                 .await
                 .map_err(|_| DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout))?,
         ),

@@ -315,3 +315,36 @@ async fn sixty_four_concurrent_creates_and_updates_give_no_5xx_and_no_locked_dat
         "every update landed once"
     );
 }
+
+/// SQLite writers take turns, each waiting at most the same time for its turn. A writer that
+/// has used up its wait already (a single visit its group left out) is refused at once while
+/// another holds the turn, and the next writer is served once it is free.
+#[tokio::test]
+async fn a_writer_with_no_wait_left_is_refused_at_once_while_another_holds_the_turn() {
+    if on_postgres() {
+        // PostgreSQL writers do not take turns.
+        return;
+    }
+    let app = spawn_app().await;
+    let holder = api::db::begin_write(&app.db).await.expect("the turn");
+
+    let began = std::time::Instant::now();
+    let refused = api::db::begin_write_within(&app.db, std::time::Duration::ZERO).await;
+    let waited = began.elapsed();
+
+    let error = api::error::ApiError::from(refused.err().expect("refused while the turn is held"));
+    assert_eq!(
+        actix_web::ResponseError::status_code(&error),
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(
+        waited < std::time::Duration::from_secs(1),
+        "refused at once, not after {waited:?}"
+    );
+    drop(holder);
+    let next = api::db::begin_write(&app.db).await;
+    assert!(
+        next.is_ok(),
+        "the next writer gets the turn once it is free"
+    );
+}

@@ -12,7 +12,7 @@
 //! A group that fails for any other reason is rolled back whole, and each of its visits is
 //! recorded on its own: one visit's fault never costs another its write.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{collections::HashSet, sync::Arc, time::Instant};
 
 use chrono::{SubsecRound, Utc};
 use entity::visit;
@@ -26,7 +26,7 @@ use super::{
 use crate::{
     auth::{Actor, AuthUser},
     clock::LocalClock,
-    db::{WriteTxn, begin_write, commit},
+    db::{WRITE_TURN_WAIT, WriteTxn, begin_write, begin_write_within, commit},
     error::{ApiError, ApiResult},
 };
 
@@ -88,6 +88,7 @@ pub async fn record(
     user: &AuthUser,
     mut visit: NewVisit,
 ) -> ApiResult<Recorded> {
+    let arrived = Instant::now();
     // Both engines keep microseconds: compare and store what they can hold.
     visit.visited_at = visit.visited_at.trunc_subsecs(6);
     if joins_group(user, &visit) {
@@ -112,7 +113,9 @@ pub async fn record(
             Err(mpsc::error::SendError(job)) => job.visit,
         };
     }
-    let txn = begin_write(db).await?;
+    // A visit its group left out has waited for a turn already: it waits out what is left of
+    // the one wait a request gets, not a second one.
+    let txn = begin_write_within(db, WRITE_TURN_WAIT.saturating_sub(arrived.elapsed())).await?;
     let recorded = record_visit(&txn, user, clock, visit).await?;
     commit(txn).await?;
     Ok(recorded)
