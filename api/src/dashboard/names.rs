@@ -32,13 +32,9 @@ impl NameCache {
         db: &impl ConnectionTrait,
         ids: impl IntoIterator<Item = Uuid>,
     ) -> Result<HashMap<Uuid, String>, DbErr> {
-        let (mut names, missing) = self.units.split(ids, Instant::now());
-        if !missing.is_empty() {
-            let read = super::unit_names(db, missing).await?;
-            self.units.keep(&read, Instant::now());
-            names.extend(read);
-        }
-        Ok(names)
+        self.units
+            .names(ids, |missing| super::unit_names(db, missing))
+            .await
     }
 
     /// The names of these departments (an id naming none is left out).
@@ -47,13 +43,9 @@ impl NameCache {
         db: &impl ConnectionTrait,
         ids: impl IntoIterator<Item = Uuid>,
     ) -> Result<HashMap<Uuid, String>, DbErr> {
-        let (mut names, missing) = self.departments.split(ids, Instant::now());
-        if !missing.is_empty() {
-            let read = crate::ledger::department_names(db, missing).await?;
-            self.departments.keep(&read, Instant::now());
-            names.extend(read);
-        }
-        Ok(names)
+        self.departments
+            .names(ids, |missing| crate::ledger::department_names(db, missing))
+            .await
     }
 }
 
@@ -63,6 +55,24 @@ impl NameCache {
 struct Kept(Mutex<HashMap<Uuid, (String, Instant)>>);
 
 impl Kept {
+    /// The names of `ids`: those kept and fresh, the rest by `read` (then kept).
+    async fn names<Read>(
+        &self,
+        ids: impl IntoIterator<Item = Uuid>,
+        read: impl FnOnce(Vec<Uuid>) -> Read,
+    ) -> Result<HashMap<Uuid, String>, DbErr>
+    where
+        Read: Future<Output = Result<HashMap<Uuid, String>, DbErr>>,
+    {
+        let (mut names, missing) = self.split(ids, Instant::now());
+        if !missing.is_empty() {
+            let read = read(missing).await?;
+            self.keep(&read, Instant::now());
+            names.extend(read);
+        }
+        Ok(names)
+    }
+
     /// The names of `ids` still fresh at `now`, and the ids to read.
     fn split(
         &self,
@@ -104,6 +114,45 @@ mod tests {
 
     const VILLAGE: Uuid = Uuid::from_u128(1);
     const OTHER: Uuid = Uuid::from_u128(2);
+
+    /// A reader that names each id after itself, noting what it was asked for.
+    fn reader(
+        asked: &Mutex<Vec<Vec<Uuid>>>,
+    ) -> impl FnOnce(Vec<Uuid>) -> std::future::Ready<Result<HashMap<Uuid, String>, DbErr>> {
+        move |mut missing| {
+            missing.sort();
+            asked.lock().expect("asked").push(missing.clone());
+            std::future::ready(Ok(missing
+                .into_iter()
+                .map(|id| (id, id.to_string()))
+                .collect()))
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_names_not_kept_are_read() {
+        let kept = Kept::default();
+        let asked = Mutex::new(Vec::new());
+
+        let first = kept.names([VILLAGE], reader(&asked)).await.expect("names");
+        let second = kept
+            .names([VILLAGE, OTHER], reader(&asked))
+            .await
+            .expect("names");
+        let third = kept
+            .names([OTHER, VILLAGE], reader(&asked))
+            .await
+            .expect("names");
+
+        assert_eq!(first[&VILLAGE], VILLAGE.to_string());
+        assert_eq!(second.len(), 2);
+        assert_eq!(third, second);
+        assert_eq!(
+            asked.into_inner().expect("asked"),
+            vec![vec![VILLAGE], vec![OTHER]],
+            "each id read once; nothing read when all are kept"
+        );
+    }
 
     #[test]
     fn a_name_is_used_for_a_minute_then_read_again() {
