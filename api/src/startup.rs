@@ -53,11 +53,25 @@ pub struct AppState {
     pub live_ledger: crate::dashboard::LiveLedger,
     /// Names of places and departments, kept a minute (the deadline dashboard names its groups).
     pub names: crate::dashboard::NameCache,
+    /// Callers' roles and scopes, kept a second (`auth::kept`).
+    pub principals: crate::auth::kept::KeptPrincipals,
     /// Single visits waiting to be stored together (`visits::group`).
     pub visit_queue: crate::visits::group::VisitQueue,
 }
 
 impl AppState {
+    /// Commits a change to accounts, village assignments or API tokens — what callers'
+    /// principals are read from — and forgets the principals kept, so it takes effect at once.
+    pub async fn commit_access_change(
+        &self,
+        write: crate::db::WriteTxn,
+    ) -> Result<(), sea_orm::DbErr> {
+        let committed = crate::db::commit(write).await;
+        // Also when the commit failed: whether it took effect may be unknown.
+        self.principals.forget_all();
+        committed
+    }
+
     /// Deadline questions as of today (local date).
     pub fn deadlines(&self) -> crate::ledger::Deadlines {
         crate::ledger::Deadlines {
@@ -148,6 +162,7 @@ impl Application {
             imports: Default::default(),
             live_ledger: Default::default(),
             names: Default::default(),
+            principals: Default::default(),
             visit_queue: crate::visits::group::VisitQueue::start(db.clone(), clock),
         });
         let spec = openapi::spec();

@@ -430,6 +430,7 @@ async fn a_deactivated_account_loses_access_at_once() {
     app.seed().await;
     let admin = app.token_for("admin").await;
     let cadre = app.token_for("cadre1").await;
+    let before = app.get_as(&cadre, "/api/v1/me").await;
 
     let deactivate = app
         .patch_json(
@@ -440,11 +441,39 @@ async fn a_deactivated_account_loses_access_at_once() {
         .await;
     let after = app.get_as(&cadre, "/api/v1/me").await;
 
+    assert_eq!(before.status, 200, "{}", before.text);
     assert_eq!(deactivate.status, 200, "{}", deactivate.text);
     after.assert_problem(401, "unauthorized");
     app.login_raw("cadre1", "demo-password")
         .await
         .assert_problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn an_account_deactivated_behind_the_servers_back_loses_access_within_a_second() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let before = app.get_as(&cadre, "/api/v1/me").await;
+
+    // As the command line or a second server would: straight into the database.
+    entity::user::ActiveModel {
+        id: Set(demo_id("user:cadre1")),
+        active: Set(false),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .expect("deactivated");
+    tokio::time::sleep(
+        api::auth::kept::KeptPrincipals::KEPT + std::time::Duration::from_millis(100),
+    )
+    .await;
+    let after = app.get_as(&cadre, "/api/v1/me").await;
+
+    assert_eq!(before.status, 200, "{}", before.text);
+    after.assert_problem(401, "unauthorized");
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! Who is calling: the [`AuthUser`] extractor turns a bearer token (an access JWT or an API
-//! token) into a [`Principal`] with a role and a [`Scope`]. The scope is read from the
-//! database on every request, so a deactivated user or an ended village assignment takes
-//! effect at once, not when the access token expires.
+//! token) into a [`Principal`] with a role and a [`Scope`]. The role and scope are read from
+//! the database, not trusted from the token, and kept for a second ([`kept`]): a deactivated
+//! user or an ended village assignment takes effect at once, not when the access token
+//! expires.
 
+pub mod kept;
 pub mod password;
 pub mod session;
 pub mod throttle;
@@ -27,6 +29,7 @@ use entity::{
 use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, Select, SelectTwo};
 use uuid::Uuid;
 
+use self::kept::Caller;
 use crate::{
     access::{Action, Requirement, Scope, requirement, role_may},
     audit::AuditActor,
@@ -251,27 +254,65 @@ fn invalid_token() -> ApiError {
     ApiError::Unauthorized("The token is invalid, expired or revoked.".to_owned())
 }
 
-/// Verifies a bearer token and loads the caller's current role and scope.
+/// Verifies a bearer token and gives the caller's current role and scope: kept from a read
+/// less than a second ago, or read now.
 async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal> {
+    let now = Utc::now();
+    let today = state.clock.today();
     if token.starts_with(token::API_TOKEN_PREFIX) {
-        return authenticate_api_token(&state.db, token).await;
+        let hash = token::secret_hash(token);
+        let caller = Caller::ApiToken(hash.clone());
+        if let Some(principal) = state.principals.get(&caller, today, now) {
+            return Ok(principal);
+        }
+        let reading = state.principals.reading(today);
+        let (principal, expires_at) = read_api_token(&state.db, &hash, now).await?;
+        state
+            .principals
+            .keep(caller, reading, principal.clone(), expires_at);
+        return Ok(principal);
     }
     let claims = state.token_keys.verify(token).map_err(|error| {
         tracing::debug!(kind = ?error.kind(), "access token rejected");
         invalid_token()
     })?;
     let user_id = Uuid::parse_str(&claims.sub).map_err(|_| invalid_token())?;
+    let caller = Caller::User(user_id);
+    let principal = match state.principals.get(&caller, today, now) {
+        Some(principal) => principal,
+        None => {
+            let reading = state.principals.reading(today);
+            let principal = read_user(&state.db, user_id, today).await?;
+            state
+                .principals
+                .keep(caller, reading, principal.clone(), None);
+            principal
+        }
+    };
+    // A token minted for another role (the account's role changed since) is refused.
+    if principal.role != claims.role {
+        return Err(invalid_token());
+    }
+    Ok(principal)
+}
+
+/// Reads an active user's principal as it stands on `today`.
+async fn read_user(
+    db: &sea_orm::DatabaseConnection,
+    user_id: Uuid,
+    today: NaiveDate,
+) -> ApiResult<Principal> {
     // The user, their scope's unit and their village assignments (past ones too: a cadre has
     // a few), in one statement: one row per assignment.
     let mut rows = user::Entity::find_by_id(user_id)
         .with_scope_unit(user::Column::ScopeOrgUnitId)
         .find_also(user::Entity, village_assignment::Entity)
-        .all(&state.db)
+        .all(db)
         .await?
         .into_iter();
     let (user, unit, first) = rows
         .next()
-        .filter(|(user, _, _)| user.active && user.role == claims.role)
+        .filter(|(user, _, _)| user.active)
         .ok_or_else(invalid_token)?;
     let assignments = first
         .into_iter()
@@ -279,17 +320,18 @@ async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal> {
     Ok(Principal {
         actor: Actor::User { id: user.id },
         role: user.role,
-        scope: user_scope(&user, unit, assignments, state.clock.today()),
+        scope: user_scope(&user, unit, assignments, today),
     })
 }
 
-async fn authenticate_api_token(
+/// Reads a live API token's principal, and its expiry; records its use at most once a minute.
+async fn read_api_token(
     db: &sea_orm::DatabaseConnection,
-    token: &str,
-) -> ApiResult<Principal> {
-    let now = Utc::now();
+    hash: &str,
+    now: chrono::DateTime<Utc>,
+) -> ApiResult<(Principal, Option<chrono::DateTime<Utc>>)> {
     let (row, unit) = api_token::Entity::find()
-        .filter(api_token::Column::TokenHash.eq(token::secret_hash(token)))
+        .filter(api_token::Column::TokenHash.eq(hash))
         .with_scope_unit(api_token::Column::ScopeOrgUnitId)
         .one(db)
         .await?
@@ -311,11 +353,12 @@ async fn authenticate_api_token(
             .exec(db)
             .await?;
     }
-    Ok(Principal {
+    let principal = Principal {
         actor: Actor::ApiToken { id: row.id },
         role: row.role,
         scope: subtree_scope(row.scope_org_unit_id, unit),
-    })
+    };
+    Ok((principal, row.expires_at))
 }
 
 /// The scope of a user as it stands on `today` (the local date); `unit` is the org unit

@@ -251,6 +251,6 @@ async fn revoke_api_token(
         )
         .await?;
     }
-    crate::db::commit(txn).await?;
+    state.commit_access_change(txn).await?;
     Ok(HttpResponse::NoContent().finish())
 }

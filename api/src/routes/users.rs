@@ -352,7 +352,7 @@ async fn update_user(
         AuditEntry::new("user.update", "user", saved.id).with_changes(changes),
     )
     .await?;
-    crate::db::commit(txn).await?;
+    state.commit_access_change(txn).await?;
     Ok(web::Json(saved.into()))
 }
 
@@ -485,7 +485,7 @@ async fn create_assignment(
             .with_changes(serde_json::to_value(&response).unwrap_or_default()),
     )
     .await?;
-    crate::db::commit(txn).await?;
+    state.commit_access_change(txn).await?;
     Ok(HttpResponse::Created().json(response))
 }
 
@@ -525,6 +525,6 @@ async fn update_assignment(
             .with_changes(serde_json::json!({"ends_on": {"from": old_end, "to": row.ends_on}})),
     )
     .await?;
-    crate::db::commit(txn).await?;
+    state.commit_access_change(txn).await?;
     Ok(web::Json(AssignmentResponse::new(row, village_name)))
 }
