@@ -46,6 +46,11 @@ pub struct DatabaseSettings {
     /// The longest a statement may run or wait for a lock (PostgreSQL) before it is cancelled
     /// and the request answered 503; SQLite waits at most its busy timeout (5 s).
     pub statement_timeout: Duration,
+    /// SQLite: commits leave their pages in the write-ahead log and a background task copies
+    /// them into the database file (`db::spawn_checkpointer`), instead of the commit that
+    /// fills the log doing it while every other writer waits. The server sets it; short-lived
+    /// commands leave it off.
+    pub background_checkpoints: bool,
 }
 
 impl DatabaseSettings {
@@ -56,6 +61,15 @@ impl DatabaseSettings {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(30),
+            background_checkpoints: false,
+        }
+    }
+
+    /// These settings with [`Self::background_checkpoints`] on (the server's).
+    pub fn with_background_checkpoints(&self) -> Self {
+        Self {
+            background_checkpoints: true,
+            ..self.clone()
         }
     }
 

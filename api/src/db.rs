@@ -42,17 +42,65 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         // A SQLite connection is a file in this process: there is nothing to ping, and the
         // ping was one more hand-off to its worker thread per statement.
         options.test_before_acquire(false);
-        options.map_sqlx_sqlite_opts(|sqlite| {
-            sqlite
+        // One call: sea-orm keeps only the last function given.
+        let background_checkpoints = settings.background_checkpoints;
+        options.map_sqlx_sqlite_opts(move |sqlite| {
+            let sqlite = sqlite
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
+                .statement_cache_capacity(SQLITE_STATEMENT_CACHE);
+            if background_checkpoints {
+                sqlite.pragma("wal_autocheckpoint", "0")
+            } else {
+                sqlite
+            }
         });
     }
     Database::connect(options).await
+}
+
+/// How often the server's checkpointer copies committed pages from SQLite's write-ahead log
+/// into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// SQLite: starts the server's checkpointer, a task that, every [`CHECKPOINT_EVERY`] in
+/// which this process committed, copies the pages committed to the write-ahead log into the
+/// database file (`PRAGMA wal_checkpoint(PASSIVE)`: it waits for no reader or writer, and
+/// copies what no reader still needs); an idle server does nothing.
+///
+/// With SQLite's own automatic checkpoints, which the server's connections turn off
+/// (`DatabaseSettings::background_checkpoints`), the commit that grows the log past 1,000
+/// pages copies it, while every other writer waits for its turn behind that commit: pushes
+/// of 100 visits then took 300 ms or more instead of 60–100 (BENCHMARKS.md, session 13).
+/// Once everything is copied, the next writer starts the log again from its beginning, so it
+/// stays small. A checkpoint that fails (the disk full, say) is logged and tried again at the
+/// next tick.
+pub fn spawn_checkpointer(db: DatabaseConnection) {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen = 0;
+        loop {
+            every.tick().await;
+            let commits = COMMITS.load(std::sync::atomic::Ordering::Relaxed);
+            if commits == seen {
+                continue;
+            }
+            match db
+                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                .await
+            {
+                Ok(_) => seen = commits,
+                Err(error) => tracing::warn!(%error, "WAL checkpoint failed; trying again shortly"),
+            }
+        }
+    });
 }
 
 /// Connects and applies every pending migration.
@@ -210,7 +258,7 @@ pub async fn is_ready(db: &DatabaseConnection) -> Result<bool, DbErr> {
 /// here), or here, before the commit, in a process that runs no sealer (the command line).
 /// Every writing transaction ends here (a test checks that no other code calls `commit`).
 pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
-    match &write.sealer {
+    let committed = match &write.sealer {
         Some(sealer) => {
             let sealer = sealer.clone();
             let committed = write.txn.commit().await;
@@ -219,8 +267,14 @@ pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
             committed
         }
         None => commit_sealed(write).await,
-    }
+    };
+    COMMITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    committed
 }
+
+/// Writing transactions this process has ended with [`commit`]: the checkpointer works only
+/// after some ([`spawn_checkpointer`]).
+static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// [`commit`], sealing the transaction's unsealed audit rows (and any others committed
 /// unsealed) before it commits.

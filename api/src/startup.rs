@@ -147,7 +147,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database, applies pending migrations and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let db = db::connect_and_migrate(&settings.database).await?;
+        let db = db::connect_and_migrate(&settings.database.with_background_checkpoints()).await?;
         let listener = TcpListener::bind(settings.addr)?;
         let port = listener.local_addr()?.port();
         let clock = LocalClock::new(settings.utc_offset);
@@ -181,6 +181,7 @@ impl Application {
         // links each commit's rows just after it (PostgreSQL; see `audit`).
         crate::audit::seal_pending(&db).await?;
         crate::audit::spawn_sealer(db.clone());
+        db::spawn_checkpointer(db.clone());
         // The deadline dashboard's live ledger loads in the background (a county of a million
         // issues takes seconds), so that the first leader after a start does not wait for it.
         let warming = state.clone();

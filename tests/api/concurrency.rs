@@ -187,7 +187,7 @@ async fn pragma(txn: &sea_orm::DatabaseTransaction, name: &str) -> String {
 /// as many transactions open at once as the pool has connections (4 in the tests), which
 /// makes them four different connections, opened by `db::connect` as the server opens them.
 #[tokio::test]
-async fn every_sqlite_connection_of_the_servers_pool_has_wal_foreign_keys_a_busy_timeout_and_normal_sync()
+async fn every_sqlite_connection_of_the_servers_pool_has_wal_foreign_keys_a_busy_timeout_normal_sync_and_no_checkpoint_in_commits()
  {
     use sea_orm::TransactionTrait;
     if on_postgres() {
@@ -214,10 +214,66 @@ async fn every_sqlite_connection_of_the_servers_pool_has_wal_foreign_keys_a_busy
         assert!(busy > 0, "connection {index}: busy_timeout {busy}");
         // 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
         assert_eq!(pragma(txn, "synchronous").await, "1", "connection {index}");
+        // Commits never copy the log into the file: the checkpointer does, in the background.
+        assert_eq!(
+            pragma(txn, "wal_autocheckpoint").await,
+            "0",
+            "connection {index}"
+        );
     }
     for txn in held {
         txn.rollback().await.expect("rollback");
     }
+}
+
+/// The server's connections leave committed pages in the write-ahead log; its checkpointer
+/// copies them into the database file shortly after the commits.
+#[tokio::test]
+async fn committed_pages_reach_the_sqlite_file_in_the_background() {
+    use sea_orm::ConnectionTrait;
+    if on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let url = app.db_url();
+    let path = url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .expect("a path")
+        .to_owned();
+    let file_size = || std::fs::metadata(&path).expect("the database file").len();
+    let wal_size = || {
+        std::fs::metadata(format!("{path}-wal"))
+            .map(|meta| meta.len())
+            .unwrap_or(0)
+    };
+    // Copies what the migrations left in the log, so the file's size is measured after it.
+    app.db
+        .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+        .await
+        .expect("checkpoint");
+    let before = file_size();
+
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let written = app
+        .post_json(
+            Some(&admin),
+            "/api/v1/departments",
+            &json!({"name": "县水务局", "code": "371526-water", "org_unit_id": demo_id("371526")}),
+        )
+        .await;
+    let in_log = wal_size();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let after = file_size();
+
+    assert_eq!(written.status, 201, "{}", written.text);
+    assert!(in_log > 0, "the commits went to the log first");
+    assert!(
+        after > before,
+        "the file grew from {before} to {after} bytes (log {in_log} bytes)"
+    );
 }
 
 /// The SQLite linked into the server is built with the options of `.cargo/config.toml`: plans
