@@ -11,6 +11,7 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 
 use crate::BenchResult;
 
@@ -109,12 +110,15 @@ where
 
 /// Runs `total` API jobs and `total` raw jobs with the same number of clients, alternating in
 /// `rounds` slices (API, raw, API, raw, …) so that a change in the machine's load during the
-/// run falls on both sides; each side stops early when it has used its `budget`.
+/// run falls on both sides; each side stops early when it has used its `budget`. With
+/// `settle` (write scenarios), each slice starts from an empty SQLite write-ahead log
+/// ([`settle`]).
 pub async fn alternate<A, AF, R, RF>(
     clients: usize,
     total: usize,
     rounds: usize,
     budget: Option<Duration>,
+    settle: Option<&DatabaseConnection>,
     api: A,
     raw: R,
 ) -> BenchResult<(Timed, Timed)>
@@ -131,8 +135,26 @@ where
     for round in 0..rounds {
         let first = total * round / rounds;
         let count = total * (round + 1) / rounds - first;
+        if let Some(db) = settle {
+            self::settle(db).await?;
+        }
         api_timed.absorb(drive(clients, first, count, slice, api.clone()).await?)?;
+        if let Some(db) = settle {
+            self::settle(db).await?;
+        }
         raw_timed.absorb(drive(clients, first, count, slice, raw.clone()).await?)?;
     }
     Ok((api_timed, raw_timed))
+}
+
+/// SQLite: copies the write-ahead log into the database file and empties it, untimed, so
+/// that each side of a write scenario starts from an empty log and copies only its own
+/// writes (the server in the background, raw in the commit that fills the log), not what the
+/// other side left.
+pub async fn settle(db: &DatabaseConnection) -> BenchResult<()> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
+    }
+    Ok(())
 }

@@ -316,8 +316,16 @@ pub async fn dashboard(ctx: &Ctx) -> BenchResult<Vec<Row>> {
                     Ok(())
                 }
             };
-            let (api, raw) =
-                alternate(ctx.clients, ctx.requests, 4, ctx.budget, api_job, raw_job).await?;
+            let (api, raw) = alternate(
+                ctx.clients,
+                ctx.requests,
+                4,
+                ctx.budget,
+                None,
+                api_job,
+                raw_job,
+            )
+            .await?;
             rows.push(read_row(
                 format!(
                     "deadlines dashboard, {who}, group_by={group}, {} clients",
@@ -421,7 +429,16 @@ async fn dashboard_while_writing(ctx: &Ctx) -> BenchResult<Row> {
             Ok(())
         }
     };
-    let measured = alternate(ctx.clients, ctx.requests, 4, ctx.budget, api_job, raw_job).await;
+    let measured = alternate(
+        ctx.clients,
+        ctx.requests,
+        4,
+        ctx.budget,
+        None,
+        api_job,
+        raw_job,
+    )
+    .await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let written = writer.await.map_err(|error| error.to_string())??;
     let (api, raw) = measured?;
@@ -620,8 +637,16 @@ pub async fn ledger(ctx: &Ctx) -> BenchResult<Vec<Row>> {
                 Ok(())
             }
         };
-        let (api, raw) =
-            alternate(ctx.clients, ctx.requests, 4, ctx.budget, api_job, raw_job).await?;
+        let (api, raw) = alternate(
+            ctx.clients,
+            ctx.requests,
+            4,
+            ctx.budget,
+            None,
+            api_job,
+            raw_job,
+        )
+        .await?;
         rows.push(read_row(
             format!("ledger first page (50), {who}, {} clients", ctx.clients),
             &api,
@@ -970,6 +995,7 @@ pub async fn push(ctx: &Ctx) -> BenchResult<Vec<Row>> {
             (ctx.batches / 2).max(1),
             2,
             None,
+            Some(&ctx.raw),
             move |index| api_job(index),
             raw_job,
         )
@@ -1068,7 +1094,16 @@ pub async fn single_visit(ctx: &Ctx) -> BenchResult<Vec<Row>> {
             .await
         }
     };
-    let (api, raw) = alternate(ctx.visit_clients, total, 2, None, api_job, raw_job).await?;
+    let (api, raw) = alternate(
+        ctx.visit_clients,
+        total,
+        2,
+        None,
+        Some(&ctx.raw),
+        api_job,
+        raw_job,
+    )
+    .await?;
     let ratio = api.ms(0.99) / raw.ms(0.99).max(1e-3);
     Ok(vec![Row {
         scenario: format!("single visit POST, {} clients", ctx.visit_clients),
@@ -1087,8 +1122,9 @@ pub async fn single_visit(ctx: &Ctx) -> BenchResult<Vec<Row>> {
         met: Some(api.ms(0.99) <= 10.0),
         note: format!(
             "{} visits each side, alternating; raw: one one-row INSERT per transaction on a \
-             pool of 8. The API also authenticates, checks scope, updates the household, \
-             writes the audit row and stamps the sync counter",
+             pool of 8. The API also authenticates (every client as one cadre, whose role \
+             and scope the server reads at most once a second), checks scope, updates the \
+             household, writes the audit row and stamps the sync counter",
             count(total as u64)
         ),
     }])
