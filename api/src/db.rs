@@ -66,6 +66,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
 /// into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
+/// Pages (4 KiB) the write-ahead log may hold before the checkpointer copies them in the
+/// write turn: 64 MiB.
+const WAL_PAGES_BEFORE_TURN: i64 = 16_384;
+
 /// SQLite: starts the server's checkpointer, a task that, every [`CHECKPOINT_EVERY`] in
 /// which this process committed, copies the pages committed to the write-ahead log into the
 /// database file (`PRAGMA wal_checkpoint(PASSIVE)`: it waits for no reader or writer, and
@@ -73,11 +77,15 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 ///
 /// With SQLite's own automatic checkpoints, which the server's connections turn off
 /// (`DatabaseSettings::background_checkpoints`), the commit that grows the log past 1,000
-/// pages copies it, while every other writer waits for its turn behind that commit: pushes
-/// of 100 visits then took 300 ms or more instead of 60–100 (BENCHMARKS.md, session 13).
-/// Once everything is copied, the next writer starts the log again from its beginning, so it
-/// stays small. A checkpoint that fails (the disk full, say) is logged and tried again at the
-/// next tick.
+/// pages copies it while every other writer waits its turn behind that commit: pushes of 100
+/// visits then took 300 ms or more instead of 60–100 (BENCHMARKS.md, session 13).
+///
+/// The log starts over from its beginning only when a writer finds every page of it copied,
+/// and under a steady stream of writes a copy made beside them never catches up: the log
+/// grew by 150 MB a second under the bench's pushes. So once it holds more than
+/// [`WAL_PAGES_BEFORE_TURN`] pages, the checkpointer takes the write turn (`begin_write`'s
+/// queue) for its copy, and the next writer starts the log over. A checkpoint that fails
+/// (the disk full, say) is logged and tried again at the next tick.
 pub fn spawn_checkpointer(db: DatabaseConnection) {
     if db.get_database_backend() != DbBackend::Sqlite {
         return;
@@ -92,15 +100,38 @@ pub fn spawn_checkpointer(db: DatabaseConnection) {
             if commits == seen {
                 continue;
             }
-            match db
-                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-                .await
-            {
-                Ok(_) => seen = commits,
+            match checkpoint_wal(&db).await {
+                Ok(()) => seen = commits,
                 Err(error) => tracing::warn!(%error, "WAL checkpoint failed; trying again shortly"),
             }
         }
     });
+}
+
+/// One round of the checkpointer: a copy beside the writers, and if the log is still long,
+/// another in the write turn.
+async fn checkpoint_wal(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let pages = passive_checkpoint(db).await?;
+    if pages > WAL_PAGES_BEFORE_TURN {
+        let _turn = SQLITE_WRITE_TURN.lock().await;
+        passive_checkpoint(db).await?;
+    }
+    Ok(())
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)`: the pages in the log.
+async fn passive_checkpoint(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA wal_checkpoint(PASSIVE)",
+        ))
+        .await?;
+    // (busy, pages in the log, pages copied); -1 when not in WAL mode.
+    Ok(match row {
+        Some(row) => row.try_get_by_index::<i64>(1)?,
+        None => 0,
+    })
 }
 
 /// Connects and applies every pending migration.
