@@ -316,16 +316,7 @@ pub async fn dashboard(ctx: &Ctx) -> BenchResult<Vec<Row>> {
                     Ok(())
                 }
             };
-            let (api, raw) = alternate(
-                ctx.clients,
-                ctx.requests,
-                4,
-                ctx.budget,
-                None,
-                api_job,
-                raw_job,
-            )
-            .await?;
+            let (api, raw) = alternate_reads(ctx, api_job, raw_job).await?;
             rows.push(read_row(
                 format!(
                     "deadlines dashboard, {who}, group_by={group}, {} clients",
@@ -429,16 +420,7 @@ async fn dashboard_while_writing(ctx: &Ctx) -> BenchResult<Row> {
             Ok(())
         }
     };
-    let measured = alternate(
-        ctx.clients,
-        ctx.requests,
-        4,
-        ctx.budget,
-        None,
-        api_job,
-        raw_job,
-    )
-    .await;
+    let measured = alternate_reads(ctx, api_job, raw_job).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let written = writer.await.map_err(|error| error.to_string())??;
     let (api, raw) = measured?;
@@ -459,6 +441,18 @@ async fn dashboard_while_writing(ctx: &Ctx) -> BenchResult<Row> {
 }
 
 /// The target of the read scenarios: p99 ≤ 20 ms and ≤ 2× the raw query.
+/// [`alternate`] for a read scenario: the run's clients and requests, in four slices, within
+/// its time budget, with nothing to settle between the sides.
+async fn alternate_reads<A, AF, R, RF>(ctx: &Ctx, api: A, raw: R) -> BenchResult<(Timed, Timed)>
+where
+    A: Fn(usize) -> AF + Send + Sync + 'static,
+    AF: std::future::Future<Output = BenchResult<()>> + Send,
+    R: Fn(usize) -> RF + Send + Sync + 'static,
+    RF: std::future::Future<Output = BenchResult<()>> + Send,
+{
+    alternate(ctx.clients, ctx.requests, 4, ctx.budget, None, api, raw).await
+}
+
 fn read_row(scenario: String, api: &Timed, raw: &Timed, note: String) -> Row {
     let ratio = api.ms(0.99) / raw.ms(0.99).max(1e-3);
     Row {
@@ -637,16 +631,7 @@ pub async fn ledger(ctx: &Ctx) -> BenchResult<Vec<Row>> {
                 Ok(())
             }
         };
-        let (api, raw) = alternate(
-            ctx.clients,
-            ctx.requests,
-            4,
-            ctx.budget,
-            None,
-            api_job,
-            raw_job,
-        )
-        .await?;
+        let (api, raw) = alternate_reads(ctx, api_job, raw_job).await?;
         rows.push(read_row(
             format!("ledger first page (50), {who}, {} clients", ctx.clients),
             &api,
