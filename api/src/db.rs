@@ -71,7 +71,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 const WAL_PAGES_BEFORE_TURN: i64 = 16_384;
 
 /// SQLite: starts the server's checkpointer, a task that, every [`CHECKPOINT_EVERY`] in
-/// which this process committed, copies the pages committed to the write-ahead log into the
+/// which this process committed through [`commit`], copies the pages committed to the write-ahead log into the
 /// database file (`PRAGMA wal_checkpoint(PASSIVE)`: it waits for no reader or writer, and
 /// copies what no reader still needs); an idle server does nothing.
 ///
@@ -83,9 +83,12 @@ const WAL_PAGES_BEFORE_TURN: i64 = 16_384;
 /// The log starts over from its beginning only when a writer finds every page of it copied,
 /// and under a steady stream of writes a copy made beside them never catches up: the log
 /// grew by 150 MB a second under the bench's pushes. So once it holds more than
-/// [`WAL_PAGES_BEFORE_TURN`] pages, the checkpointer takes the write turn (`begin_write`'s
-/// queue) for its copy, and the next writer starts the log over. A checkpoint that fails
-/// (the disk full, say) is logged and tried again at the next tick.
+/// [`WAL_PAGES_BEFORE_TURN`] pages and its copy left some behind, the checkpointer takes the
+/// write turn (`begin_write`'s queue) to copy the rest, and the next writer starts the log
+/// over. If even that copy leaves pages (a long read still needs them), it leaves the turn
+/// alone for [`TURN_BACKOFF`]. The first tick copies whatever the start left. A checkpoint
+/// that fails (the disk full, say) is tried again at the next tick, and logged the first time
+/// and every 10 s while it lasts.
 pub fn spawn_checkpointer(db: DatabaseConnection) {
     if db.get_database_backend() != DbBackend::Sqlite {
         return;
@@ -93,44 +96,67 @@ pub fn spawn_checkpointer(db: DatabaseConnection) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(CHECKPOINT_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut seen = 0;
+        // None at first: what the migrations and the start wrote is copied at the first tick.
+        let mut seen = None;
+        let mut turn_after = tokio::time::Instant::now();
+        let mut failures = 0u32;
         loop {
             every.tick().await;
             let commits = COMMITS.load(std::sync::atomic::Ordering::Relaxed);
-            if commits == seen {
+            if seen == Some(commits) {
                 continue;
             }
-            match checkpoint_wal(&db).await {
-                Ok(()) => seen = commits,
-                Err(error) => tracing::warn!(%error, "WAL checkpoint failed; trying again shortly"),
+            match checkpoint_wal(&db, &mut turn_after).await {
+                Ok(()) => {
+                    seen = Some(commits);
+                    failures = 0;
+                }
+                Err(error) => {
+                    failures += 1;
+                    // The first failure, then one in 50 (every 10 s while it lasts).
+                    if failures % 50 == 1 {
+                        tracing::warn!(%error, failures, "WAL checkpoint failed; trying again shortly");
+                    }
+                }
             }
         }
     });
 }
 
-/// One round of the checkpointer: a copy beside the writers, and if the log is still long,
-/// another in the write turn.
-async fn checkpoint_wal(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let pages = passive_checkpoint(db).await?;
-    if pages > WAL_PAGES_BEFORE_TURN {
+/// How long the checkpointer leaves the write turn alone after a copy in it could not copy
+/// everything (a long read holds the log): it would only hold writers back again.
+const TURN_BACKOFF: Duration = Duration::from_secs(2);
+
+/// One round of the checkpointer: a copy beside the writers; then, if the log is long and
+/// pages are left, another in the write turn (not before `turn_after`).
+async fn checkpoint_wal(
+    db: &DatabaseConnection,
+    turn_after: &mut tokio::time::Instant,
+) -> Result<(), DbErr> {
+    let (pages, copied) = passive_checkpoint(db).await?;
+    if pages > WAL_PAGES_BEFORE_TURN && copied < pages && tokio::time::Instant::now() >= *turn_after
+    {
         let _turn = SQLITE_WRITE_TURN.lock().await;
-        passive_checkpoint(db).await?;
+        let (pages, copied) = passive_checkpoint(db).await?;
+        if copied < pages {
+            *turn_after = tokio::time::Instant::now() + TURN_BACKOFF;
+        }
     }
     Ok(())
 }
 
-/// `PRAGMA wal_checkpoint(PASSIVE)`: the pages in the log.
-async fn passive_checkpoint(db: &DatabaseConnection) -> Result<i64, DbErr> {
+/// `PRAGMA wal_checkpoint(PASSIVE)`: the pages in the log, and how many of them are copied.
+async fn passive_checkpoint(db: &DatabaseConnection) -> Result<(i64, i64), DbErr> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Sqlite,
             "PRAGMA wal_checkpoint(PASSIVE)",
         ))
         .await?;
-    // (busy, pages in the log, pages copied); -1 when not in WAL mode.
+    // (busy, pages in the log, pages copied); -1 and -1 when not in WAL mode.
     Ok(match row {
-        Some(row) => row.try_get_by_index::<i64>(1)?,
-        None => 0,
+        Some(row) => (row.try_get_by_index(1)?, row.try_get_by_index(2)?),
+        None => (0, 0),
     })
 }
 

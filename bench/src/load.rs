@@ -11,7 +11,7 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use crate::BenchResult;
 
@@ -150,11 +150,29 @@ where
 /// SQLite: copies the write-ahead log into the database file and empties it, untimed, so
 /// that each side of a write scenario starts from an empty log and copies only its own
 /// writes (the server in the background, raw in the commit that fills the log), not what the
-/// other side left.
+/// other side left. It first waits out the server's last background copy (one every 200 ms
+/// after its commits), and tries again while the log is busy; it fails rather than go on
+/// with a log it could not empty.
 pub async fn settle(db: &DatabaseConnection) -> BenchResult<()> {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-            .await?;
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(());
     }
-    Ok(())
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..50 {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+            ))
+            .await;
+        // (busy, pages in the log, pages copied): 0, 0, 0 once emptied.
+        if let Ok(Some(row)) = row
+            && row.try_get_by_index::<i64>(0)? == 0
+            && row.try_get_by_index::<i64>(1)? <= 0
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err("the SQLite log could not be emptied between the sides of a write scenario".into())
 }

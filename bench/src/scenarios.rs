@@ -440,7 +440,6 @@ async fn dashboard_while_writing(ctx: &Ctx) -> BenchResult<Row> {
     ))
 }
 
-/// The target of the read scenarios: p99 ≤ 20 ms and ≤ 2× the raw query.
 /// [`alternate`] for a read scenario: the run's clients and requests, in four slices, within
 /// its time budget, with nothing to settle between the sides.
 async fn alternate_reads<A, AF, R, RF>(ctx: &Ctx, api: A, raw: R) -> BenchResult<(Timed, Timed)>
@@ -453,6 +452,7 @@ where
     alternate(ctx.clients, ctx.requests, 4, ctx.budget, None, api, raw).await
 }
 
+/// The target of the read scenarios: p99 ≤ 20 ms and ≤ 2× the raw query.
 fn read_row(scenario: String, api: &Timed, raw: &Timed, note: String) -> Row {
     let ratio = api.ms(0.99) / raw.ms(0.99).max(1e-3);
     Row {

@@ -4,7 +4,7 @@
 //! (BENCHMARKS.md, session 12).
 //!
 //! A principal is read from users, their village assignments and API tokens. This server
-//! changes those only through its account and token endpoints, which call
+//! changes those only through its account, assignment and token endpoints, which call
 //! [`KeptPrincipals::forget_all`] after their commit: here a change takes effect at once, as
 //! before. A change made by another process — the command line, a second server on the same
 //! PostgreSQL, a hand edit — takes effect within [`KeptPrincipals::KEPT`]. A principal read
@@ -69,8 +69,7 @@ impl Default for KeptPrincipals {
 impl KeptPrincipals {
     /// How long a principal read is used before it is read again.
     pub const KEPT: Duration = Duration::from_secs(1);
-    /// The most callers kept: past it, the stale are dropped, and if none are, nothing new is
-    /// kept until some are.
+    /// The most callers kept: a new caller past it starts the table afresh.
     const MOST: usize = 4096;
 
     /// Principals kept for `kept_for` (tests shorten it).
@@ -113,11 +112,8 @@ impl KeptPrincipals {
     ) {
         let mut kept = self.lock();
         if kept.len() >= Self::MOST && !kept.contains_key(&caller) {
-            let kept_for = self.kept_for;
-            kept.retain(|_, entry| entry.read_at.elapsed() < kept_for);
-            if kept.len() >= Self::MOST {
-                return;
-            }
+            // Once per MOST new callers: cheaper than sorting out the stale on every miss.
+            kept.clear();
         }
         kept.insert(
             caller,
