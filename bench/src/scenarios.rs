@@ -811,16 +811,19 @@ async fn raw_insert_visits(
     let backend = db.get_database_backend();
     // A plain write transaction (IMMEDIATE on SQLite, one writer at a time), as a
     // hand-written service would.
+    let asked = Instant::now();
     let _turn = match backend {
         DbBackend::Sqlite => Some(turn.lock().await),
         _ => None,
     };
+    let turned = Instant::now();
     let txn = db
         .begin_with_options(sea_orm::TransactionOptions {
             sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
             ..Default::default()
         })
         .await?;
+    let begun = Instant::now();
     // The same writes store the same change stamp: one per transaction, taken as the server
     // takes it. A constant stamp would let PostgreSQL update a household in place (a HOT
     // update: no indexed column changes), which a real stamp, moving on every write, forbids.
@@ -896,7 +899,22 @@ async fn raw_insert_visits(
         txn.execute_raw(statement(backend, &sql, values)).await?;
         audit.flush(&txn).await?;
     }
+    let written = Instant::now();
     txn.commit().await?;
+    let committed = Instant::now();
+    // Raw's own batches have stalled now and then on SQLite (BENCHMARKS.md, sessions 11–13):
+    // say where a slow one spent its time.
+    if committed - asked > std::time::Duration::from_millis(250) {
+        let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1e3;
+        eprintln!(
+            "  slow raw batch ({count} visits): {:.0} ms waiting for the turn, {:.0} ms to begin, \
+             {:.0} ms writing, {:.0} ms to commit",
+            ms(asked, turned),
+            ms(turned, begun),
+            ms(begun, written),
+            ms(written, committed)
+        );
+    }
     Ok(())
 }
 
