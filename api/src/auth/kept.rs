@@ -55,7 +55,7 @@ struct Kept {
 /// A read about to happen: [`KeptPrincipals::keep`] keeps what it read only if nothing was
 /// forgotten since it began.
 #[derive(Debug, Clone, Copy)]
-pub struct Reading {
+struct Reading {
     generation: u64,
     day: NaiveDate,
 }
@@ -83,7 +83,7 @@ impl KeptPrincipals {
 
     /// The caller's principal read on `today` less than [`Self::KEPT`] ago, with nothing
     /// forgotten since, if it is still valid at `now`.
-    pub fn get(&self, caller: &Caller, today: NaiveDate, now: DateTime<Utc>) -> Option<Principal> {
+    fn get(&self, caller: &Caller, today: NaiveDate, now: DateTime<Utc>) -> Option<Principal> {
         let generation = self.generation.load(Ordering::Acquire);
         let kept = self.lock();
         let entry = kept.get(caller)?;
@@ -94,8 +94,29 @@ impl KeptPrincipals {
         .then(|| entry.principal.clone())
     }
 
+    /// The caller's principal, kept ([`Self::get`]) or read by `read` (with an API token's
+    /// expiry) and kept.
+    pub async fn get_or_read<Read, E>(
+        &self,
+        caller: Caller,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        read: impl FnOnce() -> Read,
+    ) -> Result<Principal, E>
+    where
+        Read: Future<Output = Result<(Principal, Option<DateTime<Utc>>), E>>,
+    {
+        if let Some(principal) = self.get(&caller, today, now) {
+            return Ok(principal);
+        }
+        let reading = self.reading(today);
+        let (principal, expires_at) = read().await?;
+        self.keep(caller, reading, principal.clone(), expires_at);
+        Ok(principal)
+    }
+
     /// Marks the start of a read from the database on `today`; pass it to [`Self::keep`].
-    pub fn reading(&self, today: NaiveDate) -> Reading {
+    fn reading(&self, today: NaiveDate) -> Reading {
         Reading {
             generation: self.generation.load(Ordering::Acquire),
             day: today,
@@ -103,7 +124,7 @@ impl KeptPrincipals {
     }
 
     /// Keeps a principal read since `reading` began (an API token's with its expiry).
-    pub fn keep(
+    fn keep(
         &self,
         caller: Caller,
         reading: Reading,

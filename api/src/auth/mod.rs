@@ -261,34 +261,24 @@ async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal> {
     let today = state.clock.today();
     if token.starts_with(token::API_TOKEN_PREFIX) {
         let hash = token::secret_hash(token);
-        let caller = Caller::ApiToken(hash.clone());
-        if let Some(principal) = state.principals.get(&caller, today, now) {
-            return Ok(principal);
-        }
-        let reading = state.principals.reading(today);
-        let (principal, expires_at) = read_api_token(&state.db, &hash, now).await?;
-        state
+        return state
             .principals
-            .keep(caller, reading, principal.clone(), expires_at);
-        return Ok(principal);
+            .get_or_read(Caller::ApiToken(hash.clone()), today, now, || {
+                read_api_token(&state.db, &hash, now)
+            })
+            .await;
     }
     let claims = state.token_keys.verify(token).map_err(|error| {
         tracing::debug!(kind = ?error.kind(), "access token rejected");
         invalid_token()
     })?;
     let user_id = Uuid::parse_str(&claims.sub).map_err(|_| invalid_token())?;
-    let caller = Caller::User(user_id);
-    let principal = match state.principals.get(&caller, today, now) {
-        Some(principal) => principal,
-        None => {
-            let reading = state.principals.reading(today);
-            let principal = read_user(&state.db, user_id, today).await?;
-            state
-                .principals
-                .keep(caller, reading, principal.clone(), None);
-            principal
-        }
-    };
+    let principal = state
+        .principals
+        .get_or_read(Caller::User(user_id), today, now, || async {
+            Ok::<_, ApiError>((read_user(&state.db, user_id, today).await?, None))
+        })
+        .await?;
     // A token minted for another role (the account's role changed since) is refused.
     if principal.role != claims.role {
         return Err(invalid_token());
