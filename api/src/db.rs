@@ -106,7 +106,7 @@ pub fn spawn_checkpointer(db: DatabaseConnection) {
             if seen == Some(commits) {
                 continue;
             }
-            match checkpoint_wal(&db, &mut turn_after).await {
+            match checkpoint_wal(&db, &mut turn_after, WAL_PAGES_BEFORE_TURN).await {
                 Ok(()) => {
                     seen = Some(commits);
                     failures = 0;
@@ -127,15 +127,16 @@ pub fn spawn_checkpointer(db: DatabaseConnection) {
 /// everything (a long read holds the log): it would only hold writers back again.
 const TURN_BACKOFF: Duration = Duration::from_secs(2);
 
-/// One round of the checkpointer: a copy beside the writers; then, if the log is long and
-/// pages are left, another in the write turn (not before `turn_after`).
+/// One round of the checkpointer: a copy beside the writers; then, if the log holds more than
+/// `pages_before_turn` pages and some are left, another in the write turn (not before
+/// `turn_after`, which a copy in the turn that still leaves pages moves [`TURN_BACKOFF`] on).
 async fn checkpoint_wal(
     db: &DatabaseConnection,
     turn_after: &mut tokio::time::Instant,
+    pages_before_turn: i64,
 ) -> Result<(), DbErr> {
     let (pages, copied) = passive_checkpoint(db).await?;
-    if pages > WAL_PAGES_BEFORE_TURN && copied < pages && tokio::time::Instant::now() >= *turn_after
-    {
+    if pages > pages_before_turn && copied < pages && tokio::time::Instant::now() >= *turn_after {
         let _turn = SQLITE_WRITE_TURN.lock().await;
         let (pages, copied) = passive_checkpoint(db).await?;
         if copied < pages {
@@ -385,4 +386,125 @@ async fn next_stamp(txn: &DatabaseTransaction) -> Result<i64, DbErr> {
     .await?
     .ok_or_else(|| DbErr::RecordNotFound("sync_counter".to_owned()))?
     .try_get("", "value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new SQLite file opened as the server opens it (its own checkpoints off), with one
+    /// table; the file is removed when the returned guard is dropped.
+    async fn server_sqlite_file() -> (DatabaseConnection, RemoveOnDrop) {
+        let path = std::env::temp_dir().join(format!("minqing-wal-{}.db", uuid::Uuid::now_v7()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let db = connect(&DatabaseSettings::new(url).with_background_checkpoints())
+            .await
+            .expect("the file opens");
+        db.execute_unprepared("CREATE TABLE pages (body BLOB)")
+            .await
+            .expect("a table");
+        (db, RemoveOnDrop(path))
+    }
+
+    struct RemoveOnDrop(std::path::PathBuf);
+
+    impl Drop for RemoveOnDrop {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+            }
+        }
+    }
+
+    /// Writes `pages` rows of 4,000 bytes: a page of the log each, and some.
+    async fn write_pages(db: &DatabaseConnection, pages: u32) {
+        db.execute_unprepared(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {pages}) \
+             INSERT INTO pages SELECT randomblob(4000) FROM n"
+        ))
+        .await
+        .expect("written");
+    }
+
+    /// Whether `round` finishes while this test holds the write turn (within 5 s: a loaded
+    /// machine is slow, but a round waiting for the turn never finishes).
+    async fn finishes_without_the_turn(round: impl std::future::Future<Output = ()>) -> bool {
+        let _turn = SQLITE_WRITE_TURN.lock().await;
+        tokio::time::timeout(Duration::from_secs(5), round)
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_long_log_that_a_read_holds_is_copied_in_the_write_turn_then_left_alone_a_while() {
+        let (db, _file) = server_sqlite_file().await;
+        let reader = db.begin().await.expect("a read");
+        reader
+            .execute_unprepared("SELECT count(*) FROM pages")
+            .await
+            .expect("the read holds the log from here");
+        write_pages(&db, 40).await;
+        let mut turn_after = tokio::time::Instant::now();
+
+        // Past 10 pages, with pages the read holds back: the round waits for the write turn.
+        let waited = {
+            let turn = SQLITE_WRITE_TURN.lock().await;
+            let mut round = std::pin::pin!(checkpoint_wal(&db, &mut turn_after, 10));
+            match tokio::time::timeout(Duration::from_millis(300), round.as_mut()).await {
+                Ok(finished) => finished.map(|()| false),
+                Err(_) => {
+                    drop(turn);
+                    round.await.map(|()| true)
+                }
+            }
+            .expect("the round")
+        };
+        let backed_off = turn_after > tokio::time::Instant::now();
+        // Backing off, the next round copies beside the writers only: it does not wait.
+        let left_alone = finishes_without_the_turn(async {
+            checkpoint_wal(&db, &mut turn_after, 10)
+                .await
+                .expect("round")
+        })
+        .await;
+
+        assert!(waited, "the round waited for the write turn");
+        assert!(
+            backed_off,
+            "the read still held pages, so the turn is left alone a while"
+        );
+        assert!(
+            left_alone,
+            "a round while backing off does not take the turn"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_log_copied_beside_the_writers_is_not_copied_again_in_the_turn_and_starts_over() {
+        let (db, _file) = server_sqlite_file().await;
+        write_pages(&db, 40).await;
+        let (pages_written, _) = passive_checkpoint(&db).await.expect("the log's length");
+        write_pages(&db, 40).await;
+        let mut turn_after = tokio::time::Instant::now();
+
+        let beside = finishes_without_the_turn(async {
+            checkpoint_wal(&db, &mut turn_after, 10)
+                .await
+                .expect("round")
+        })
+        .await;
+        // Every page copied: the next writer writes the log from its beginning again.
+        write_pages(&db, 1).await;
+        let (pages_after, copied_after) = passive_checkpoint(&db).await.expect("the log's length");
+
+        assert!(pages_written > 10, "the log held {pages_written} pages");
+        assert!(
+            beside,
+            "nothing left behind: the round did not take the turn"
+        );
+        assert!(
+            pages_after < 10,
+            "the log started over: {pages_after} pages ({copied_after} copied)"
+        );
+    }
 }
