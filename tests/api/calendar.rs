@@ -147,6 +147,32 @@ async fn an_admin_loads_a_year_and_everyone_signed_in_reads_it() {
 }
 
 #[tokio::test]
+async fn only_an_admin_of_the_whole_deployment_loads_the_calendar() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let town_admin_token = app
+        .post_json(
+            Some(&admin),
+            "/api/v1/api-tokens",
+            &json!({"name": "镇脚本", "role": "admin", "scope_org_unit_id": demo_id("371526100")}),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let audit_before = app.audit_count().await;
+
+    let by_the_town = put_calendar(&app, &town_admin_token, "2026", fixture_2026()).await;
+    let read = app.get_as(&admin, "/api/v1/calendar/2026").await.json();
+
+    by_the_town.assert_problem(403, "forbidden");
+    assert_eq!(read["loaded"], false, "nothing loaded");
+    assert_eq!(app.audit_count().await, audit_before, "no audit row");
+}
+
+#[tokio::test]
 async fn loading_a_year_again_replaces_its_days() {
     let app = spawn_app().await;
     app.seed().await;

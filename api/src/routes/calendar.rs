@@ -11,6 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use crate::{
+    access::Scope,
     audit::{self, AuditEntry},
     auth::AuthUser,
     calendar::{self, NewCalendarDay, YearCalendar},
@@ -122,8 +123,10 @@ async fn get_calendar(
     Ok(web::Json(calendar.into()))
 }
 
-/// Loads a year's calendar (admins): the given holidays and make-up working days replace the
-/// year's, all at once. Every date must be in the year; a make-up working day must be a
+/// Loads a year's calendar (admins of the whole deployment: the calendar moves every deadline
+/// given in working days and every duty roster, so an admin anchored at a town or village, or
+/// an admin API token with a scope, is refused 403): the given holidays and make-up working
+/// days replace the year's, all at once. Every date must be in the year; a make-up working day must be a
 /// Saturday or Sunday (a holiday may fall on a weekend). An empty list loads a year with no
 /// exceptions.
 #[utoipa::path(
@@ -143,6 +146,12 @@ async fn put_calendar(
     year: web::Path<i32>,
     body: web::Json<PutCalendarRequest>,
 ) -> ApiResult<web::Json<CalendarResponse>> {
+    if *user.scope() != Scope::All {
+        return Err(ApiError::Forbidden(
+            "The calendar is the whole deployment's; only admins of the whole deployment load it."
+                .to_owned(),
+        ));
+    }
     body.validate()?;
     if body.days.len() > 366 {
         return Err(ApiError::invalid_field(
