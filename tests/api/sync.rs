@@ -419,6 +419,9 @@ async fn a_push_that_fails_half_way_writes_nothing_and_names_the_record() {
     let unknown_deleted = phone
         .push(json!({"households": {"deleted": [Uuid::new_v4()]}}))
         .await;
+    let foreign_deleted = phone
+        .push(json!({"households": {"deleted": [demo_id(&format!("household:{}:1", villages::HEWAN))]}}))
+        .await;
 
     half.assert_problem(422, "invalid_record");
     assert_eq!(half.json()["details"]["id"], json!(bad));
@@ -433,6 +436,11 @@ async fn a_push_that_fails_half_way_writes_nothing_and_names_the_record() {
     assert_eq!(
         unknown_deleted.status, 200,
         "a deleted id the server does not have is ignored"
+    );
+    assert_eq!(
+        (foreign_deleted.status, foreign_deleted.json()),
+        (unknown_deleted.status, unknown_deleted.json()),
+        "one stored outside the scope is answered alike: the answer does not tell it exists"
     );
     assert_eq!(
         (app.count("households").await, app.audit_count().await),

@@ -162,8 +162,11 @@ async fn record_personal_data_pull(
 /// (`progress`, `resolved`, `feedback`) are created; villages, enterprises and pairings are
 /// read-only. A record the server changed after `last_pulled_at`, pushed with other content,
 /// refuses the whole push with 409 naming it (`details.conflicts`); pull and push again.
-/// Re-pushing records the server already has with the same content is success. Columns the
-/// server owns (`version`, `status`, `cadre_id`, …) and `_status`/`_changed` are ignored.
+/// Re-pushing records the server already has with the same content is success. Records are
+/// not deleted from the field app: a `deleted` id of a record the caller can pull refuses the
+/// push with 403; any other id there (never stored, or stored outside the caller's scope) is
+/// ignored, alike. Columns the server owns (`version`, `status`, `cadre_id`, …) and
+/// `_status`/`_changed` are ignored.
 #[utoipa::path(
     tag = "sync",
     params(PushQuery, ("X-Device-Id" = String, Header, description = "The device's stable id (required).")),

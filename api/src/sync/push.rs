@@ -8,8 +8,8 @@
 //!   content, is a conflict: the whole push is refused with 409 naming every such record.
 //! - What the phone may not write is refused with 403/422 naming the record.
 
-use entity::{household, issue, issue_event, visit};
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use entity::{household, issue, issue_event};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -246,13 +246,14 @@ pub async fn push(
     }
     for (name, changes) in &body.changes {
         for id in &changes.deleted {
-            if exists(&txn, name, *id).await? {
+            if in_scope(&txn, user, name, *id).await? {
                 return Err(ApiError::ForbiddenWithDetails {
                     detail: format!("{name} {id}: records are not deleted from the field app."),
                     details: json!({"table": name, "id": id}),
                 });
             }
-            // A deleted id the server does not have is ignored (WatermelonDB's contract).
+            // A deleted id the server does not have is ignored (WatermelonDB's contract), and
+            // so is one it has outside the caller's scope: the answer must not tell which.
         }
     }
     if !conflicts.is_empty() {
@@ -312,22 +313,35 @@ enum Outcome {
     Conflict,
 }
 
-async fn exists(db: &impl ConnectionTrait, table: &str, id: Uuid) -> Result<bool, sea_orm::DbErr> {
+/// Whether `id` of `table` is stored where the caller sees it: what their pull would send.
+async fn in_scope(
+    db: &impl ConnectionTrait,
+    user: &AuthUser,
+    table: &str,
+    id: Uuid,
+) -> Result<bool, sea_orm::DbErr> {
+    let scope = user.scope();
     Ok(match table {
-        "households" => household::Entity::find_by_id(id).one(db).await?.is_some(),
-        "visits" => visit::Entity::find_by_id(id).one(db).await?.is_some(),
-        "issues" => issue::Entity::find_by_id(id).one(db).await?.is_some(),
-        "issue_events" => issue_event::Entity::find_by_id(id).one(db).await?.is_some(),
-        "villages" => entity::org_unit::Entity::find_by_id(id)
-            .one(db)
-            .await?
-            .is_some(),
+        "households" => households::find_household(db, scope, id).await?.is_some(),
+        "visits" => visits::find_visit(db, scope, id).await?.is_some(),
+        "issues" => ledger::find_issue(db, &user.principal, id).await?.is_some(),
+        "issue_events" => match issue_event::Entity::find_by_id(id).one(db).await? {
+            Some(event) => ledger::find_issue(db, &user.principal, event.issue_id)
+                .await?
+                .is_some(),
+            None => false,
+        },
+        "villages" => crate::org::find_org_unit(db, scope, id).await?.is_some(),
         "enterprises" => entity::enterprise::Entity::find_by_id(id)
+            .filter(scope.village_condition(
+                entity::enterprise::Column::CountyId,
+                entity::enterprise::Column::TownId,
+                entity::enterprise::Column::VillageId,
+            ))
             .one(db)
             .await?
             .is_some(),
-        "pairings" => entity::pairing::Entity::find_by_id(id)
-            .one(db)
+        "pairings" => crate::pairings::find_pairing(db, scope, id)
             .await?
             .is_some(),
         _ => false,
