@@ -754,3 +754,53 @@ async fn after_a_restore_into_a_new_cluster_new_changes_are_stamped_above_every_
         .await;
     assert!(stamp > far, "stamped {stamp}, above the restored {far}");
 }
+
+#[tokio::test]
+async fn an_issue_pushed_for_a_visit_whose_household_moved_away_copies_nothing_of_it() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let household = demo_id(&format!("household:{}:2", villages::DONGGUAN));
+    let visit = Uuid::new_v4();
+    let visited = phone
+        .push(json!({"visits": {"created": [new_visit(visit, household)]}}))
+        .await;
+    assert_eq!(visited.status, 200, "{}", visited.text);
+    let moved = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/households/{household}"),
+            &json!({"village_id": demo_id(villages::HEWAN)}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+
+    let unnamed = phone
+        .push(json!({"issues": {"created": [new_issue(Uuid::new_v4(), visit)]}}))
+        .await;
+    let named_id = Uuid::new_v4();
+    let mut named = new_issue(named_id, visit);
+    named["applicant_name"] = json!("赵老汉");
+    let with_a_name = phone.push(json!({"issues": {"created": [named]}})).await;
+    let stored = app
+        .get_as(&phone.token, &format!("/api/v1/issues/{named_id}"))
+        .await;
+
+    unnamed.assert_problem(422, "invalid_record");
+    assert_eq!(
+        unnamed.json()["details"]["errors"][0]["field"],
+        "applicant_name"
+    );
+    assert_eq!(with_a_name.status, 200, "{}", with_a_name.text);
+    assert_eq!(stored.status, 200, "{}", stored.text);
+    let stored = stored.json();
+    assert_eq!(stored["applicant_name"], "赵老汉");
+    assert_eq!(
+        stored["applicant_phone"],
+        Value::Null,
+        "not the household's phone"
+    );
+    assert_eq!(stored["applicant_household_id"], json!(household));
+}

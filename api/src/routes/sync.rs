@@ -165,7 +165,9 @@ async fn record_personal_data_pull(
 /// Re-pushing records the server already has with the same content is success. Records are
 /// not deleted from the field app: a `deleted` id of a record the caller can pull refuses the
 /// push with 403; any other id there (never stored, or stored outside the caller's scope) is
-/// ignored, alike. Columns the server owns (`version`, `status`, `cadre_id`, …) and
+/// ignored, alike. An issue pushed without `applicant_name` takes the name and phone of its
+/// visit's household while that household is in the caller's villages; once it has moved
+/// away, the push is 422 naming `applicant_name`. Columns the server owns (`version`, `status`, `cadre_id`, …) and
 /// `_status`/`_changed` are ignored.
 #[utoipa::path(
     tag = "sync",

@@ -599,10 +599,19 @@ async fn apply_issue(
                 "No such visit in your scope (push it in the same batch).",
             )
         })?;
+    // The household as the caller sees it now: one that has since moved out of their villages
+    // lends the issue neither its head's name nor its phone.
     let household = match visit.household_id {
-        Some(id) => households::find_any(db, id).await?,
+        Some(id) => households::find_household(db, user.scope(), id).await?,
         None => None,
     };
+    if pushed.applicant_name.is_none() && visit.household_id.is_some() && household.is_none() {
+        return Err(ApiError::invalid_field(
+            "applicant_name",
+            "required",
+            "The visit's household is no longer in your villages: give the applicant's name.",
+        ));
+    }
     let place = households::VillagePlace {
         county_id: visit.county_id,
         town_id: visit.town_id,
@@ -635,7 +644,7 @@ async fn apply_issue(
             visit_id: Some(visit.id),
             channel: visit.channel,
             place,
-            applicant_household_id: household.as_ref().map(|household| household.id),
+            applicant_household_id: visit.household_id,
             applicant_name,
             applicant_phone: pushed
                 .applicant_phone
