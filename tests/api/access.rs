@@ -413,17 +413,7 @@ async fn a_scoped_admin_cannot_create_an_account_that_reaches_the_whole_deployme
     let app = spawn_app().await;
     app.seed().await;
     let admin = app.token_for("admin").await;
-    let town_admin = app
-        .post_json(
-            Some(&admin),
-            "/api/v1/api-tokens",
-            &json!({"name": "镇脚本", "role": "admin", "scope_org_unit_id": demo_id("371526100")}),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let town_admin = app.scoped_api_token(&admin, "admin", "371526100").await;
     let unanchored = json!({"username": "boss", "display_name": "x", "position": "other", "role": "admin", "password": "a-long-password"});
     let mut anchored = unanchored.clone();
     anchored["username"] = json!("town-admin");

@@ -123,17 +123,7 @@ async fn a_scoped_admin_token_cannot_read_the_deployment_wide_trail() {
     let app = spawn_app().await;
     app.seed().await;
     let admin = app.token_for("admin").await;
-    let scoped = app
-        .post_json(
-            Some(&admin),
-            "/api/v1/api-tokens",
-            &json!({"name": "镇脚本", "role": "admin", "scope_org_unit_id": demo_id("371526100")}),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let scoped = app.scoped_api_token(&admin, "admin", "371526100").await;
 
     app.get_as(&scoped, "/api/v1/audit")
         .await

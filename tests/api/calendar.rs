@@ -151,17 +151,7 @@ async fn only_an_admin_of_the_whole_deployment_loads_the_calendar() {
     let app = spawn_app().await;
     app.seed().await;
     let admin = app.token_for("admin").await;
-    let town_admin_token = app
-        .post_json(
-            Some(&admin),
-            "/api/v1/api-tokens",
-            &json!({"name": "镇脚本", "role": "admin", "scope_org_unit_id": demo_id("371526100")}),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let town_admin_token = app.scoped_api_token(&admin, "admin", "371526100").await;
     let audit_before = app.audit_count().await;
 
     let by_the_town = put_calendar(&app, &town_admin_token, "2026", fixture_2026()).await;

@@ -415,17 +415,7 @@ async fn viewers_get_masked_names_in_both_formats_and_a_town_token_only_its_town
     ledger(&app).await;
     let viewer = app.token_for("viewer1").await;
     let admin = app.token_for("admin").await;
-    let town_token = app
-        .post_json(
-            Some(&admin),
-            "/api/v1/api-tokens",
-            &json!({"name": "西河镇大屏", "role": "viewer", "scope_org_unit_id": demo_id("371526101")}),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let town_token = app.scoped_api_token(&admin, "viewer", "371526101").await;
 
     let xlsx = download(&app, &viewer, "?format=xlsx").await;
     let csv = download(&app, &viewer, "?format=csv").await;

@@ -433,6 +433,25 @@ impl TestApp {
         .await
     }
 
+    /// Creates, as the admin holding `admin_token`, an API token of `role` scoped to the org
+    /// unit with `org_unit_code`, and returns its secret: a script or wall screen of one town.
+    pub async fn scoped_api_token(
+        &self,
+        admin_token: &str,
+        role: &str,
+        org_unit_code: &str,
+    ) -> String {
+        let created = self
+            .post_json(
+                Some(admin_token),
+                "/api/v1/api-tokens",
+                &serde_json::json!({"name": format!("{role} of {org_unit_code}"), "role": role, "scope_org_unit_id": demo_id(org_unit_code)}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        created.json()["token"].as_str().expect("token").to_owned()
+    }
+
     /// The URL of this test's database.
     pub fn db_url(&self) -> String {
         self.database_url.clone()
