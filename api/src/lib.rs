@@ -16,6 +16,7 @@ pub mod config;
 pub mod dashboard;
 pub mod db;
 pub mod duties;
+pub mod enterprises;
 pub mod error;
 #[cfg(test)]
 mod fuzz;

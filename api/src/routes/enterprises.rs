@@ -139,14 +139,6 @@ pub struct EnterpriseQuery {
     pub cursor: Option<String>,
 }
 
-fn scope_condition(user: &AuthUser) -> sea_orm::Condition {
-    user.scope().village_condition(
-        enterprise::Column::CountyId,
-        enterprise::Column::TownId,
-        enterprise::Column::VillageId,
-    )
-}
-
 /// Lists enterprises in scope.
 #[utoipa::path(
     tag = "roster",
@@ -161,7 +153,8 @@ async fn list_enterprises(
     query: web::Query<EnterpriseQuery>,
 ) -> ApiResult<web::Json<Page<EnterpriseResponse>>> {
     let limit = pagination::limit(query.limit)?;
-    let mut select = enterprise::Entity::find().filter(scope_condition(&user));
+    let mut select =
+        enterprise::Entity::find().filter(crate::enterprises::scope_condition(user.scope()));
     if let Some(village_id) = query.village_id {
         select = select.filter(enterprise::Column::VillageId.eq(village_id));
     }
@@ -197,9 +190,7 @@ async fn get_enterprise(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<EnterpriseResponse>> {
-    let row = enterprise::Entity::find_by_id(*id)
-        .filter(scope_condition(&user))
-        .one(&state.db)
+    let row = crate::enterprises::find_enterprise(&state.db, user.scope(), *id)
         .await?
         .ok_or_else(|| ApiError::NotFound("No such enterprise.".to_owned()))?;
     Ok(web::Json(EnterpriseResponse::for_caller(row, &user)))
@@ -272,9 +263,7 @@ async fn create_enterprise(
         .await?;
     if inserted == 0 {
         // The id is taken: a retry of the same enterprise is answered with it.
-        let stored = enterprise::Entity::find_by_id(row.id)
-            .filter(scope_condition(&user))
-            .one(&txn)
+        let stored = crate::enterprises::find_enterprise(&txn, user.scope(), row.id)
             .await?
             .filter(|stored| {
                 stored.name == row.name

@@ -455,11 +455,7 @@ impl Pull {
 
         // enterprises
         let mut table = Table::start(&mut out, "enterprises", tombstones.remove("enterprises"));
-        let in_scope = scope.village_condition(
-            enterprise::Column::CountyId,
-            enterprise::Column::TownId,
-            enterprise::Column::VillageId,
-        );
+        let in_scope = crate::enterprises::scope_condition(scope);
         for row in enterprise::Entity::find()
             .filter(in_scope)
             .filter(changed_or_joined(

@@ -9,7 +9,7 @@
 //! - What the phone may not write is refused with 403/422 naming the record.
 
 use entity::{household, issue, issue_event};
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -332,13 +332,7 @@ async fn in_scope(
             None => false,
         },
         "villages" => crate::org::find_org_unit(db, scope, id).await?.is_some(),
-        "enterprises" => entity::enterprise::Entity::find_by_id(id)
-            .filter(scope.village_condition(
-                entity::enterprise::Column::CountyId,
-                entity::enterprise::Column::TownId,
-                entity::enterprise::Column::VillageId,
-            ))
-            .one(db)
+        "enterprises" => crate::enterprises::find_enterprise(db, scope, id)
             .await?
             .is_some(),
         "pairings" => crate::pairings::find_pairing(db, scope, id)

@@ -2,7 +2,7 @@
 //! once per client UUID.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use entity::{enterprise, household, issue, visit};
+use entity::{household, issue, visit};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -219,13 +219,7 @@ async fn target_of(
             )
         }
         Target::Enterprise(id) => {
-            let enterprise = enterprise::Entity::find_by_id(id)
-                .filter(user.scope().village_condition(
-                    enterprise::Column::CountyId,
-                    enterprise::Column::TownId,
-                    enterprise::Column::VillageId,
-                ))
-                .one(db)
+            let enterprise = crate::enterprises::find_enterprise(db, user.scope(), id)
                 .await?
                 .ok_or_else(|| {
                     ApiError::invalid_field(
