@@ -314,8 +314,11 @@ pub async fn is_ready(db: &DatabaseConnection) -> Result<bool, DbErr> {
 /// chain: on SQLite as they were written (rows older than the chain are sealed here); on
 /// PostgreSQL by the server's sealer just after the commit (`audit::spawn_sealer`, woken
 /// here), or here, before the commit, in a process that runs no sealer (the command line).
-/// Every writing transaction ends here (a test checks that no other code calls `commit`).
+/// A request with an `Idempotency-Key` marks its key carried out in the same transaction
+/// (`idempotency::mark_carried_out`). Every writing transaction ends here (a test checks that
+/// no other code calls `commit`).
 pub async fn commit(write: WriteTxn) -> Result<(), DbErr> {
+    crate::idempotency::mark_carried_out(&write.txn).await?;
     let committed = match &write.sealer {
         Some(sealer) => {
             let sealer = sealer.clone();

@@ -1,7 +1,12 @@
 //! `Idempotency-Key` on POST requests (IETF draft semantics, API.md): the first response to a
 //! key is kept for 24 hours; the same key with the same request gets it replayed, with another
 //! request `422`, and while the first is still running `409`. Keys are per caller (user or API
-//! token). A 5xx answer is not kept, so the request can be retried.
+//! token). A 5xx answer is not kept, so the request can be retried — unless it had already
+//! committed its change: the key is marked carried out inside the transaction that carries the
+//! request out ([`mark_carried_out`], from `db::commit`), so a server that dies or fails between
+//! that commit and the kept answer never lets a retry do it again (the retry is told
+//! `409 idempotency_answer_lost`). An answer holding a secret shown once ([`OneTimeSecret`]: an
+//! API token, survey codes) is not kept; its retry is told `409 idempotency_answer_withheld`.
 
 use actix_web::{
     Error, HttpMessage,
@@ -14,7 +19,7 @@ use actix_web::{
 use chrono::{Duration, Utc};
 use entity::idempotency_key;
 use futures_util::StreamExt;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -30,6 +35,51 @@ const KEEP_HOURS: i64 = 24;
 /// How long a running request holds its key before a retry may take over (a request that
 /// died without answering must not block its key for a day).
 const LEASE_SECONDS: i64 = 60;
+/// The states of a key.
+mod states {
+    /// The first request is running, nothing committed yet.
+    pub const RUNNING: &str = "running";
+    /// The first request committed its change; its answer is on its way.
+    pub const COMMITTED: &str = "committed";
+    /// The first request's answer is kept, to be replayed.
+    pub const DONE: &str = "done";
+    /// The first request was carried out; its answer held a one-time secret and is not kept.
+    pub const WITHHELD: &str = "withheld";
+    /// The first request committed its change, then failed before answering.
+    pub const LOST: &str = "lost";
+}
+use states::{COMMITTED, DONE, LOST, RUNNING, WITHHELD};
+
+tokio::task_local! {
+    /// The key of the request running in this task: (actor, key).
+    static HELD: (uuid::Uuid, String);
+}
+
+/// Marks the running request's key as carried out, in the transaction that carries it out
+/// (`db::commit` calls it before every commit). Outside a keyed request it does nothing.
+pub(crate) async fn mark_carried_out(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let Ok((actor_id, key)) = HELD.try_with(Clone::clone) else {
+        return Ok(());
+    };
+    idempotency_key::Entity::update_many()
+        .col_expr(
+            idempotency_key::Column::State,
+            sea_orm::sea_query::Expr::value(COMMITTED),
+        )
+        .filter(idempotency_key::Column::ActorId.eq(actor_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .filter(idempotency_key::Column::State.eq(RUNNING))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Put in a response's extensions by a handler whose answer holds a secret shown once (an API
+/// token, survey codes): the answer is not kept for replay, where anyone reading the database
+/// could read the secret.
+#[derive(Debug, Clone, Copy)]
+pub struct OneTimeSecret;
+
 /// The largest body the middleware reads to fingerprint (the sync push limit), except for
 /// routes whose own limit is larger (see [`body_limit`]).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -100,10 +150,17 @@ pub async fn replay(
         Ok(Claim::Replay(kept)) => return Ok(req.into_response(kept)),
         Err(error) => return Ok(req.error_response(error)),
     }
-    let response = next.call(req).await?.map_into_boxed_body();
+    let response = HELD
+        .scope((actor_id, key.clone()), next.call(req))
+        .await?
+        .map_into_boxed_body();
     let status = response.status();
     if status.is_server_error() {
         forget(&state, actor_id, &key).await;
+        return Ok(response);
+    }
+    if response.response().extensions().contains::<OneTimeSecret>() {
+        keep_withheld(&state, actor_id, &key, status).await;
         return Ok(response);
     }
     let content_type = response
@@ -148,7 +205,7 @@ async fn claim(
         actor_id: Set(actor_id),
         key: Set(key.to_owned()),
         request_hash: Set(request_hash.to_owned()),
-        state: Set("running".to_owned()),
+        state: Set(RUNNING.to_owned()),
         status_code: Set(None),
         content_type: Set(None),
         etag: Set(None),
@@ -164,10 +221,7 @@ async fn claim(
     let kept = idempotency_key::Entity::find_by_id((actor_id, key.to_owned()))
         .one(&state.db)
         .await?
-        .ok_or_else(|| ApiError::Conflict {
-            code: "idempotency_in_progress",
-            detail: "A request with this Idempotency-Key is still running.".to_owned(),
-        })?;
+        .ok_or_else(in_progress)?;
     if kept.request_hash != request_hash {
         return Err(ApiError::Unprocessable {
             code: "idempotency_key_reused",
@@ -175,31 +229,41 @@ async fn claim(
             details: serde_json::json!({"key": key}),
         });
     }
-    if kept.state != "done" && kept.created_at < now - Duration::seconds(LEASE_SECONDS) {
-        // The first request died (crash, kill, timeout) without an answer: after the lease
-        // this one takes over, once.
-        let taken = idempotency_key::Entity::update_many()
-            .col_expr(
-                idempotency_key::Column::CreatedAt,
-                sea_orm::sea_query::Expr::value(now),
-            )
-            .filter(idempotency_key::Column::ActorId.eq(actor_id))
-            .filter(idempotency_key::Column::Key.eq(key))
-            .filter(idempotency_key::Column::State.eq("running"))
-            .filter(idempotency_key::Column::CreatedAt.eq(kept.created_at))
-            .exec(&state.db)
-            .await?
-            .rows_affected;
-        if taken == 1 {
-            return Ok(Claim::Ours);
+    let lease_over = kept.created_at < now - Duration::seconds(LEASE_SECONDS);
+    match kept.state.as_str() {
+        DONE => {}
+        WITHHELD => {
+            return Err(ApiError::Conflict {
+                code: "idempotency_answer_withheld",
+                detail: "The request with this Idempotency-Key was carried out; its answer held a \
+                         secret shown only once, which is not kept. It is not carried out again."
+                    .to_owned(),
+            });
         }
-    }
-    if kept.state != "done" {
-        return Err(ApiError::Conflict {
-            code: "idempotency_in_progress",
-            detail: "A request with this Idempotency-Key is still running; retry shortly."
-                .to_owned(),
-        });
+        // Committed, and its answer given up on (a 5xx) or overdue (the server died).
+        LOST => return Err(answer_lost()),
+        COMMITTED if lease_over => return Err(answer_lost()),
+        RUNNING if lease_over => {
+            // The first request died (crash, kill, timeout) before committing anything:
+            // after the lease this one takes over, once.
+            let taken = idempotency_key::Entity::update_many()
+                .col_expr(
+                    idempotency_key::Column::CreatedAt,
+                    sea_orm::sea_query::Expr::value(now),
+                )
+                .filter(idempotency_key::Column::ActorId.eq(actor_id))
+                .filter(idempotency_key::Column::Key.eq(key))
+                .filter(idempotency_key::Column::State.eq(RUNNING))
+                .filter(idempotency_key::Column::CreatedAt.eq(kept.created_at))
+                .exec(&state.db)
+                .await?
+                .rows_affected;
+            if taken == 1 {
+                return Ok(Claim::Ours);
+            }
+            return Err(in_progress());
+        }
+        _ => return Err(in_progress()),
     }
     let status = kept
         .status_code
@@ -219,6 +283,23 @@ async fn claim(
     ))
 }
 
+fn answer_lost() -> ApiError {
+    ApiError::Conflict {
+        code: "idempotency_answer_lost",
+        detail: "The request with this Idempotency-Key was carried out, but the server failed \
+                 before its answer was kept. It is not carried out again: read the record to \
+                 see the result."
+            .to_owned(),
+    }
+}
+
+fn in_progress() -> ApiError {
+    ApiError::Conflict {
+        code: "idempotency_in_progress",
+        detail: "A request with this Idempotency-Key is still running; retry shortly.".to_owned(),
+    }
+}
+
 async fn keep(
     state: &AppState,
     actor_id: uuid::Uuid,
@@ -230,7 +311,7 @@ async fn keep(
 ) {
     let result = idempotency_key::Entity::update_many()
         .set(idempotency_key::ActiveModel {
-            state: Set("done".to_owned()),
+            state: Set(DONE.to_owned()),
             status_code: Set(Some(i32::from(status.as_u16()))),
             content_type: Set(content_type),
             etag: Set(etag),
@@ -246,11 +327,47 @@ async fn keep(
     }
 }
 
+/// After a 5xx: a key whose request committed nothing is released, so the request can be
+/// retried; one whose request had committed is marked lost, so that it is not.
 async fn forget(state: &AppState, actor_id: uuid::Uuid, key: &str) {
-    let result = idempotency_key::Entity::delete_by_id((actor_id, key.to_owned()))
+    let released = idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::ActorId.eq(actor_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .filter(idempotency_key::Column::State.eq(RUNNING))
         .exec(&state.db)
         .await;
+    let result = match released {
+        Ok(done) if done.rows_affected == 0 => set_state(state, actor_id, key, LOST, None).await,
+        other => other.map(|_| ()),
+    };
     if let Err(error) = result {
         tracing::warn!(error = %crate::error::cause_chain(&error), "could not release an idempotency key");
     }
+}
+
+/// Keeps the status of an answer that is not kept (it holds a one-time secret).
+async fn keep_withheld(state: &AppState, actor_id: uuid::Uuid, key: &str, status: StatusCode) {
+    if let Err(error) = set_state(state, actor_id, key, WITHHELD, Some(status)).await {
+        tracing::warn!(error = %crate::error::cause_chain(&error), "could not keep an idempotent response");
+    }
+}
+
+async fn set_state(
+    state: &AppState,
+    actor_id: uuid::Uuid,
+    key: &str,
+    to: &str,
+    status: Option<StatusCode>,
+) -> Result<(), DbErr> {
+    idempotency_key::Entity::update_many()
+        .set(idempotency_key::ActiveModel {
+            state: Set(to.to_owned()),
+            status_code: Set(status.map(|status| i32::from(status.as_u16()))),
+            ..Default::default()
+        })
+        .filter(idempotency_key::Column::ActorId.eq(actor_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .exec(&state.db)
+        .await?;
+    Ok(())
 }

@@ -194,7 +194,11 @@ fn add_idempotency_key(operation: &mut openapi::path::Operation) {
         .description(Some(
             "Optional. A retry with the same key and request gets the first response again (marked \
              `Idempotent-Replayed: true`); the same key with another request is 422; while the first \
-             request runs, 409. Kept 24 hours, per caller.",
+             request runs, 409 `idempotency_in_progress`. A request that was carried out is never \
+             carried out again: if the server failed after its change and before keeping its answer, \
+             the retry is 409 `idempotency_answer_lost` (read the record); an answer holding a secret \
+             shown once (an API token, survey codes) is not kept, and the retry is 409 \
+             `idempotency_answer_withheld`. Kept 24 hours, per caller.",
         ))
         .schema(Some(openapi::ObjectBuilder::new().schema_type(openapi::schema::Type::String).min_length(Some(1)).max_length(Some(255))))
         .build();
@@ -205,7 +209,7 @@ fn add_idempotency_key(operation: &mut openapi::path::Operation) {
     for (status, description) in [
         (
             "409",
-            "The Idempotency-Key is in use by a request still running, or the request conflicts with the record's state.",
+            "The Idempotency-Key is in use by a request still running, or names a request carried out whose answer is lost or withheld (`idempotency_answer_lost`, `idempotency_answer_withheld`), or the request conflicts with the record's state.",
         ),
         (
             "422",

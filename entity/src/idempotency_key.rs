@@ -14,7 +14,9 @@ pub struct Model {
     pub key: String,
     /// SHA-256 of method, path and body.
     pub request_hash: String,
-    /// `running` or `done`.
+    /// `running`, `committed` (its change committed, its answer on its way), `done` (the answer
+    /// kept), `withheld` (carried out; the answer held a one-time secret) or `lost` (carried out;
+    /// the server failed before answering).
     pub state: String,
     /// The kept response's status.
     pub status_code: Option<i32>,

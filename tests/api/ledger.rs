@@ -5,7 +5,9 @@ use chrono::{Days, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestResponse, demo_id, spawn_app, villages};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait};
+
+use crate::helpers::{TestApp, TestResponse, demo_id, on_postgres, spawn_app, villages};
 use crate::helpers::{household, today};
 
 fn days_from_today(days: i64) -> String {
@@ -1075,6 +1077,149 @@ async fn a_retried_step_with_an_idempotency_key_acts_once() {
         (before.0 + 2, before.1 + 2),
         "two steps taken, not three"
     );
+}
+
+/// Makes the server fail where a crash would: after a request's commit, before its answer is
+/// kept (every attempt to keep an answer is refused by the database).
+async fn lose_every_answer(app: &TestApp) {
+    let statements: &[&str] = if on_postgres() {
+        &[
+            "CREATE FUNCTION lose_the_answer() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'the server died'; END $$",
+            "CREATE TRIGGER answers_are_lost BEFORE UPDATE ON idempotency_keys FOR EACH ROW \
+             WHEN (NEW.state = 'done') EXECUTE FUNCTION lose_the_answer()",
+        ]
+    } else {
+        &[
+            "CREATE TRIGGER answers_are_lost BEFORE UPDATE ON idempotency_keys \
+           WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'the server died'); END",
+        ]
+    };
+    for statement in statements {
+        app.db
+            .execute_unprepared(statement)
+            .await
+            .expect("the trigger");
+    }
+}
+
+#[tokio::test]
+async fn a_step_whose_answer_was_lost_after_its_commit_is_not_taken_again_by_its_retry() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let id = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 14),
+            vec![issue("practical_difficulty", "水管冻裂", 10)],
+        ),
+    )
+    .await
+    .remove(0);
+    let progress = || {
+        let token = cadre.clone();
+        let path = format!("/api/v1/issues/{id}/progress");
+        let app = &app;
+        async move {
+            app.send(reqwest::Method::POST, &path, move |request| {
+                request
+                    .bearer_auth(token)
+                    .header("idempotency-key", "lost-1")
+                    .json(&json!({"note": "已联系水管工"}))
+            })
+            .await
+        }
+    };
+    lose_every_answer(&app).await;
+    let before = (app.count("issue_events").await, app.audit_count().await);
+
+    let first = progress().await;
+    let too_soon = progress().await;
+    // The lease of a request that never answered runs out: a retry may take over a request
+    // that committed nothing, never one that did.
+    for key in entity::idempotency_key::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("the keys")
+    {
+        let created_at = key.created_at - chrono::Duration::minutes(2);
+        let mut overdue: entity::idempotency_key::ActiveModel = key.into();
+        overdue.created_at = sea_orm::ActiveValue::Set(created_at);
+        overdue.update(&app.db).await.expect("the lease runs out");
+    }
+    let after_the_lease = progress().await;
+
+    assert_eq!(first.status, 200, "{}", first.text);
+    too_soon.assert_problem(409, "idempotency_in_progress");
+    after_the_lease.assert_problem(409, "idempotency_answer_lost");
+    assert_eq!(
+        (app.count("issue_events").await, app.audit_count().await),
+        (before.0 + 1, before.1 + 1),
+        "the step was taken once"
+    );
+}
+
+#[tokio::test]
+async fn an_api_token_created_with_an_idempotency_key_is_neither_kept_nor_created_again() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let create = || {
+        let token = admin.clone();
+        let app = &app;
+        async move {
+            app.send(
+                reqwest::Method::POST,
+                "/api/v1/api-tokens",
+                move |request| {
+                    request
+                        .bearer_auth(token)
+                        .header("idempotency-key", "token-1")
+                        .json(&json!({"name": "县网格平台", "role": "viewer"}))
+                },
+            )
+            .await
+        }
+    };
+
+    let first = create().await;
+    let retry = create().await;
+
+    assert_eq!(first.status, 201, "{}", first.text);
+    let secret = first.json()["token"]
+        .as_str()
+        .expect("the secret")
+        .to_owned();
+    retry.assert_problem(409, "idempotency_answer_withheld");
+    let kept = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT state, response_body FROM idempotency_keys",
+        ))
+        .await
+        .expect("read")
+        .expect("the key");
+    assert_eq!(
+        kept.try_get::<String>("", "state").expect("state"),
+        "withheld"
+    );
+    assert_eq!(
+        kept.try_get::<Option<String>>("", "response_body")
+            .expect("body"),
+        None,
+        "the secret {secret} is not kept"
+    );
+    let tokens = app.get_as(&admin, "/api/v1/api-tokens").await.json();
+    let named = tokens["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|token| token["name"] == "县网格平台")
+        .count();
+    assert_eq!(named, 1, "one token created");
 }
 
 #[tokio::test]

@@ -208,10 +208,14 @@ async fn create_api_token(
     )
     .await?;
     crate::db::commit(txn).await?;
-    Ok(HttpResponse::Created().json(CreatedApiTokenResponse {
+    let mut answer = HttpResponse::Created().json(CreatedApiTokenResponse {
         token: secret,
         api_token: response,
-    }))
+    });
+    answer
+        .extensions_mut()
+        .insert(crate::idempotency::OneTimeSecret);
+    Ok(answer)
 }
 
 /// Revokes an API token (admins); it stops working at once. Revoking twice is harmless.

@@ -395,11 +395,15 @@ async fn create_survey_codes(
     )
     .await?;
     crate::db::commit(txn).await?;
-    Ok(HttpResponse::Created().json(CodesResponse {
+    let mut answer = HttpResponse::Created().json(CodesResponse {
         survey_id: round.id,
         codes,
         answer_path: "/public/surveys/answers".to_owned(),
-    }))
+    });
+    answer
+        .extensions_mut()
+        .insert(crate::idempotency::OneTimeSecret);
+    Ok(answer)
 }
 
 /// A round's results per cadre.
