@@ -967,6 +967,27 @@ pub fn diff(before: &Value, after: &Value) -> Value {
     Value::Object(changes)
 }
 
+/// Names a field in `changes` (from [`diff`] over masked views) whose value changed where
+/// its mask hides it — a middle digit of a phone or ID number corrected — with its masked
+/// values, so that the trail still shows that it changed without holding the number.
+pub fn note_masked_change(
+    changes: &mut Value,
+    field: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+    mask: fn(&str) -> String,
+) {
+    if let Some(object) = changes.as_object_mut()
+        && before != after
+        && !object.contains_key(field)
+    {
+        object.insert(
+            field.to_owned(),
+            serde_json::json!({"from": before.map(mask), "to": after.map(mask)}),
+        );
+    }
+}
+
 /// Filters for reading the trail.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

@@ -182,6 +182,17 @@ async fn editing_a_campaign_needs_the_version_last_read() {
     app.patch_json(&admin, &path, &json!({"version": 1, "deeds_per_cadre": 4}))
         .await
         .assert_problem(412, "version_mismatch");
+    let recorded = app.audit_count().await;
+    let same_again = app
+        .patch_json(&admin, &path, &json!({"version": 2, "deeds_per_cadre": 3}))
+        .await;
+    assert_eq!(same_again.status, 200, "{}", same_again.text);
+    assert_eq!(
+        same_again.json()["version"],
+        2,
+        "nothing changed: no new version"
+    );
+    assert_eq!(app.audit_count().await, recorded, "and no audit row");
     let read = app.get_as(&admin, &path).await;
     assert_eq!(read.header("etag"), Some("\"2\""));
     assert_eq!(read.json()["quotas"][0]["target"], 100);

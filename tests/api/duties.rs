@@ -177,6 +177,7 @@ async fn a_month_with_a_holiday_and_a_make_up_day_is_rostered_on_working_tuesday
     let leader = app.token_for("leader1").await;
 
     let february = generate(&app, &leader, village.id, "2026-02-01", "2026-02-28").await;
+    let recorded = app.audit_count().await;
     let again = generate(&app, &leader, village.id, "2026-02-01", "2026-02-28").await;
 
     // Feb 5 is in ISO week 6 (even: rotation), Feb 12 in week 7 and Feb 26 in week 9 (odd:
@@ -205,6 +206,11 @@ async fn a_month_with_a_holiday_and_a_make_up_day_is_rostered_on_working_tuesday
     assert_eq!(roster(&again["duties"]), expected, "generating again");
     assert_eq!(again["created"], 0);
     assert_eq!(again["existing"], 6);
+    assert_eq!(
+        app.audit_count().await,
+        recorded,
+        "adding nothing records nothing"
+    );
 
     // The list pages through the same roster.
     let path = format!(

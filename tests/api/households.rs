@@ -345,3 +345,101 @@ async fn filters_narrow_the_list_by_tag_name_village_and_visits() {
         "`%` is matched literally, not as a wildcard"
     );
 }
+
+#[tokio::test]
+async fn a_correction_the_mask_hides_is_saved_and_its_audit_entry_names_it() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let admin = app.token_for("admin").await;
+    let id = demo_id(&format!("household:{}:4", villages::DONGGUAN));
+    let path = format!("/api/v1/households/{id}");
+    let first = app
+        .patch_json(
+            &cadre,
+            &path,
+            &json!({"phone": "13812341234", "id_card_number": "11010519491231002X"}),
+        )
+        .await;
+
+    // The middle digits only: the masked forms stay the same.
+    let corrected = app
+        .patch_json(
+            &cadre,
+            &path,
+            &json!({"phone": "13856781234", "id_card_number": "11010519571231002X"}),
+        )
+        .await;
+    let stored = app.get_as(&cadre, &path).await.json();
+    let audit = app
+        .get_as(
+            &admin,
+            &format!("/api/v1/audit?entity_type=household&entity_id={id}"),
+        )
+        .await;
+
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(corrected.status, 200, "{}", corrected.text);
+    assert_eq!(
+        corrected.json()["version"],
+        first.json()["version"].as_i64().expect("version") + 1
+    );
+    assert_eq!(stored["phone"], "13856781234");
+    assert_eq!(stored["id_card_number"], "11010519571231002X");
+    let update = audit.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|entry| entry["action"] == "household.update")
+        .expect("the correction's entry")
+        .clone();
+    assert_eq!(
+        update["changes"],
+        json!({
+            "phone": {"from": "138****1234", "to": "138****1234"},
+            "id_card_number": {"from": "1101**********002X", "to": "1101**********002X"},
+        })
+    );
+    assert!(!audit.text.contains("13856781234") && !audit.text.contains("11010519571231002X"));
+}
+
+#[tokio::test]
+async fn a_patch_that_changes_nothing_is_recorded_as_a_read_of_personal_data() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let admin = app.token_for("admin").await;
+    let id = demo_id(&format!("household:{}:5", villages::DONGGUAN));
+    let path = format!("/api/v1/households/{id}");
+    let before = app.get_as(&cadre, &path).await.json();
+    let actions = || async {
+        let audit = app
+            .get_as(
+                &admin,
+                &format!("/api/v1/audit?entity_type=household&entity_id={id}"),
+            )
+            .await
+            .json();
+        audit["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|entry| entry["action"].as_str().expect("action").to_owned())
+            .collect::<Vec<_>>()
+    };
+    let recorded = actions().await;
+
+    let unchanged = app.patch_json(&cadre, &path, &json!({})).await;
+
+    assert_eq!(unchanged.status, 200, "{}", unchanged.text);
+    assert_eq!(unchanged.json()["version"], before["version"]);
+    assert_eq!(unchanged.json()["phone"], before["phone"], "shown in full");
+    assert!(
+        before["phone"]
+            .as_str()
+            .is_some_and(|phone| !phone.contains('*'))
+    );
+    let mut expected = vec!["household.read_personal_data".to_owned()];
+    expected.extend(recorded);
+    assert_eq!(actions().await, expected, "one read, no change");
+}

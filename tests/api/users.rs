@@ -160,3 +160,80 @@ async fn changing_an_account_is_audited_with_what_changed_and_never_the_password
     assert!(!audit.text.contains("new-password-1") && !audit.text.contains("argon2"));
     assert_eq!(app.login_raw("cadre1", "new-password-1").await.status, 200);
 }
+
+#[tokio::test]
+async fn an_accounts_phone_is_audited_masked_even_when_only_a_hidden_digit_changes() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let created = app
+        .post_json(Some(&admin), "/api/v1/users", &new_cadre("sunli"))
+        .await;
+    let id = created.json()["id"].as_str().expect("id").to_owned();
+
+    let corrected = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/users/{id}"),
+            &json!({"phone": "13998765678"}),
+        )
+        .await;
+    let audit = app
+        .get_as(
+            &admin,
+            &format!("/api/v1/audit?entity_type=user&entity_id={id}"),
+        )
+        .await;
+
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(corrected.status, 200, "{}", corrected.text);
+    assert_eq!(corrected.json()["phone"], "13998765678");
+    let entries = audit.json()["items"].as_array().expect("items").clone();
+    assert_eq!(entries[0]["action"], "user.update");
+    assert_eq!(
+        entries[0]["changes"]["phone"],
+        json!({"from": "139****5678", "to": "139****5678"}),
+        "the change is named, masked"
+    );
+    assert_eq!(entries[1]["action"], "user.create");
+    assert_eq!(entries[1]["changes"]["phone"], "139****5678");
+    assert!(
+        !audit.text.contains("13912345678") && !audit.text.contains("13998765678"),
+        "{}",
+        audit.text
+    );
+}
+
+#[tokio::test]
+async fn an_account_or_assignment_patched_with_what_it_already_says_records_nothing() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let user_path = format!("/api/v1/users/{}", demo_id("user:cadre2"));
+    let assignment_path = format!(
+        "/api/v1/assignments/{}",
+        demo_id("assignment:cadre2:371526101201")
+    );
+    let user_change = json!({"display_name": "王芳芳", "phone": "13900001111"});
+    let assignment_change = json!({"ends_on": "2026-12-31"});
+    let first = (
+        app.patch_json(&admin, &user_path, &user_change).await,
+        app.patch_json(&admin, &assignment_path, &assignment_change)
+            .await,
+    );
+    let recorded = app.audit_count().await;
+
+    let again = (
+        app.patch_json(&admin, &user_path, &user_change).await,
+        app.patch_json(&admin, &assignment_path, &assignment_change)
+            .await,
+    );
+
+    assert_eq!(first.0.status, 200, "{}", first.0.text);
+    assert_eq!(first.1.status, 200, "{}", first.1.text);
+    assert_eq!(again.0.status, 200, "{}", again.0.text);
+    assert_eq!(again.1.status, 200, "{}", again.1.text);
+    assert_eq!(again.0.json(), first.0.json(), "the same account");
+    assert_eq!(again.1.json(), first.1.json(), "the same assignment");
+    assert_eq!(app.audit_count().await, recorded, "no second audit row");
+}

@@ -354,7 +354,16 @@ async fn update_campaign(
     if let Some(weights) = body.weights {
         spec.weights = weights;
     }
+    let before = row.clone();
     spec.apply(&mut row)?;
+    if row == before {
+        // Nothing changed (a retry, say): no new version, no audit row.
+        crate::db::commit(txn).await?;
+        return Ok(with_etag(
+            CampaignResponse::from(row),
+            actix_web::http::StatusCode::OK,
+        ));
+    }
     let row = campaigns::save_campaign(&txn, row).await?;
     let response = CampaignResponse::from(row);
     audit::record(

@@ -238,15 +238,18 @@ async fn generate_duties(
     let txn = begin_write(&state.db).await?;
     let village = duties::village_in_scope(&txn, user.scope(), *id).await?;
     let generated = duties::generate(&txn, state.clock, &village, body.from, body.to).await?;
-    audit::record(
-        &txn,
-        &user.audit_actor(),
-        AuditEntry::new("duty.generate", "village", village.id).with_changes(json!({
-            "from": body.from, "to": body.to, "created": generated.created,
-            "unstaffed": generated.unstaffed, "calendar_loaded": generated.calendar_loaded,
-        })),
-    )
-    .await?;
+    // Generating a range again adds nothing, and records nothing.
+    if generated.created > 0 {
+        audit::record(
+            &txn,
+            &user.audit_actor(),
+            AuditEntry::new("duty.generate", "village", village.id).with_changes(json!({
+                "from": body.from, "to": body.to, "created": generated.created,
+                "unstaffed": generated.unstaffed, "calendar_loaded": generated.calendar_loaded,
+            })),
+        )
+        .await?;
+    }
     let described = duties::describe(&txn, generated.duties, state.clock.today()).await?;
     crate::db::commit(txn).await?;
     Ok(web::Json(GenerateDutiesResponse {

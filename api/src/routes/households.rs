@@ -343,11 +343,32 @@ fn audit_view(row: &household::Model) -> serde_json::Value {
     })
 }
 
+/// What a change did, for its audit row (masked, like the views).
+fn audit_changes(before: &household::Model, after: &household::Model) -> serde_json::Value {
+    let mut changes = audit::diff(&audit_view(before), &audit_view(after));
+    audit::note_masked_change(
+        &mut changes,
+        "phone",
+        before.phone.as_deref(),
+        after.phone.as_deref(),
+        privacy::mask_phone,
+    );
+    audit::note_masked_change(
+        &mut changes,
+        "id_card_number",
+        before.id_card_number.as_deref(),
+        after.id_card_number.as_deref(),
+        privacy::mask_id_card,
+    );
+    changes
+}
+
 /// PIPL read audit: when the caller is shown phones or ID numbers unmasked, one audit entry
 /// (`household.read_personal_data`) names the households and which of the two fields, written
 /// before the answer leaves. `one`: a single household (its id is the entry's `entity_id`);
 /// otherwise a list page (the ids are listed). Masked answers and households without either
-/// field record nothing. Mutations' answers are covered by the mutation's own entry.
+/// field record nothing. A change's answer is covered by the change's own entry; a PATCH that
+/// changes nothing records this read instead.
 async fn record_personal_data_read(
     state: &AppState,
     user: &AuthUser,
@@ -608,17 +629,17 @@ async fn update_household(
     if let Some(notes) = body.notes {
         changed.notes = notes;
     }
-    let changes = audit::diff(&audit_view(&before), &audit_view(&changed));
-    if changes.as_object().is_some_and(serde_json::Map::is_empty)
-        && changed.village_id == before.village_id
-    {
-        // Nothing changed: no new version, no audit row.
+    if households::same_content(&before, &changed) {
+        // Nothing changed: no new version, no change recorded. The answer still shows the
+        // caller the household's phone and ID number, so that read is recorded as a GET's is.
         crate::db::commit(txn).await?;
+        record_personal_data_read(&state, &user, std::slice::from_ref(&before), true).await?;
         return Ok(with_etag(
             HttpResponse::Ok().json(HouseholdResponse::for_caller(before.clone(), &user)),
             before.version,
         ));
     }
+    let changes = audit_changes(&before, &changed);
     changed.version = before.version + 1;
     changed.updated_at = Utc::now();
     let saved = households::save_household(&txn, before.version, changed).await?;

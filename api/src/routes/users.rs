@@ -19,6 +19,7 @@ use crate::{
     db::begin_write,
     error::{ApiError, ApiResult, Problem},
     pagination::{self, Page},
+    privacy,
     startup::AppState,
 };
 
@@ -155,9 +156,12 @@ pub struct UserQuery {
     pub cursor: Option<String>,
 }
 
-/// The audit view of an account: everything but secrets.
+/// The audit view of an account: everything but secrets, the phone masked (the trail never
+/// holds a full phone number).
 fn audit_view(user: &user::Model) -> serde_json::Value {
-    serde_json::to_value(UserResponse::from(user.clone())).unwrap_or_default()
+    let mut view = UserResponse::from(user.clone());
+    view.phone = view.phone.as_deref().map(privacy::mask_phone);
+    serde_json::to_value(view).unwrap_or_default()
 }
 
 /// Lists accounts anchored in the caller's scope (admins, leaders).
@@ -326,8 +330,20 @@ async fn update_user(
     if let Some(hash) = password_hash {
         changed.password_hash = hash;
     }
+    if changed == before {
+        // Nothing changed (a retry, say): nothing written, no audit row.
+        crate::db::commit(txn).await?;
+        return Ok(web::Json(before.into()));
+    }
     let saved = accounts::save_user(&txn, changed).await?;
     let mut changes = audit::diff(&audit_view(&before), &audit_view(&saved));
+    audit::note_masked_change(
+        &mut changes,
+        "phone",
+        before.phone.as_deref(),
+        saved.phone.as_deref(),
+        privacy::mask_phone,
+    );
     // A new password or a deactivation ends every sign-in of the account, in the same
     // transaction: a stolen refresh token must not outlive the reset.
     let sessions_revoked = if password_changed || (before.active && !saved.active) {
@@ -513,11 +529,21 @@ async fn update_assignment(
         .await?
         .ok_or_else(|| ApiError::NotFound("No such assignment.".to_owned()))?;
     let old_end = before.ends_on;
-    let row = accounts::end_assignment(&txn, before, body.ends_on).await?;
+    let unchanged = old_end == body.ends_on;
+    let row = if unchanged {
+        before
+    } else {
+        accounts::end_assignment(&txn, before, body.ends_on).await?
+    };
     let village_name = crate::org::find_org_unit(&txn, user.scope(), row.village_id)
         .await?
         .map(|village| village.name)
         .unwrap_or_default();
+    if unchanged {
+        // The same last day again (a retry, say): nothing written, no audit row.
+        crate::db::commit(txn).await?;
+        return Ok(web::Json(AssignmentResponse::new(row, village_name)));
+    }
     audit::record(
         &txn,
         &user.audit_actor(),
