@@ -193,6 +193,23 @@ pub async fn find_user(
         .await
 }
 
+/// [`find_user`], the row locked until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's
+/// write transactions are serial already): a change is made to the account as it is, never to a
+/// copy that another admin's change has made stale (a deactivation or password reset written
+/// back over), and sign-ins and refreshes, which read it `FOR SHARE`
+/// (`session::lock_account`), are wholly before or wholly after it.
+pub async fn lock_user(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    id: Uuid,
+) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id)
+        .filter(user_condition(scope))
+        .lock_exclusive()
+        .one(db)
+        .await
+}
+
 /// Filters of the user list.
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {

@@ -352,6 +352,14 @@ impl From<DbErr> for ApiError {
         if matches!(error, DbErr::RecordNotFound(_)) {
             return Self::NotFound("No such record.".to_owned());
         }
+        if matches!(&error, DbErr::Custom(message) if message == crate::idempotency::TAKEN_OVER) {
+            return Self::Conflict {
+                code: "idempotency_in_progress",
+                detail: "A retry with this Idempotency-Key took this request over; this one \
+                         was not carried out."
+                    .to_owned(),
+            };
+        }
         if let Some(SqlErr::UniqueConstraintViolation(_)) = error.sql_err() {
             return Self::Conflict {
                 code: "already_exists",

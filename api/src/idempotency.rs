@@ -16,10 +16,12 @@ use actix_web::{
     middleware::Next,
     web,
 };
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::idempotency_key;
 use futures_util::StreamExt;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -50,27 +52,54 @@ mod states {
 }
 use states::{COMMITTED, DONE, LOST, RUNNING, WITHHELD};
 
-tokio::task_local! {
-    /// The key of the request running in this task: (actor, key).
-    static HELD: (uuid::Uuid, String);
+/// A key this request holds: the caller's key, claimed (or taken over) at `claimed_at`. A
+/// request whose key a retry took over after the lease no longer holds it: it cannot commit,
+/// keep an answer or release the key.
+#[derive(Debug, Clone)]
+struct Held {
+    actor_id: uuid::Uuid,
+    key: String,
+    claimed_at: DateTime<Utc>,
 }
 
+impl Held {
+    /// The key's row, while this request still holds it.
+    fn row(&self) -> Condition {
+        Condition::all()
+            .add(idempotency_key::Column::ActorId.eq(self.actor_id))
+            .add(idempotency_key::Column::Key.eq(self.key.clone()))
+            .add(idempotency_key::Column::CreatedAt.eq(self.claimed_at))
+    }
+}
+
+tokio::task_local! {
+    /// The key of the request running in this task.
+    static HELD: Held;
+}
+
+/// What a request whose key was taken over by its retry gets from its commit (the error maps
+/// to `409 idempotency_in_progress`): the retry carries the request out, this one must not.
+pub(crate) const TAKEN_OVER: &str = "idempotency key taken over by a retry";
+
 /// Marks the running request's key as carried out, in the transaction that carries it out
-/// (`db::commit` calls it before every commit). Outside a keyed request it does nothing.
+/// (`db::commit` calls it before every commit). Outside a keyed request it does nothing; in a
+/// request whose key a retry has taken over it fails, and the transaction is not committed.
 pub(crate) async fn mark_carried_out(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
-    let Ok((actor_id, key)) = HELD.try_with(Clone::clone) else {
+    let Ok(held) = HELD.try_with(Clone::clone) else {
         return Ok(());
     };
-    idempotency_key::Entity::update_many()
+    let marked = idempotency_key::Entity::update_many()
         .col_expr(
             idempotency_key::Column::State,
             sea_orm::sea_query::Expr::value(COMMITTED),
         )
-        .filter(idempotency_key::Column::ActorId.eq(actor_id))
-        .filter(idempotency_key::Column::Key.eq(key))
-        .filter(idempotency_key::Column::State.eq(RUNNING))
+        .filter(held.row())
+        .filter(idempotency_key::Column::State.is_in([RUNNING, COMMITTED]))
         .exec(txn)
         .await?;
+    if marked.rows_affected == 0 {
+        return Err(DbErr::Custom(TAKEN_OVER.to_owned()));
+    }
     Ok(())
 }
 
@@ -145,22 +174,26 @@ pub async fn replay(
         .collect::<String>();
     req.set_payload(Payload::from(body));
 
-    match claim(&state, actor_id, &key, &request_hash).await {
-        Ok(Claim::Ours) => {}
+    let held = match claim(&state.db, actor_id, &key, &request_hash).await {
+        Ok(Claim::Ours(claimed_at)) => Held {
+            actor_id,
+            key,
+            claimed_at,
+        },
         Ok(Claim::Replay(kept)) => return Ok(req.into_response(kept)),
         Err(error) => return Ok(req.error_response(error)),
-    }
+    };
     let response = HELD
-        .scope((actor_id, key.clone()), next.call(req))
+        .scope(held.clone(), next.call(req))
         .await?
         .map_into_boxed_body();
     let status = response.status();
     if status.is_server_error() {
-        forget(&state, actor_id, &key).await;
+        forget(&state, &held).await;
         return Ok(response);
     }
     if response.response().extensions().contains::<OneTimeSecret>() {
-        keep_withheld(&state, actor_id, &key, status).await;
+        keep_withheld(&state, &held, status).await;
         return Ok(response);
     }
     let content_type = response
@@ -176,7 +209,7 @@ pub async fn replay(
     let (request, response) = response.into_parts();
     let (head, body) = response.into_parts();
     let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
-    keep(&state, actor_id, &key, status, content_type, etag, &bytes).await;
+    keep(&state, &held, status, content_type, etag, &bytes).await;
     Ok(ServiceResponse::new(
         request,
         head.set_body(BoxBody::new(bytes)),
@@ -184,22 +217,24 @@ pub async fn replay(
 }
 
 enum Claim {
-    /// The key is new: this request runs.
-    Ours,
+    /// The key is new (or taken over after its lease): this request runs, holding it from
+    /// this time.
+    Ours(DateTime<Utc>),
     /// The key was used for the same request: its response.
     Replay(actix_web::HttpResponse),
 }
 
 async fn claim(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     actor_id: uuid::Uuid,
     key: &str,
     request_hash: &str,
 ) -> Result<Claim, ApiError> {
-    let now = Utc::now();
+    // To the microsecond, as PostgreSQL stores it: the claim is found again by this time.
+    let now = Utc::now().trunc_subsecs(6);
     idempotency_key::Entity::delete_many()
         .filter(idempotency_key::Column::CreatedAt.lt(now - Duration::hours(KEEP_HOURS)))
-        .exec(&state.db)
+        .exec(db)
         .await?;
     let inserted = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
         actor_id: Set(actor_id),
@@ -213,13 +248,13 @@ async fn claim(
         created_at: Set(now),
     })
     .on_conflict_do_nothing()
-    .exec_without_returning(&state.db)
+    .exec_without_returning(db)
     .await?;
     if matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
-        return Ok(Claim::Ours);
+        return Ok(Claim::Ours(now));
     }
     let kept = idempotency_key::Entity::find_by_id((actor_id, key.to_owned()))
-        .one(&state.db)
+        .one(db)
         .await?
         .ok_or_else(in_progress)?;
     if kept.request_hash != request_hash {
@@ -255,11 +290,11 @@ async fn claim(
                 .filter(idempotency_key::Column::Key.eq(key))
                 .filter(idempotency_key::Column::State.eq(RUNNING))
                 .filter(idempotency_key::Column::CreatedAt.eq(kept.created_at))
-                .exec(&state.db)
+                .exec(db)
                 .await?
                 .rows_affected;
             if taken == 1 {
-                return Ok(Claim::Ours);
+                return Ok(Claim::Ours(now));
             }
             return Err(in_progress());
         }
@@ -302,8 +337,7 @@ fn in_progress() -> ApiError {
 
 async fn keep(
     state: &AppState,
-    actor_id: uuid::Uuid,
-    key: &str,
+    held: &Held,
     status: StatusCode,
     content_type: Option<String>,
     etag: Option<String>,
@@ -318,8 +352,7 @@ async fn keep(
             response_body: Set(Some(String::from_utf8_lossy(body).into_owned())),
             ..Default::default()
         })
-        .filter(idempotency_key::Column::ActorId.eq(actor_id))
-        .filter(idempotency_key::Column::Key.eq(key))
+        .filter(held.row())
         .exec(&state.db)
         .await;
     if let Err(error) = result {
@@ -329,15 +362,14 @@ async fn keep(
 
 /// After a 5xx: a key whose request committed nothing is released, so the request can be
 /// retried; one whose request had committed is marked lost, so that it is not.
-async fn forget(state: &AppState, actor_id: uuid::Uuid, key: &str) {
+async fn forget(state: &AppState, held: &Held) {
     let released = idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::ActorId.eq(actor_id))
-        .filter(idempotency_key::Column::Key.eq(key))
+        .filter(held.row())
         .filter(idempotency_key::Column::State.eq(RUNNING))
         .exec(&state.db)
         .await;
     let result = match released {
-        Ok(done) if done.rows_affected == 0 => set_state(state, actor_id, key, LOST, None).await,
+        Ok(done) if done.rows_affected == 0 => set_state(state, held, LOST, None).await,
         other => other.map(|_| ()),
     };
     if let Err(error) = result {
@@ -346,16 +378,15 @@ async fn forget(state: &AppState, actor_id: uuid::Uuid, key: &str) {
 }
 
 /// Keeps the status of an answer that is not kept (it holds a one-time secret).
-async fn keep_withheld(state: &AppState, actor_id: uuid::Uuid, key: &str, status: StatusCode) {
-    if let Err(error) = set_state(state, actor_id, key, WITHHELD, Some(status)).await {
+async fn keep_withheld(state: &AppState, held: &Held, status: StatusCode) {
+    if let Err(error) = set_state(state, held, WITHHELD, Some(status)).await {
         tracing::warn!(error = %crate::error::cause_chain(&error), "could not keep an idempotent response");
     }
 }
 
 async fn set_state(
     state: &AppState,
-    actor_id: uuid::Uuid,
-    key: &str,
+    held: &Held,
     to: &str,
     status: Option<StatusCode>,
 ) -> Result<(), DbErr> {
@@ -365,9 +396,116 @@ async fn set_state(
             status_code: Set(status.map(|status| i32::from(status.as_u16()))),
             ..Default::default()
         })
-        .filter(idempotency_key::Column::ActorId.eq(actor_id))
-        .filter(idempotency_key::Column::Key.eq(key))
+        .filter(held.row())
         .exec(&state.db)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ActiveModelTrait, DatabaseConnection, PaginatorTrait};
+
+    use super::*;
+    use crate::config::DatabaseSettings;
+
+    async fn migrated_sqlite_file() -> (DatabaseConnection, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("minqing-keys-{}.db", uuid::Uuid::now_v7()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let db = crate::db::connect_and_migrate(&DatabaseSettings::new(url))
+            .await
+            .expect("a database");
+        (db, path)
+    }
+
+    /// Commits one write (a key of another caller) as the request holding `held`.
+    async fn commit_a_write_holding(db: &DatabaseConnection, held: Held) -> Result<(), DbErr> {
+        HELD.scope(held, async {
+            let txn = crate::db::begin_write(db).await?;
+            idempotency_key::ActiveModel {
+                actor_id: Set(uuid::Uuid::now_v7()),
+                key: Set("the request's own write".to_owned()),
+                request_hash: Set(String::new()),
+                state: Set(DONE.to_owned()),
+                status_code: Set(None),
+                content_type: Set(None),
+                etag: Set(None),
+                response_body: Set(None),
+                created_at: Set(Utc::now()),
+            }
+            .insert(&txn)
+            .await?;
+            crate::db::commit(txn).await
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_request_whose_key_its_retry_took_over_cannot_commit_and_the_retry_can() {
+        let (db, path) = migrated_sqlite_file().await;
+        let actor_id = uuid::Uuid::now_v7();
+        let first_claim = Utc::now().trunc_subsecs(6) - Duration::minutes(2);
+        idempotency_key::ActiveModel {
+            actor_id: Set(actor_id),
+            key: Set("k".to_owned()),
+            request_hash: Set("h".to_owned()),
+            state: Set(RUNNING.to_owned()),
+            status_code: Set(None),
+            content_type: Set(None),
+            etag: Set(None),
+            response_body: Set(None),
+            created_at: Set(first_claim),
+        }
+        .insert(&db)
+        .await
+        .expect("the first request's claim");
+        // Its lease has run out: the retry takes the key over.
+        let Ok(Claim::Ours(retry_claim)) = claim(&db, actor_id, "k", "h").await else {
+            panic!("the retry takes the key over");
+        };
+
+        let first = commit_a_write_holding(
+            &db,
+            Held {
+                actor_id,
+                key: "k".to_owned(),
+                claimed_at: first_claim,
+            },
+        )
+        .await;
+        let writes_after_the_first = idempotency_key::Entity::find().count(&db).await;
+        let retry = commit_a_write_holding(
+            &db,
+            Held {
+                actor_id,
+                key: "k".to_owned(),
+                claimed_at: retry_claim,
+            },
+        )
+        .await;
+
+        assert!(
+            matches!(&first, Err(DbErr::Custom(message)) if message == TAKEN_OVER),
+            "{first:?}"
+        );
+        assert_eq!(writes_after_the_first.expect("count"), 1, "nothing of it");
+        assert!(retry.is_ok(), "{retry:?}");
+        let key = idempotency_key::Entity::find_by_id((actor_id, "k".to_owned()))
+            .one(&db)
+            .await
+            .expect("read")
+            .expect("the key");
+        assert_eq!(key.state, COMMITTED);
+        assert_eq!(
+            idempotency_key::Entity::find()
+                .count(&db)
+                .await
+                .expect("count"),
+            2
+        );
+        drop(db);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }

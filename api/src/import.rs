@@ -13,7 +13,9 @@ use entity::{
     org_unit::{self, OrgKind},
 };
 use futures_util::StreamExt;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -29,6 +31,8 @@ use crate::{
 
 /// The largest CSV accepted (about 300,000 rows of a typical roster).
 pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+/// The PostgreSQL advisory lock imports take turns on (an arbitrary constant, "MQIMPORT").
+const IMPORT_LOCK: i64 = 0x4D51_494D_504F_5254;
 /// Rows per INSERT statement (18 columns: well under both engines' parameter limits).
 const INSERT_CHUNK: usize = 500;
 
@@ -601,8 +605,14 @@ pub async fn import_households(
     }
 
     // From here on, one write transaction: the duplicate checks and the inserts see the same
-    // database, so two imports of the same file cannot both create the same households.
+    // database, so two imports of the same file cannot both create the same households. On
+    // SQLite its writers are serial; on PostgreSQL imports take turns on a transaction-level
+    // advisory lock (across every server process), each seeing what the one before stored.
     let txn = begin_write(db).await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({IMPORT_LOCK})"))
+            .await?;
+    }
     // Households already stored: by identity in the villages the file names, and by ID
     // number anywhere (ID numbers are unique across the deployment).
     let mut villages: Vec<Uuid> = unique

@@ -94,6 +94,16 @@ pub async fn create_pairing(
             "Only cadres and leaders pair with households.",
         ));
     }
+    // The household's village is copied into the pairing: the household is held (PostgreSQL
+    // `FOR SHARE`) so that a move is wholly before this (the new village is read) or after it
+    // (and moves this pairing along, `follow_household`).
+    household::Entity::find_by_id(household_id)
+        .select_only()
+        .column(household::Column::Id)
+        .lock_shared()
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
     let household = households::find_household(db, scope, household_id)
         .await?
         .ok_or_else(|| {

@@ -497,3 +497,37 @@ async fn stored_passwords_are_argon2id_with_owasp_parameters() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_sign_in_checked_against_a_password_being_reset_is_refused() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr};
+    let app = spawn_app().await;
+    app.seed().await;
+    let new_hash = api::auth::password::hash_async("another-password-1".to_owned())
+        .await
+        .expect("a hash");
+    // An admin's password reset, committed while the sign-in with the old password is on
+    // its way.
+    let reset = app.db.begin().await.expect("begin");
+    entity::user::Entity::update_many()
+        .col_expr(entity::user::Column::PasswordHash, Expr::value(new_hash))
+        .filter(entity::user::Column::Username.eq("cadre1"))
+        .exec(&reset)
+        .await
+        .expect("the reset");
+
+    let (signed_in, ()) = tokio::join!(
+        app.login_raw("cadre1", crate::helpers::DEMO_PASSWORD),
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            reset.commit().await.expect("the reset commits");
+        }
+    );
+
+    signed_in.assert_problem(401, "unauthorized");
+    assert_eq!(
+        app.login_raw("cadre1", "another-password-1").await.status,
+        200,
+        "the new password works"
+    );
+}

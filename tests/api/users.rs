@@ -237,3 +237,35 @@ async fn an_account_or_assignment_patched_with_what_it_already_says_records_noth
     assert_eq!(again.1.json(), first.1.json(), "the same assignment");
     assert_eq!(app.audit_count().await, recorded, "no second audit row");
 }
+
+#[tokio::test]
+async fn a_change_made_while_an_account_is_being_deactivated_does_not_bring_it_back() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr};
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let cadre = demo_id("user:cadre2");
+    let path = format!("/api/v1/users/{cadre}");
+    // Another admin's deactivation, committed a moment after this change has started.
+    let deactivation = app.db.begin().await.expect("begin");
+    entity::user::Entity::update_many()
+        .col_expr(entity::user::Column::Active, Expr::value(false))
+        .filter(entity::user::Column::Id.eq(cadre))
+        .exec(&deactivation)
+        .await
+        .expect("the deactivation");
+    let rename = json!({"display_name": "王芳芳"});
+
+    let (renamed, ()) = tokio::join!(app.patch_json(&admin, &path, &rename), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        deactivation
+            .commit()
+            .await
+            .expect("the deactivation commits");
+    });
+
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    let stored = app.get_as(&admin, &path).await.json();
+    assert_eq!(stored["display_name"], "王芳芳");
+    assert_eq!(stored["active"], false, "the deactivation stands");
+}

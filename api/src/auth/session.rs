@@ -80,6 +80,14 @@ pub async fn login(
         return Err(rejected());
     };
     let txn = begin_write(db).await?;
+    // The password was checked against the account as read before; a reset or deactivation
+    // committed since ends this sign-in here (and one still running waits for it, then
+    // revokes what it makes).
+    let current = lock_account(&txn, user.id).await?;
+    if !current.is_some_and(|current| current.active && current.password_hash == user.password_hash)
+    {
+        return Err(rejected());
+    }
     throttle::reset_account(&txn, &username).await?;
     let refresh = insert_refresh_token(&txn, user.id, Uuid::now_v7(), None, now).await?;
     audit::record(
@@ -106,6 +114,10 @@ pub async fn refresh(
         .one(&txn)
         .await?
         .ok_or_else(refresh_rejected)?;
+    // The account first, then the sign-in, in the order a password reset takes them: a reset
+    // is wholly before this refresh (its revocation is seen below) or wholly after it (and
+    // revokes the token made here).
+    let user = lock_account(&txn, found.user_id).await?;
     lock_family(&txn, found.family_id).await?;
     // Read again under the lock: a concurrent refresh or sign-out may have changed it.
     let row = refresh_token::Entity::find_by_id(found.id)
@@ -115,11 +127,7 @@ pub async fn refresh(
     if row.revoked_at.is_some() || row.expires_at <= now {
         return Err(refresh_rejected());
     }
-    let user = user::Entity::find_by_id(row.user_id)
-        .one(&txn)
-        .await?
-        .filter(|user| user.active);
-    let Some(user) = user else {
+    let Some(user) = user.filter(|user| user.active) else {
         revoke_family(&txn, row.family_id, now).await?;
         crate::db::commit(txn).await?;
         return Err(refresh_rejected());
@@ -206,6 +214,14 @@ pub async fn revoke_all_for_user(db: &impl ConnectionTrait, user_id: Uuid) -> Re
         .exec(db)
         .await?
         .rows_affected)
+}
+
+/// Reads an account, locked against a change until the transaction ends (PostgreSQL
+/// `FOR SHARE`; SQLite's write transactions are serial already). A password reset or
+/// deactivation locks it `FOR UPDATE` (`accounts::lock_user`) before revoking the account's
+/// tokens, so a sign-in or refresh is wholly before it or wholly after it.
+async fn lock_account(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id).lock_shared().one(db).await
 }
 
 /// Serialises the changes to one sign-in's tokens. On PostgreSQL it locks the family's

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use entity::{api_token, user::Role};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -243,11 +243,19 @@ async fn revoke_api_token(
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::NotFound("No such API token.".to_owned()))?;
-    if row.revoked_at.is_none() {
+    // Only a token still live is revoked and audited, decided by the UPDATE itself: of two
+    // concurrent revocations one finds it revoked already.
+    let revoked = api_token::Entity::update_many()
+        .col_expr(
+            api_token::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(api_token::Column::Id.eq(row.id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if revoked.rows_affected == 1 {
         let id = row.id;
-        let mut active: api_token::ActiveModel = row.into();
-        active.revoked_at = Set(Some(Utc::now()));
-        api_token::Entity::update(active).exec(&txn).await?;
         audit::record(
             &txn,
             &user.audit_actor(),

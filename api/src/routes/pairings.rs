@@ -190,7 +190,11 @@ async fn delete_pairing(
             "A cadre removes only their own pairings.".to_owned(),
         ));
     }
-    pairing::Entity::delete_by_id(row.id).exec(&txn).await?;
+    let deleted = pairing::Entity::delete_by_id(row.id).exec(&txn).await?;
+    if deleted.rows_affected == 0 {
+        // A concurrent delete of the same pairing won: it wrote the tombstone and the audit row.
+        return Err(ApiError::NotFound("No such pairing.".to_owned()));
+    }
     crate::sync::record_deletion(
         &txn,
         "pairings",

@@ -6,6 +6,7 @@ use entity::{
     user::{self, Position, Role},
     village_assignment,
 };
+use sea_orm::{EntityTrait, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -293,7 +294,7 @@ async fn update_user(
         None => None,
     };
     let txn = begin_write(&state.db).await?;
-    let before = accounts::find_user(&txn, user.scope(), *id)
+    let before = accounts::lock_user(&txn, user.scope(), *id)
         .await?
         .ok_or_else(|| ApiError::NotFound("No such user.".to_owned()))?;
     let mut changed = before.clone();
@@ -525,6 +526,12 @@ async fn update_assignment(
     body: web::Json<UpdateAssignmentRequest>,
 ) -> ApiResult<web::Json<AssignmentResponse>> {
     let txn = begin_write(&state.db).await?;
+    // Held until the commit (PostgreSQL `FOR UPDATE`): a concurrent change of the same
+    // assignment is wholly before this one, so a retry racing its original finds the day set.
+    village_assignment::Entity::find_by_id(*id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?;
     let before = accounts::find_assignment(&txn, user.scope(), *id)
         .await?
         .ok_or_else(|| ApiError::NotFound("No such assignment.".to_owned()))?;
