@@ -620,6 +620,12 @@ pub async fn swap(
     user_id: Uuid,
     reason: String,
 ) -> ApiResult<(duty::Model, Option<duty::Model>)> {
+    // Held until the commit (PostgreSQL `FOR UPDATE`; SQLite's writers are serial): two swaps
+    // of one duty take turns, each from what the other left.
+    duty::Entity::find_by_id(duty_id)
+        .lock_exclusive()
+        .one(db)
+        .await?;
     let duty = find_duty(db, scope, duty_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("No such duty in your scope.".to_owned()))?;

@@ -106,6 +106,36 @@ async fn parallel_wrong_passwords_cannot_slip_past_the_limit() {
 }
 
 #[tokio::test]
+async fn parallel_guesses_from_one_address_stop_at_its_limit_and_sign_ins_do_not_count() {
+    let app = spawn_app().await;
+    app.seed().await;
+    for _ in 0..3 {
+        app.login("cadre1").await;
+    }
+
+    // A hundred and ten names guessed at once from this one address.
+    let names: Vec<String> = (0..110).map(|n| format!("guess{n}")).collect();
+    let guesses = names
+        .iter()
+        .map(|name| app.login_raw(name, "wrong-password"));
+    let responses = futures_util::future::join_all(guesses).await;
+    let after = app.login_raw("cadre2", crate::helpers::DEMO_PASSWORD).await;
+
+    let status_count = |status: u16| {
+        responses
+            .iter()
+            .filter(|response| response.status == status)
+            .count()
+    };
+    assert_eq!(
+        (status_count(401), status_count(429)),
+        (100, 10),
+        "the address's hundred failures, then refused"
+    );
+    after.assert_problem(429, "too_many_requests");
+}
+
+#[tokio::test]
 async fn a_refresh_token_rotates_and_its_reuse_revokes_the_whole_family() {
     let app = spawn_app().await;
     app.seed().await;

@@ -74,7 +74,7 @@ pub async fn login(
     let matches = password::verify_async(password_given.to_owned(), stored_hash).await?;
     let Some(user) = user.filter(|_| matches) else {
         let txn = begin_write(db).await?;
-        throttle::record_failure(&txn, meta.client_addr.as_deref(), now).await?;
+        throttle::record_failure(&txn, now).await?;
         crate::db::commit(txn).await?;
         tracing::info!(client_addr = meta.client_addr.as_deref(), "sign-in failed");
         return Err(rejected());
@@ -88,7 +88,7 @@ pub async fn login(
     {
         return Err(rejected());
     }
-    throttle::reset_account(&txn, &username).await?;
+    throttle::record_success(&txn, &username, meta.client_addr.as_deref()).await?;
     let refresh = insert_refresh_token(&txn, user.id, Uuid::now_v7(), None, now).await?;
     audit::record(
         &txn,

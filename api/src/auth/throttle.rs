@@ -5,7 +5,9 @@
 //!   so parallel guesses cannot slip past the limit; a successful sign-in clears it.
 //! - The address key counts *failures*: it stops one address trying many accounts, while a
 //!   township behind one proxy (many users, one address) is not locked out by its own
-//!   successful sign-ins.
+//!   successful sign-ins. Each attempt is counted against it when reserved, like the
+//!   account's, so parallel guesses from one address see each other; a successful sign-in
+//!   takes its count back.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::login_throttle;
@@ -91,13 +93,8 @@ pub async fn reserve_attempt(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     if let Some(address) = client_addr {
-        let row = login_throttle::Entity::find_by_id(address_key(address))
-            .one(db)
-            .await?;
-        if let Some(row) = row.filter(|row| {
-            row.attempts >= ADDRESS_LIMIT
-                && row.window_started_at + Duration::minutes(WINDOW_MINUTES) > now
-        }) {
+        let row = bump(db, address_key(address), now).await?;
+        if row.attempts > ADDRESS_LIMIT {
             return Err(retry_after(row.window_started_at, now));
         }
     }
@@ -108,16 +105,9 @@ pub async fn reserve_attempt(
     Ok(())
 }
 
-/// Counts a failure against the address, and forgets windows that are over (so the table
-/// does not grow with every mistyped name).
-pub async fn record_failure(
-    db: &impl ConnectionTrait,
-    client_addr: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    if let Some(address) = client_addr {
-        bump(db, address_key(address), now).await?;
-    }
+/// After a failed sign-in (its attempt stays counted against the address): forgets windows
+/// that are over, so the table does not grow with every mistyped name.
+pub async fn record_failure(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<(), DbErr> {
     login_throttle::Entity::delete_many()
         .filter(login_throttle::Column::WindowStartedAt.lt(now - Duration::minutes(WINDOW_MINUTES)))
         .exec(db)
@@ -125,11 +115,27 @@ pub async fn record_failure(
     Ok(())
 }
 
-/// Forgets the account's attempts after a successful sign-in.
-pub async fn reset_account(db: &impl ConnectionTrait, username: &str) -> Result<(), DbErr> {
+/// After a successful sign-in: forgets the account's attempts, and takes back the one this
+/// sign-in reserved against the address.
+pub async fn record_success(
+    db: &impl ConnectionTrait,
+    username: &str,
+    client_addr: Option<&str>,
+) -> Result<(), DbErr> {
     login_throttle::Entity::delete_many()
         .filter(login_throttle::Column::Key.eq(account_key(username)))
         .exec(db)
         .await?;
+    if let Some(address) = client_addr {
+        login_throttle::Entity::update_many()
+            .col_expr(
+                login_throttle::Column::Attempts,
+                Expr::col(login_throttle::Column::Attempts).sub(1),
+            )
+            .filter(login_throttle::Column::Key.eq(address_key(address)))
+            .filter(login_throttle::Column::Attempts.gt(0))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }

@@ -213,7 +213,13 @@ pub async fn compute(
     place: &org_unit::Model,
     month: Month,
 ) -> Result<MonthlyLedger, DbErr> {
-    let until = clock.start_of(month.next_first_day());
+    // The month holds what was written before this moment (a signature's time, when it is
+    // signed): an issue raised or struck off after it, even while this is being read, is the
+    // next month's, whose window starts here. Taken before the reads, so that nothing they
+    // might still see is later than it (and so in both months), and nothing written during
+    // them is earlier than it (and so in neither).
+    let generated_at = Utc::now();
+    let until = clock.start_of(month.next_first_day()).min(generated_at);
     // A month signed off before its end (by the 30th, as the campaign asks) froze without its
     // last days: what was raised or struck off after that signature belongs to this month.
     let month_start = clock.start_of(month.first_day);
@@ -271,7 +277,7 @@ pub async fn compute(
         org_unit_id: place.id,
         org_unit: place.name.clone(),
         month: month.to_string(),
-        generated_at: Utc::now(),
+        generated_at,
         new: Vec::new(),
         struck_off: Vec::new(),
         carried_over: Vec::new(),
