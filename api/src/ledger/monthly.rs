@@ -215,9 +215,9 @@ pub async fn compute(
 ) -> Result<MonthlyLedger, DbErr> {
     // The month holds what was written before this moment (a signature's time, when it is
     // signed): an issue raised or struck off after it, even while this is being read, is the
-    // next month's, whose window starts here. Taken before the reads, so that nothing they
-    // might still see is later than it (and so in both months), and nothing written during
-    // them is earlier than it (and so in neither).
+    // next month's, whose window starts here. Taken before the reads (it was taken after them:
+    // whatever was written while they ran fell in neither month). Only a write already under
+    // way at this moment — stamped before it, committed after the reads — can still be missed.
     let generated_at = Utc::now();
     let until = clock.start_of(month.next_first_day()).min(generated_at);
     // A month signed off before its end (by the 30th, as the campaign asks) froze without its
