@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestResponse, demo_id, spawn_app, villages};
+use crate::helpers::{TestApp, TestResponse, demo_id, spawn_app, today, villages};
 
 struct Phone<'a> {
     app: &'a TestApp,
@@ -485,8 +485,10 @@ async fn a_pushed_visit_out_of_scope_or_under_a_taken_id_is_refused_but_one_sent
     assert_eq!(first.status, 200, "{}", first.text);
     out_of_scope.assert_problem(422, "invalid_record");
     assert_eq!(out_of_scope.json()["details"]["id"], json!(outside));
-    taken.assert_problem(409, "sync_conflict");
+    // Pulling would not cure it: refused as invalid, not as a conflict to pull and retry.
+    taken.assert_problem(422, "invalid_record");
     assert_eq!(taken.json()["details"]["id"], json!(stored));
+    assert_eq!(taken.json()["details"]["reason"], "id_taken");
     assert_eq!(
         after_refusals, before,
         "neither refused push wrote its good visit"
@@ -519,6 +521,55 @@ async fn a_village_taken_from_a_cadre_comes_down_as_deleted() {
     assert_eq!(deleted.len(), 50);
     assert!(
         deleted.contains(&demo_id(&format!("household:{}:0", villages::LIUSHUTUN)).to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_village_given_and_taken_back_while_nothing_else_changed_leaves_the_phone_again() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    // A village given by mistake, and nothing synced written anywhere since the last pull.
+    let given = app
+        .post_json(
+            Some(&admin),
+            &format!("/api/v1/users/{}/assignments", demo_id("user:cadre1")),
+            &json!({"village_id": demo_id(villages::HEWAN), "starts_on": "2026-01-01"}),
+        )
+        .await;
+    assert_eq!(given.status, 201, "{}", given.text);
+    let mistaken = phone.pull_once().await;
+    let ended = app
+        .patch_json(
+            &admin,
+            &format!(
+                "/api/v1/assignments/{}",
+                given.json()["id"].as_str().expect("id")
+            ),
+            &json!({"ends_on": (today() - chrono::Days::new(1)).to_string()}),
+        )
+        .await;
+    assert_eq!(ended.status, 200, "{}", ended.text);
+
+    let corrected = phone.pull_once().await;
+
+    assert_eq!(
+        ids(&mistaken, "villages", "created"),
+        vec![demo_id(villages::HEWAN).to_string()]
+    );
+    let hewan_households = ids(&mistaken, "households", "created");
+    assert!(!hewan_households.is_empty());
+    assert_eq!(
+        ids(&corrected, "villages", "deleted"),
+        vec![demo_id(villages::HEWAN).to_string()],
+        "the village leaves the phone"
+    );
+    let deleted = ids(&corrected, "households", "deleted");
+    assert!(
+        hewan_households.iter().all(|id| deleted.contains(id)),
+        "and so do its households"
     );
 }
 

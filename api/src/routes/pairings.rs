@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use entity::{pairing, user::Role};
-use sea_orm::EntityTrait;
+use sea_orm::{EntityTrait, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -180,6 +180,13 @@ async fn delete_pairing(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let txn = begin_write(&state.db).await?;
+    // Held until the commit (PostgreSQL `FOR UPDATE`): a household move that carries the
+    // pairing to another village is wholly before this (its tombstone goes to the new village)
+    // or after it.
+    pairing::Entity::find_by_id(*id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?;
     let row = pairings::find_pairing(&txn, user.scope(), *id)
         .await?
         .ok_or_else(|| ApiError::NotFound("No such pairing.".to_owned()))?;

@@ -176,8 +176,8 @@ async fn record_personal_data_pull(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Applied.", body = PushReport),
-        (status = 422, description = "A record is invalid (`details` names it), or one id appears twice.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Records changed on the server since `last_pulled_at` (`details.conflicts`).", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_record`: a record is refused and pulling would not change that (`details` names the table and id; `details.reason` the refusal's own code, such as `validation_failed`, `id_taken`, `id_card_taken` or `invalid_transition`; `details.errors` the fields), or one id appears twice. Nothing is written.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sync_conflict`: records changed on the server since `last_pulled_at` (`details.conflicts`), or while the push ran (`details` names the record): pull, then push again. Nothing is written.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More than 1,000 records or 4 MiB.", body = Problem, content_type = "application/problem+json"),
     ),
 )]

@@ -223,53 +223,80 @@ pub async fn pull(
             "Sync is for the field app's users, not API tokens.".to_owned(),
         ));
     };
-    let txn = begin_snapshot(db).await?;
-    let cursor = current_cursor(&txn).await?;
-    let villages_now: BTreeSet<Uuid> = org_unit::Entity::find()
-        .select_only()
-        .column(org_unit::Column::Id)
-        .filter(org_unit::Column::Kind.eq(OrgKind::Village))
-        .filter(user.scope().org_unit_condition(org_unit::Column::Id))
-        .into_tuple::<Uuid>()
-        .all(&txn)
-        .await?
-        .into_iter()
-        .collect();
-    let previous = match last_pulled_at {
-        Some(since) => sync_device_scope::Entity::find_by_id((user_id, device.to_owned(), since))
-            .one(&txn)
+    // A later pull whose villages changed must hand out a cursor of its own: the villages a
+    // phone has are kept by cursor (`remember_scope`), and one kept under the cursor it came
+    // with is never replaced (a lost answer is compared with what the phone had). So when the
+    // cursor has not moved since (no synced write anywhere), it is moved on once and the
+    // snapshot taken again; should it still not move (PostgreSQL: an older transaction is
+    // running), the change of villages waits for a pull that finds it moved.
+    let mut moved_on = false;
+    let (txn, villages_now, previous, window) = loop {
+        let txn = begin_snapshot(db).await?;
+        let cursor = current_cursor(&txn).await?;
+        let villages_now: BTreeSet<Uuid> = org_unit::Entity::find()
+            .select_only()
+            .column(org_unit::Column::Id)
+            .filter(org_unit::Column::Kind.eq(OrgKind::Village))
+            .filter(user.scope().org_unit_condition(org_unit::Column::Id))
+            .into_tuple::<Uuid>()
+            .all(&txn)
             .await?
-            .and_then(|snapshot| serde_json::from_value::<BTreeSet<Uuid>>(snapshot.villages).ok()),
-        None => None,
-    };
-    let window = match (last_pulled_at, &previous) {
-        // A cursor this device was given is never gone back on: every change stamped up to it
-        // was sent. (On PostgreSQL a later snapshot can see a transaction of another database
-        // as still running and come out a little lower.)
-        (Some(since), Some(_)) => Window {
-            since: Some(since),
-            until: cursor.max(since),
-        },
-        // A cursor from the future that this device was not given (a restored server): a
-        // first pull.
-        (Some(since), None) if since > cursor => Window {
-            since: None,
-            until: cursor,
-        },
-        // Without the villages this device had, villages that left its scope could not be
-        // sent as deleted: the app must start over with a first pull.
-        (Some(_), None) => {
-            return Err(ApiError::Conflict {
-                code: "sync_reset_required",
-                detail: "This device's last pull is not known here: pull again with \
-                         last_pulled_at=null."
-                    .to_owned(),
-            });
+            .into_iter()
+            .collect();
+        let previous = match last_pulled_at {
+            Some(since) => {
+                sync_device_scope::Entity::find_by_id((user_id, device.to_owned(), since))
+                    .one(&txn)
+                    .await?
+                    .and_then(|snapshot| {
+                        serde_json::from_value::<BTreeSet<Uuid>>(snapshot.villages).ok()
+                    })
+            }
+            None => None,
+        };
+        let window = match (last_pulled_at, &previous) {
+            // A cursor this device was given is never gone back on: every change stamped up to it
+            // was sent. (On PostgreSQL a later snapshot can see a transaction of another database
+            // as still running and come out a little lower.)
+            (Some(since), Some(_)) => Window {
+                since: Some(since),
+                until: cursor.max(since),
+            },
+            // A cursor from the future that this device was not given (a restored server): a
+            // first pull.
+            (Some(since), None) if since > cursor => Window {
+                since: None,
+                until: cursor,
+            },
+            // Without the villages this device had, villages that left its scope could not be
+            // sent as deleted: the app must start over with a first pull.
+            (Some(_), None) => {
+                return Err(ApiError::Conflict {
+                    code: "sync_reset_required",
+                    detail: "This device's last pull is not known here: pull again with \
+                                 last_pulled_at=null."
+                        .to_owned(),
+                });
+            }
+            (None, _) => Window {
+                since: None,
+                until: cursor,
+            },
+        };
+        let villages_changed = previous
+            .as_ref()
+            .is_some_and(|previous| *previous != villages_now);
+        if villages_changed && window.since == Some(window.until) {
+            if !moved_on {
+                txn.rollback().await?;
+                move_cursor_on(db).await?;
+                moved_on = true;
+                continue;
+            }
+            let villages_then = previous.clone().unwrap_or_default();
+            break (txn, villages_then, previous, window);
         }
-        (None, _) => Window {
-            since: None,
-            until: cursor,
-        },
+        break (txn, villages_now, previous, window);
     };
     let (joined, left): (Vec<Uuid>, Vec<Uuid>) = match &previous {
         Some(previous) => (
@@ -707,6 +734,20 @@ async fn ids_in_villages<E: EntityTrait, C: ColumnTrait>(
         .into_tuple()
         .all(db)
         .await
+}
+
+/// Moves the cursor on: a writing transaction that takes a stamp (SQLite: the counter's next
+/// value) or a transaction id (PostgreSQL: the settled id moves past it once every older
+/// transaction has ended). It writes no row of a synced table.
+async fn move_cursor_on(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let txn = begin_write(db).await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_current_xact_id()")
+            .await?;
+    } else {
+        txn.stamp().await?;
+    }
+    commit(txn).await
 }
 
 /// Keeps the villages sent at this cursor, for the next pull's comparison, and forgets

@@ -92,12 +92,21 @@ fn about(table: &str, id: Uuid, error: ApiError) -> ApiError {
     if status >= 500 {
         return error;
     }
-    let details = json!({"table": table, "id": id, "errors": problem.errors});
+    let details =
+        json!({"table": table, "id": id, "reason": problem.code, "errors": problem.errors});
     let detail = format!("{table} {id}: {}", problem.detail);
     match status {
         403 | 404 => ApiError::ForbiddenWithDetails { detail, details },
-        // A concurrent change of the same record (412 inside the push) is a conflict too.
-        409 | 412 => ApiError::Conflict409WithDetails { detail, details },
+        // A concurrent change of the same record while the push ran (412 inside it, or the
+        // same record inserted beside it): a conflict, which a pull and a new push resolve.
+        412 => ApiError::Conflict409WithDetails { detail, details },
+        409 if problem.code == "already_exists" => {
+            ApiError::Conflict409WithDetails { detail, details }
+        }
+        // Any other refusal — an ID number another household has, an id taken by a different
+        // record, a step the status does not allow — is not cured by pulling: the record
+        // is invalid, `reason` says why, and the phone shows it instead of pulling and pushing
+        // the same again for ever.
         _ => ApiError::Unprocessable {
             code: "invalid_record",
             detail,
