@@ -574,6 +574,95 @@ async fn a_village_given_and_taken_back_while_nothing_else_changed_leaves_the_ph
 }
 
 #[tokio::test]
+async fn a_village_leaving_the_phone_does_not_name_the_complaints_it_never_had() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let official = app.token_for("official1").await;
+    let deadline = (today() + chrono::Days::new(10)).to_string();
+    let complaint = Uuid::new_v4();
+    let difficulty = Uuid::new_v4();
+    let recorded = app
+        .post_json(
+            Some(&official),
+            "/api/v1/visits",
+            &json!({
+                "id": Uuid::new_v4(),
+                "household_id": demo_id(&format!("household:{}:9", villages::DONGGUAN)),
+                "channel": "door_to_door",
+                "visited_at": chrono::Utc::now().to_rfc3339(),
+                "answers": {"difficulties": "化粪池满了"},
+                "issues": [
+                    {"id": complaint, "category": "cadre_conduct", "matter": "包村干部态度生硬",
+                     "deadline": deadline, "named_cadre_id": demo_id("user:cadre1")},
+                    {"id": difficulty, "category": "practical_difficulty", "matter": "化粪池满了",
+                     "deadline": deadline},
+                ],
+            }),
+        )
+        .await;
+    assert_eq!(recorded.status, 201, "{}", recorded.text);
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    let first = phone.pull().await;
+    let ended = app
+        .take_village_from(&admin, "cadre1", villages::DONGGUAN)
+        .await;
+    assert_eq!(ended.status, 200, "{}", ended.text);
+
+    let after = phone.pull().await;
+
+    let had = ids(&first, "issues", "created");
+    assert!(had.contains(&difficulty.to_string()) && !had.contains(&complaint.to_string()));
+    let deleted = ids(&after, "issues", "deleted");
+    assert!(deleted.contains(&difficulty.to_string()), "{deleted:?}");
+    assert!(
+        !deleted.contains(&complaint.to_string()),
+        "the complaint it never had is not named"
+    );
+}
+
+#[tokio::test]
+async fn a_complaint_pushed_later_withholds_its_visit_from_the_phone_of_the_cadre_it_names() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut official = Phone::new(&app, "official1", "phone-o").await;
+    official.pull().await;
+    let mut cadre = Phone::new(&app, "cadre1", "phone-c").await;
+    cadre.pull().await;
+    let visit = Uuid::new_v4();
+    let household = demo_id(&format!("household:{}:7", villages::DONGGUAN));
+    let pushed = official
+        .push(json!({"visits": {"created": [new_visit(visit, household)]}}))
+        .await;
+    assert_eq!(pushed.status, 200, "{}", pushed.text);
+    let before = cadre.pull().await;
+    official.pull().await;
+    let mut complaint = new_issue(Uuid::new_v4(), visit);
+    complaint["category"] = json!("cadre_conduct");
+    complaint["matter"] = json!("包村干部态度生硬");
+    complaint["named_cadre_id"] = json!(demo_id("user:cadre1"));
+    let complained = official
+        .push(json!({"issues": {"created": [complaint]}}))
+        .await;
+    assert_eq!(complained.status, 200, "{}", complained.text);
+
+    let after = cadre.pull().await;
+
+    let held = |changes: &Value, kind: &str| {
+        changes["visits"][kind]
+            .as_array()
+            .expect("visits")
+            .iter()
+            .find(|record| record["id"] == json!(visit))
+            .cloned()
+    };
+    let first = held(&before, "created").expect("the visit came down");
+    assert!(first["answers"].is_string(), "in full at first: {first}");
+    let again = held(&after, "updated").expect("the visit comes down again");
+    assert!(again["answers"].is_null(), "withheld now: {again}");
+}
+
+#[tokio::test]
 async fn pushes_over_the_record_limit_are_413_and_bad_cursors_are_refused() {
     let app = spawn_app().await;
     app.seed().await;

@@ -13,7 +13,7 @@ use entity::{
     issue::{self, Category, Level, Status},
     issue_event::{self, EventKind},
     org_unit, user,
-    visit::Channel,
+    visit::{self, Channel},
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
@@ -576,6 +576,16 @@ pub async fn create_issue(
         .await?;
     // The `created` event is the server's: it comes down to the pushing phone as new.
     record_event(db, caller, row.id, EventKind::Created, None, None).await?;
+    if let (Some(visit_id), Some(_)) = (row.visit_id, row.named_cadre_id) {
+        // A complaint naming a cadre withholds its visit's answers from that cadre: the visit
+        // is marked changed, so that a phone which already holds it in full gets it again,
+        // withheld (a visit stored earlier, whose complaint is pushed later).
+        visit::Entity::update_many()
+            .col_expr(visit::Column::ChangeSeq, Expr::value(0))
+            .filter(visit::Column::Id.eq(visit_id))
+            .exec(db)
+            .await?;
+    }
     Ok(row)
 }
 

@@ -160,7 +160,9 @@ async fn record_personal_data_pull(
 /// through the same rules as the REST API. At most 1,000 records and 4 MiB (413 beyond).
 /// Households are created and updated; visits, issues (raised in a visit) and issue events
 /// (`progress`, `resolved`, `feedback`) are created; villages, enterprises and pairings are
-/// read-only. A record the server changed after `last_pulled_at`, pushed with other content,
+/// read-only. An issue already stored is not edited by a push: with the same `matter`,
+/// `category` and `visit_id` it is a re-push (its other columns are the server's once created:
+/// an extended deadline, an escalated level), with another of those three 422. A record the server changed after `last_pulled_at`, pushed with other content,
 /// refuses the whole push with 409 naming it (`details.conflicts`); pull and push again.
 /// Re-pushing records the server already has with the same content is success. Records are
 /// not deleted from the field app: a `deleted` id of a record the caller can pull refuses the

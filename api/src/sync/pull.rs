@@ -604,12 +604,15 @@ impl Pull {
             )?;
         }
         drop(rows);
-        // Issues of villages that left, unless still visible (the caller leads them).
+        // Issues of villages that left, unless still visible (the caller leads them) — and
+        // never a complaint naming the caller, which the phone never had: its id here would
+        // tell the cadre it exists.
         let left_issues: Vec<Uuid> = issue::Entity::find()
             .select_only()
             .column(issue::Column::Id)
             .filter(issue::Column::VillageId.is_in(left.iter().copied()))
             .filter(Condition::all().add(visible.clone()).not())
+            .filter(ledger::conflict_condition(&user.principal))
             .into_tuple()
             .all(&txn)
             .await?;
