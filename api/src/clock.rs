@@ -32,10 +32,19 @@ impl LocalClock {
         instant.with_timezone(&self.offset).date_naive()
     }
 
-    /// The instant a local day begins (its local midnight).
+    /// The instant a local day begins (its local midnight). The first and last days chrono
+    /// can name (a client may send them) have no such instant within its range: they give
+    /// its first or last instant.
     pub fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {
         let midnight = day.and_time(chrono::NaiveTime::MIN);
-        (midnight - self.offset).and_utc()
+        midnight
+            .checked_sub_offset(self.offset)
+            .unwrap_or(if self.offset.local_minus_utc() > 0 {
+                chrono::NaiveDateTime::MIN
+            } else {
+                chrono::NaiveDateTime::MAX
+            })
+            .and_utc()
     }
 }
 

@@ -366,6 +366,18 @@ impl From<DbErr> for ApiError {
                 detail: "A record with the same unique values already exists.".to_owned(),
             };
         }
+        // PostgreSQL's class 22, data exception: a value it cannot store or compare — a date
+        // before 4713 BC, a text longer than its column (SQLSTATEs have five characters;
+        // SQLite's codes are numbers). The request's value, not our fault.
+        if sql_state(&error).is_some_and(|code| code.len() == 5 && code.starts_with("22")) {
+            return Self::Unprocessable {
+                code: "value_out_of_range",
+                detail: "A value is outside what can be stored (a date too far away, a text \
+                         too long)."
+                    .to_owned(),
+                details: serde_json::json!({}),
+            };
+        }
         if is_unavailable(&error) {
             tracing::warn!(error = %cause_chain(&error), "database unavailable");
             return Self::Unavailable(
@@ -417,22 +429,51 @@ fn sql_state(error: &DbErr) -> Option<String> {
 
 impl From<validator::ValidationErrors> for ApiError {
     fn from(errors: validator::ValidationErrors) -> Self {
-        let mut fields: Vec<FieldError> = errors
-            .field_errors()
-            .into_iter()
-            .flat_map(|(field, errors)| {
-                errors.iter().map(move |error| FieldError {
-                    field: field.to_string(),
+        let mut fields = Vec::new();
+        collect_field_errors(&errors, "", &mut fields);
+        fields.sort_by(|a, b| a.field.cmp(&b.field));
+        Self::Validation(fields)
+    }
+}
+
+/// Nested request structs that `#[serde(flatten)]` puts in their parent on the wire
+/// (`IssueFields` as `issue`): validator names them by their Rust field, the path must not.
+const FLATTENED: [&str; 1] = ["issue"];
+
+/// Every field error, a nested one named by its path (`issues[0].matter`, `days[3].name`).
+fn collect_field_errors(
+    errors: &validator::ValidationErrors,
+    prefix: &str,
+    out: &mut Vec<FieldError>,
+) {
+    use validator::ValidationErrorsKind;
+    for (name, kind) in errors.errors() {
+        let field = if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                out.extend(list.iter().map(|error| FieldError {
+                    field: field.clone(),
                     code: error.code.to_string(),
                     message: error.message.as_ref().map_or_else(
                         || format!("{field} is invalid ({}).", error.code),
                         ToString::to_string,
                     ),
-                })
-            })
-            .collect();
-        fields.sort_by(|a, b| a.field.cmp(&b.field));
-        Self::Validation(fields)
+                }));
+            }
+            ValidationErrorsKind::Struct(inner) if FLATTENED.contains(&name.as_ref()) => {
+                collect_field_errors(inner, prefix, out);
+            }
+            ValidationErrorsKind::Struct(inner) => collect_field_errors(inner, &field, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect_field_errors(inner, &format!("{field}[{index}]"), out);
+                }
+            }
+        }
     }
 }
 

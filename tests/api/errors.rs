@@ -230,3 +230,70 @@ async fn json_nested_past_the_parsers_depth_limit_is_refused_as_a_problem_on_eve
         );
     }
 }
+
+#[tokio::test]
+async fn dates_at_the_ends_of_the_calendar_are_answered_never_a_5xx() {
+    let app = crate::helpers::spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let viewer = app.token_for("viewer1").await;
+    // The first and last days chrono names (a `+` is `%2B` in a query), and days before 4713
+    // BC, which PostgreSQL cannot store.
+    let days = [
+        "-262143-01-01",
+        "%2B262142-12-31",
+        "-5000-01-01",
+        "0001-01-01",
+    ];
+    let queries = [
+        (&admin, "/api/v1/issues?raised_from="),
+        (&admin, "/api/v1/issues?closed_since="),
+        (&admin, "/api/v1/issues?due_before="),
+        (&admin, "/api/v1/households?not_visited_since="),
+        (&admin, "/api/v1/dashboard/deadlines?from="),
+        (&admin, "/api/v1/dashboard/satisfaction?to="),
+        (&viewer, "/api/v1/ledger/export?format=csv&raised_from="),
+    ];
+
+    for day in days {
+        for (token, query) in queries {
+            let response = app.get_as(token, &format!("{query}{day}")).await;
+            assert!(
+                response.status < 500,
+                "{query}{day}: {} {}",
+                response.status,
+                response.text
+            );
+            if response.status >= 400 {
+                response.assert_problem(response.status, "value_out_of_range");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_field_inside_a_list_is_named_by_its_path() {
+    let app = crate::helpers::spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let visit = serde_json::json!({
+        "id": uuid::Uuid::new_v4(),
+        "household_id": crate::helpers::household(crate::helpers::villages::DONGGUAN, 3),
+        "channel": "door_to_door",
+        "visited_at": chrono::Utc::now().to_rfc3339(),
+        "answers": {"difficulties": "路灯坏了"},
+        "issues": [{"id": uuid::Uuid::new_v4(), "category": "practical_difficulty", "matter": "",
+                    "deadline": (crate::helpers::today() + chrono::Days::new(10)).to_string()}],
+    });
+
+    let refused = app.post_json(Some(&cadre), "/api/v1/visits", &visit).await;
+
+    refused.assert_problem(422, "validation_failed");
+    let fields: Vec<String> = refused.json()["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|error| error["field"].as_str().expect("field").to_owned())
+        .collect();
+    assert_eq!(fields, vec!["issues[0].matter".to_owned()]);
+}
