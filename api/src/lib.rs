@@ -36,6 +36,7 @@ pub mod seed;
 pub mod startup;
 pub mod sync;
 pub mod telemetry;
+pub mod validation;
 pub mod visits;
 
 pub use startup::Application;

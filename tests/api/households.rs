@@ -443,3 +443,30 @@ async fn a_patch_that_changes_nothing_is_recorded_as_a_read_of_personal_data() {
     expected.extend(recorded);
     assert_eq!(actions().await, expected, "one read, no change");
 }
+
+#[tokio::test]
+async fn a_name_of_spaces_is_refused_like_an_empty_one() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let path = format!(
+        "/api/v1/households/{}",
+        demo_id(&format!("household:{}:6", villages::DONGGUAN))
+    );
+
+    let created = app
+        .post_json(
+            Some(&cadre),
+            "/api/v1/households",
+            &json!({"village_id": demo_id(villages::DONGGUAN), "head_name": "   "}),
+        )
+        .await;
+    let renamed = app
+        .patch_json(&cadre, &path, &json!({"head_name": " \u{3000} "}))
+        .await;
+
+    created.assert_problem(422, "validation_failed");
+    assert_eq!(created.json()["errors"][0]["code"], "blank");
+    renamed.assert_problem(422, "validation_failed");
+    assert_eq!(renamed.json()["errors"][0]["field"], "head_name");
+}

@@ -663,6 +663,66 @@ async fn a_complaint_pushed_later_withholds_its_visit_from_the_phone_of_the_cadr
 }
 
 #[tokio::test]
+async fn a_pushed_record_is_checked_as_the_rest_api_checks_it_and_a_made_up_cursor_is_refused() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let household = demo_id(&format!("household:{}:2", villages::DONGGUAN));
+    let visit = Uuid::new_v4();
+    let mut blank_matter = new_issue(Uuid::new_v4(), visit);
+    blank_matter["matter"] = json!("   ");
+    let mut long_name = new_issue(Uuid::new_v4(), visit);
+    long_name["applicant_name"] = json!("长".repeat(51));
+    let mut bad_rating = new_visit(Uuid::new_v4(), household);
+    bad_rating["answers"] = json!("{\"cadre_evaluation\":{\"rating\":9}}");
+    let mut far_away = new_visit(Uuid::new_v4(), household);
+    far_away["latitude"] = json!(1e300);
+    let before = (app.count("visits").await, app.count("issues").await);
+
+    let refused = [
+        phone
+            .push(json!({"visits": {"created": [new_visit(visit, household)]}, "issues": {"created": [blank_matter]}}))
+            .await,
+        phone
+            .push(json!({"visits": {"created": [new_visit(visit, household)]}, "issues": {"created": [long_name]}}))
+            .await,
+        phone.push(json!({"visits": {"created": [bad_rating]}})).await,
+        phone.push(json!({"visits": {"created": [far_away]}})).await,
+    ];
+    phone.cursor = Some(i64::MAX);
+    let made_up = phone
+        .push(json!({"visits": {"created": [new_visit(Uuid::new_v4(), household)]}}))
+        .await;
+
+    let fields: Vec<String> = refused
+        .iter()
+        .map(|response| {
+            response.assert_problem(422, "invalid_record");
+            response.json()["details"]["errors"][0]["field"]
+                .as_str()
+                .expect("the field")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "matter",
+            "applicant_name",
+            "answers.cadre_evaluation.rating",
+            "latitude"
+        ]
+    );
+    made_up.assert_problem(409, "sync_reset_required");
+    assert_eq!(
+        (app.count("visits").await, app.count("issues").await),
+        before,
+        "nothing written"
+    );
+}
+
+#[tokio::test]
 async fn pushes_over_the_record_limit_are_413_and_bad_cursors_are_refused() {
     let app = spawn_app().await;
     app.seed().await;

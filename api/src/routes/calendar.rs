@@ -87,8 +87,11 @@ pub struct CalendarDayRequest {
     /// `holiday` (any day) or `workday` (a make-up working day: a Saturday or Sunday).
     pub kind: DayKind,
     /// What it is for.
-    #[validate(length(min = 1, max = 50))]
-    #[schema(min_length = 1, max_length = 50, example = "春节")]
+    #[validate(
+        length(min = 1, max = 50),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 50, pattern = "\\S", example = "春节")]
     pub name: String,
 }
 

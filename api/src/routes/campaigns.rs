@@ -99,8 +99,11 @@ pub struct CreateCampaignRequest {
     /// The county or town it runs in.
     pub org_unit_id: Uuid,
     /// Name (default: `<year>年“访民情·听民意·解民忧”活动`).
-    #[validate(length(min = 1, max = 100))]
-    #[schema(min_length = 1, max_length = 100)]
+    #[validate(
+        length(min = 1, max = 100),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
     /// The campaign year.
     #[validate(range(min = 2000, max = 2100))]
@@ -133,8 +136,11 @@ pub struct CreateCampaignRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateCampaignRequest {
     /// Name.
-    #[validate(length(min = 1, max = 100))]
-    #[schema(min_length = 1, max_length = 100)]
+    #[validate(
+        length(min = 1, max = 100),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
     /// Phases, in the order they start.
     #[validate(length(min = 1, max = 10))]

@@ -163,8 +163,11 @@ pub struct SwapDutyRequest {
     /// Who takes the duty: someone assigned to the village on that day.
     pub user_id: Uuid,
     /// Why.
-    #[validate(length(min = 1, max = 500))]
-    #[schema(min_length = 1, max_length = 500)]
+    #[validate(
+        length(min = 1, max = 500),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub reason: String,
 }
 

@@ -86,15 +86,6 @@ impl EnterpriseResponse {
     }
 }
 
-fn valid_phone(phone: &str) -> Result<(), validator::ValidationError> {
-    if privacy::valid_phone(phone) {
-        Ok(())
-    } else {
-        Err(validator::ValidationError::new("invalid_phone")
-            .with_message("A mobile or a landline.".into()))
-    }
-}
-
 /// A new enterprise, in a village or (with `town_id` only) at town level.
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
@@ -106,15 +97,18 @@ pub struct CreateEnterpriseRequest {
     /// The town, for an enterprise outside any village.
     pub town_id: Option<Uuid>,
     /// Name.
-    #[validate(length(min = 1, max = 100))]
-    #[schema(min_length = 1, max_length = 100)]
+    #[validate(
+        length(min = 1, max = 100),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Contact person.
     #[validate(length(max = 50))]
     #[schema(max_length = 50)]
     pub contact_name: Option<String>,
     /// Contact phone.
-    #[validate(custom(function = "valid_phone"))]
+    #[validate(custom(function = "crate::validation::phone"))]
     pub contact_phone: Option<String>,
     /// Address.
     #[validate(length(max = 200))]

@@ -117,15 +117,6 @@ impl HouseholdResponse {
     }
 }
 
-fn valid_phone(phone: &str) -> Result<(), ValidationError> {
-    if privacy::valid_phone(phone) {
-        Ok(())
-    } else {
-        Err(ValidationError::new("invalid_phone")
-            .with_message("A mobile (11 digits) or a landline (0531-88886666).".into()))
-    }
-}
-
 fn valid_id_card(number: &str) -> Result<(), ValidationError> {
     if privacy::valid_id_card(number) {
         Ok(())
@@ -146,11 +137,14 @@ pub struct CreateHouseholdRequest {
     /// The village (in the caller's scope).
     pub village_id: Uuid,
     /// Head of household.
-    #[validate(length(min = 1, max = 50))]
-    #[schema(min_length = 1, max_length = 50)]
+    #[validate(
+        length(min = 1, max = 50),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 50, pattern = "\\S")]
     pub head_name: String,
     /// Mobile or landline.
-    #[validate(custom(function = "valid_phone"))]
+    #[validate(custom(function = "crate::validation::phone"))]
     pub phone: Option<String>,
     /// Address.
     #[validate(length(max = 200))]
@@ -199,8 +193,11 @@ pub struct UpdateHouseholdRequest {
     /// Move to another village in scope.
     pub village_id: Option<Uuid>,
     /// Head of household.
-    #[validate(length(min = 1, max = 50))]
-    #[schema(min_length = 1, max_length = 50)]
+    #[validate(
+        length(min = 1, max = 50),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 50, pattern = "\\S")]
     pub head_name: Option<String>,
     /// Mobile or landline; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]

@@ -276,8 +276,11 @@ pub struct CreateIssueRequest {
     /// The applicant's household, if known.
     pub applicant_household_id: Option<Uuid>,
     /// The applicant's name.
-    #[validate(length(min = 1, max = 50))]
-    #[schema(min_length = 1, max_length = 50)]
+    #[validate(
+        length(min = 1, max = 50),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 50, pattern = "\\S")]
     pub applicant_name: String,
     /// The applicant's phone.
     #[validate(length(max = 20))]
@@ -295,8 +298,11 @@ pub struct IssueFields {
     /// Category.
     pub category: Category,
     /// 申办事项.
-    #[validate(length(min = 1, max = 2000))]
-    #[schema(min_length = 1, max_length = 2000)]
+    #[validate(
+        length(min = 1, max = 2000),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub matter: String,
     /// Answered on the spot (当场答复): recorded and counted, kept out of the ledger.
     #[serde(default)]
@@ -635,8 +641,11 @@ async fn create_issue(
 #[serde(deny_unknown_fields)]
 pub struct ProgressRequest {
     /// What was done so far.
-    #[validate(length(min = 1, max = 2000))]
-    #[schema(min_length = 1, max_length = 2000)]
+    #[validate(
+        length(min = 1, max = 2000),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub note: String,
 }
 
@@ -645,8 +654,11 @@ pub struct ProgressRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// What was done.
-    #[validate(length(min = 1, max = 2000))]
-    #[schema(min_length = 1, max_length = 2000)]
+    #[validate(
+        length(min = 1, max = 2000),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub note: String,
     /// Mark it a practical deed (实事).
     pub is_deed: Option<bool>,
@@ -679,8 +691,11 @@ pub struct NoteRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReopenRequest {
     /// Why (what the applicant is unsatisfied with).
-    #[validate(length(min = 1, max = 2000))]
-    #[schema(min_length = 1, max_length = 2000)]
+    #[validate(
+        length(min = 1, max = 2000),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub note: String,
 }
 
@@ -697,8 +712,11 @@ pub struct ExtendDeadlineRequest {
     #[schema(minimum = 1, maximum = 365)]
     pub new_deadline_working_days: Option<u32>,
     /// Why.
-    #[validate(length(min = 1, max = 2000))]
-    #[schema(min_length = 1, max_length = 2000)]
+    #[validate(
+        length(min = 1, max = 2000),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub note: String,
 }
 
@@ -710,8 +728,11 @@ pub struct EscalateRequest {
     /// department for town issues).
     pub department_id: Uuid,
     /// Why it cannot be solved at this level.
-    #[validate(length(min = 1, max = 2000))]
-    #[schema(min_length = 1, max_length = 2000)]
+    #[validate(
+        length(min = 1, max = 2000),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub reason: String,
     /// The new deadline; or give `new_deadline_working_days`.
     pub new_deadline: Option<NaiveDate>,

@@ -82,8 +82,11 @@ pub struct CreateOrgUnitRequest {
     /// Level.
     pub kind: OrgKind,
     /// Chinese name.
-    #[validate(length(min = 1, max = 100))]
-    #[schema(min_length = 1, max_length = 100)]
+    #[validate(
+        length(min = 1, max = 100),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Administrative code, unique across the deployment.
     #[validate(length(min = 1, max = 32))]
@@ -91,19 +94,9 @@ pub struct CreateOrgUnitRequest {
     pub code: String,
     /// The office's phone, a landline (`0635-1234567`) or a mobile: for a village, the number
     /// the public duty roster shows.
-    #[validate(custom(function = "valid_office_phone"))]
+    #[validate(custom(function = "crate::validation::phone"))]
     #[schema(max_length = 20, example = "0635-1234567")]
     pub office_phone: Option<String>,
-}
-
-/// A landline with its area code, or a mobile number.
-fn valid_office_phone(phone: &str) -> Result<(), validator::ValidationError> {
-    if phone.len() <= 20 && crate::privacy::valid_phone(phone) {
-        Ok(())
-    } else {
-        Err(validator::ValidationError::new("invalid_phone")
-            .with_message("A landline with its area code (0635-1234567) or a mobile.".into()))
-    }
 }
 
 /// Filters of the org unit list.
@@ -252,8 +245,11 @@ pub struct CreateDepartmentRequest {
     /// The town or county it belongs to.
     pub org_unit_id: Uuid,
     /// Chinese name.
-    #[validate(length(min = 1, max = 100))]
-    #[schema(min_length = 1, max_length = 100)]
+    #[validate(
+        length(min = 1, max = 100),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Stable code, unique.
     #[validate(length(min = 1, max = 32))]

@@ -101,8 +101,11 @@ pub struct CreateSurveyRequest {
     /// The village.
     pub village_id: Uuid,
     /// Title.
-    #[validate(length(min = 1, max = 100))]
-    #[schema(min_length = 1, max_length = 100)]
+    #[validate(
+        length(min = 1, max = 100),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub title: String,
     /// First day answers are taken.
     pub opens_on: NaiveDate,

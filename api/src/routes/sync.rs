@@ -179,7 +179,7 @@ async fn record_personal_data_pull(
     responses(
         (status = 200, description = "Applied.", body = PushReport),
         (status = 422, description = "`invalid_record`: a record is refused and pulling would not change that (`details` names the table and id; `details.reason` the refusal's own code, such as `validation_failed`, `id_taken`, `id_card_taken` or `invalid_transition`; `details.errors` the fields), or one id appears twice. Nothing is written.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`sync_conflict`: records changed on the server since `last_pulled_at` (`details.conflicts`), or while the push ran (`details` names the record): pull, then push again. Nothing is written.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sync_conflict`: records changed on the server since `last_pulled_at` (`details.conflicts`), or while the push ran (`details` names the record): pull, then push again. `sync_reset_required`: `last_pulled_at` is ahead of the server and was never given to this device (pull with `last_pulled_at=null` first). Nothing is written.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More than 1,000 records or 4 MiB.", body = Problem, content_type = "application/problem+json"),
     ),
 )]

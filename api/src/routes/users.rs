@@ -94,8 +94,11 @@ pub struct CreateUserRequest {
     #[schema(example = "cadre3")]
     pub username: String,
     /// Name shown to people.
-    #[validate(length(min = 1, max = 64))]
-    #[schema(min_length = 1, max_length = 64)]
+    #[validate(
+        length(min = 1, max = 64),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     #[schema(example = "王芳")]
     pub display_name: String,
     /// Mobile number, 11 digits.
@@ -120,8 +123,11 @@ pub struct CreateUserRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     /// Name shown to people.
-    #[validate(length(min = 1, max = 64))]
-    #[schema(min_length = 1, max_length = 64)]
+    #[validate(
+        length(min = 1, max = 64),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub display_name: Option<String>,
     /// Mobile number, 11 digits.
     #[validate(custom(function = "accounts::valid_mobile"))]

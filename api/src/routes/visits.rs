@@ -100,8 +100,11 @@ pub struct RaisedIssueRequest {
     #[validate(nested)]
     pub issue: IssueFields,
     /// The applicant, when not the household head (default: the head).
-    #[validate(length(min = 1, max = 50))]
-    #[schema(min_length = 1, max_length = 50)]
+    #[validate(
+        length(min = 1, max = 50),
+        custom(function = "crate::validation::not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 50, pattern = "\\S")]
     pub applicant_name: Option<String>,
     /// The applicant's phone (default: the household's).
     #[validate(length(max = 20))]

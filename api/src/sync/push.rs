@@ -13,6 +13,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
+use validator::Validate;
 
 use super::records::{PushedEvent, PushedHousehold, PushedIssue, PushedVisit};
 use crate::{
@@ -134,6 +135,40 @@ fn parse<T: for<'de> Deserialize<'de>>(table: &str, record: &Value) -> ApiResult
     })
 }
 
+/// A push's `last_pulled_at` decides what counts as a conflict: one above the cursor now, that
+/// this device was never given (a made-up or restored number), would let it overwrite every
+/// change made on the server since. (On PostgreSQL a cursor given earlier can be a little
+/// above a later one: a cursor kept for the device is taken.)
+async fn check_cursor(
+    db: &impl ConnectionTrait,
+    user: &AuthUser,
+    device: &str,
+    last_pulled_at: i64,
+) -> ApiResult<()> {
+    if last_pulled_at <= super::current_cursor(db).await? {
+        return Ok(());
+    }
+    let given = match user.principal.actor {
+        crate::auth::Actor::User { id } => {
+            entity::sync_device_scope::Entity::find_by_id((id, device.to_owned(), last_pulled_at))
+                .one(db)
+                .await?
+                .is_some()
+        }
+        crate::auth::Actor::ApiToken { .. } => false,
+    };
+    if given {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict {
+            code: "sync_reset_required",
+            detail: "This device was never given this last_pulled_at: pull again with \
+                     last_pulled_at=null, then push."
+                .to_owned(),
+        })
+    }
+}
+
 /// Applies a push for `device`.
 pub async fn push(
     db: &DatabaseConnection,
@@ -182,6 +217,7 @@ pub async fn push(
         }
     }
     let txn = begin_write(db).await?;
+    check_cursor(&txn, user, device, last_pulled_at).await?;
     let mut report = PushReport::default();
     let mut conflicts = Vec::new();
     let empty = TableChanges::default();
@@ -528,6 +564,31 @@ async fn apply_household(
 }
 
 fn new_visit(device: &str, pushed: PushedVisit) -> ApiResult<NewVisit> {
+    pushed.validate()?;
+    // The answers as `POST /visits` takes them: the six questions, each within its length.
+    if let Some(answers) = &pushed.answers {
+        let six: crate::routes::visits::SixAnswers = serde_json::from_value(answers.clone())
+            .map_err(|_| {
+                ApiError::invalid_field(
+                    "answers",
+                    "invalid",
+                    "The answers are the six questions (六问) as POST /visits takes them.",
+                )
+            })?;
+        six.validate()
+            .map_err(|errors| match ApiError::from(errors) {
+                ApiError::Validation(fields) => ApiError::Validation(
+                    fields
+                        .into_iter()
+                        .map(|mut error| {
+                            error.field = format!("answers.{}", error.field);
+                            error
+                        })
+                        .collect(),
+                ),
+                other => other,
+            })?;
+    }
     let target = match (pushed.household_id, pushed.enterprise_id) {
         (Some(household), None) => Target::Household(household),
         (None, Some(enterprise)) => Target::Enterprise(enterprise),
@@ -569,6 +630,7 @@ async fn apply_issue(
     device: &str,
     pushed: PushedIssue,
 ) -> ApiResult<Outcome> {
+    pushed.validate()?;
     if let Some(stored) = issue::Entity::find_by_id(pushed.id).one(db).await? {
         if ledger::find_issue(db, &user.principal, stored.id)
             .await?
@@ -683,6 +745,7 @@ async fn apply_event(
     device: &str,
     pushed: PushedEvent,
 ) -> ApiResult<Outcome> {
+    pushed.validate()?;
     if let Some(stored) = issue_event::Entity::find_by_id(pushed.id).one(db).await? {
         return if stored.issue_id == pushed.issue_id
             && stored.kind == pushed.kind

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
+use validator::Validate;
 
 use crate::{households::HouseholdTag, privacy};
 
@@ -359,8 +360,9 @@ pub struct PushedHousehold {
     pub notes: Option<String>,
 }
 
-/// A visit as a phone pushes it (`cadre_id` is the caller, whatever the record says).
-#[derive(Debug, Clone, Deserialize)]
+/// A visit as a phone pushes it (`cadre_id` is the caller, whatever the record says). Checked
+/// as `POST /visits` checks a visit (its answers in `sync::push`).
+#[derive(Debug, Clone, Deserialize, Validate)]
 pub struct PushedVisit {
     /// Id.
     pub id: Uuid,
@@ -380,20 +382,24 @@ pub struct PushedVisit {
     pub answers: Option<Value>,
     /// Diary note.
     #[serde(default)]
+    #[validate(length(max = 5000))]
     pub diary_note: Option<String>,
     /// Service card.
     #[serde(default)]
     pub service_card_given: bool,
     /// Latitude.
     #[serde(default)]
+    #[validate(range(min = -90.0, max = 90.0))]
     pub latitude: Option<f64>,
     /// Longitude.
     #[serde(default)]
+    #[validate(range(min = -180.0, max = 180.0))]
     pub longitude: Option<f64>,
 }
 
-/// An issue as a phone pushes it: raised in a pushed or stored visit.
-#[derive(Debug, Clone, Deserialize)]
+/// An issue as a phone pushes it: raised in a pushed or stored visit. Checked as
+/// `POST /visits` checks an issue.
+#[derive(Debug, Clone, Deserialize, Validate)]
 pub struct PushedIssue {
     /// Id.
     pub id: Uuid,
@@ -402,12 +408,17 @@ pub struct PushedIssue {
     /// Category.
     pub category: issue::Category,
     /// Matter.
+    #[validate(
+        length(min = 1, max = 2000),
+        custom(function = "crate::validation::not_blank")
+    )]
     pub matter: String,
     /// Answered on the spot.
     #[serde(default)]
     pub answered_on_spot: bool,
     /// The answer.
     #[serde(default)]
+    #[validate(length(max = 2000))]
     pub spot_answer: Option<String>,
     /// Level.
     #[serde(default = "village_level")]
@@ -429,9 +440,14 @@ pub struct PushedIssue {
     pub handler_department_id: Option<Uuid>,
     /// Applicant, when not the household head.
     #[serde(default)]
+    #[validate(
+        length(min = 1, max = 50),
+        custom(function = "crate::validation::not_blank")
+    )]
     pub applicant_name: Option<String>,
     /// Applicant's phone.
     #[serde(default)]
+    #[validate(length(max = 20))]
     pub applicant_phone: Option<String>,
 }
 
@@ -440,7 +456,7 @@ fn village_level() -> issue::Level {
 }
 
 /// A timeline event a phone may create: a progress note, a resolution, or feedback.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 pub struct PushedEvent {
     /// Id.
     pub id: Uuid,
@@ -450,6 +466,7 @@ pub struct PushedEvent {
     pub kind: issue_event::EventKind,
     /// The note.
     #[serde(default)]
+    #[validate(length(max = 2000))]
     pub note: Option<String>,
     /// Feedback: was the applicant satisfied?
     #[serde(default)]
