@@ -1,6 +1,6 @@
 //! Households (户): the tags that decide visit priority, and the scoped queries.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::{
     household,
     org_unit::{self, OrgKind},
@@ -296,8 +296,9 @@ pub struct HouseholdFilter {
     pub town_id: Option<Uuid>,
     /// Only households with this tag.
     pub tag: Option<HouseholdTag>,
-    /// Only households not visited since this day (or never).
-    pub not_visited_since: Option<NaiveDate>,
+    /// Only households not visited since this instant (the local midnight a day begins), or
+    /// never.
+    pub not_visited_since: Option<DateTime<Utc>>,
     /// Only households whose head's name contains this text.
     pub name_contains: Option<String>,
 }
@@ -321,7 +322,6 @@ pub async fn list_households(
         query = query.filter(Expr::col(household::Column::Tags).bit_and(tag.bit()).ne(0));
     }
     if let Some(since) = filter.not_visited_since {
-        let since: DateTime<Utc> = since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         query = query.filter(
             sea_orm::Condition::any()
                 .add(household::Column::LastVisitedAt.is_null())

@@ -492,6 +492,7 @@ fn check_row<'a>(
         ));
     }
     let mut tags = 0;
+    let mut unknown = Vec::new();
     for text in cell(Field::Tags)
         .unwrap_or_default()
         .split(['、', ',', '，', ';', '；', '/', '|', ' '])
@@ -499,15 +500,33 @@ fn check_row<'a>(
     {
         match HouseholdTag::parse(text) {
             Some(tag) => tags |= tag.bit(),
-            None => problems.push(problem(
-                row,
-                "tags",
-                "unknown_tag",
-                format!(
-                    "Unknown tag `{text}`; use 致富能手, 离任村干部, 党员, 有不同意见 or 困难."
-                ),
-            )),
+            None => unknown.push(text),
         }
+    }
+    // One problem per row, naming the first few: a cell of thousands of unknown words must not
+    // become thousands of problems (a 32 MiB file of them would fill the server's memory).
+    if let Some(first) = unknown.first() {
+        let named = unknown
+            .iter()
+            .take(3)
+            .map(|text| format!("`{text}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = match unknown.len() {
+            1..=3 => String::new(),
+            count => format!(" ({count} in all)"),
+        };
+        let what = if unknown.len() == 1 {
+            format!("Unknown tag `{first}`")
+        } else {
+            format!("Unknown tags {named}{more}")
+        };
+        problems.push(problem(
+            row,
+            "tags",
+            "unknown_tag",
+            format!("{what}; use 致富能手, 离任村干部, 党员, 有不同意见 or 困难."),
+        ));
     }
     let notes = cell(Field::Notes).map(str::to_owned);
     if notes

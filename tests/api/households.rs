@@ -470,3 +470,42 @@ async fn a_name_of_spaces_is_refused_like_an_empty_one() {
     renamed.assert_problem(422, "validation_failed");
     assert_eq!(renamed.json()["errors"][0]["field"], "head_name");
 }
+
+#[tokio::test]
+async fn not_visited_since_a_day_counts_the_day_from_local_midnight() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let day = crate::helpers::today();
+    let household = demo_id(&format!("household:{}:16", villages::DONGGUAN));
+    // Half past midnight in the township (UTC+8): still the day before in UTC.
+    let visited = app
+        .post_json(
+            Some(&cadre),
+            "/api/v1/visits",
+            &json!({
+                "id": uuid::Uuid::new_v4(),
+                "household_id": household,
+                "channel": "door_to_door",
+                "visited_at": format!("{day}T00:30:00+08:00"),
+                "answers": {"difficulties": "无"},
+            }),
+        )
+        .await;
+    assert_eq!(visited.status, 201, "{}", visited.text);
+
+    let listed = all_items(
+        &app,
+        &cadre,
+        &format!(
+            "/api/v1/households?village_id={}&not_visited_since={day}",
+            demo_id(villages::DONGGUAN)
+        ),
+    )
+    .await;
+
+    assert!(
+        !listed.iter().any(|row| row["id"] == json!(household)),
+        "visited on {day} as the township counts days"
+    );
+}

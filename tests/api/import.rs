@@ -117,7 +117,7 @@ async fn one_bad_row_imports_nothing_and_the_report_names_every_problem() {
     let file = "village,head_name,phone,id_card_number,members_count,tags\n\
 石桥村,冯国强,13811112222,,3,党员\n\
 石桥村,,12345,110105194912310021,0,\n\
-不存在村,蒋桂芳,,,,村长\n";
+不存在村,蒋桂芳,,,,村长 组长 会计 出纳 主任\n";
     let before = household_count(&app).await;
 
     let response = import(&app, &admin, "", file.as_bytes().to_vec()).await;
@@ -147,6 +147,12 @@ async fn one_bad_row_imports_nothing_and_the_report_names_every_problem() {
             (4, "village", "unknown_village"),
             (4, "tags", "unknown_tag"),
         ]
+    );
+    let tags = &invalid[5]["message"];
+    assert!(
+        tags.as_str()
+            .is_some_and(|message| message.contains("(5 in all)")),
+        "five unknown tags are one problem: {tags}"
     );
     assert_eq!(response.json()["details"]["imported"], false);
     assert_eq!(household_count(&app).await, before, "all or nothing");

@@ -1027,6 +1027,52 @@ async fn viewers_see_the_ledger_with_applicant_names_and_phones_masked() {
 }
 
 #[tokio::test]
+async fn a_deadline_more_than_five_years_away_is_refused_when_raised_and_when_extended() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let leader = app.token_for("leader1").await;
+    let far = visit(
+        household(villages::DONGGUAN, 15),
+        vec![issue("development_suggestion", "修桥", 1831)],
+    );
+    let refused = app.post_json(Some(&cadre), "/api/v1/visits", &far).await;
+    let id = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 15),
+            vec![issue("development_suggestion", "修桥", 1830)],
+        ),
+    )
+    .await
+    .remove(0);
+
+    let too_far = take(
+        &app,
+        &leader,
+        &id,
+        "extend",
+        json!({"new_deadline": days_from_today(1830 + 1831), "note": "等资金"}),
+    )
+    .await;
+    let five_years_more = take(
+        &app,
+        &leader,
+        &id,
+        "extend",
+        json!({"new_deadline": days_from_today(1830 + 1830), "note": "等资金"}),
+    )
+    .await;
+
+    refused.assert_problem(422, "validation_failed");
+    assert_eq!(refused.json()["errors"][0]["code"], "too_far");
+    too_far.assert_problem(422, "validation_failed");
+    assert_eq!(too_far.json()["errors"][0]["code"], "too_far");
+    assert_eq!(five_years_more.status, 200, "{}", five_years_more.text);
+}
+
+#[tokio::test]
 async fn a_retried_step_with_an_idempotency_key_acts_once() {
     let app = spawn_app().await;
     app.seed().await;

@@ -225,6 +225,10 @@ impl LedgerCursor {
 /// are used by both engines.
 pub const LEDGER_SQL: &str = "issues.answered_on_spot = FALSE";
 
+/// The furthest a new issue's deadline may be from the day it was raised, and an extension
+/// from the current deadline: five years (a development suggestion can be a project of years).
+pub(crate) const MAX_DEADLINE_DAYS: u64 = 5 * 366;
+
 /// The ledger the caller may see: issues not answered on the spot, by deadline then id.
 ///
 /// "In my scope, or led by me" is an `OR` that no index can be walked in order through, so for a
@@ -481,6 +485,21 @@ pub async fn create_issue(
                     &named("deadline"),
                     "before_raised",
                     "The deadline is before the day it was raised.",
+                ));
+            }
+            // Five years is the longest any matter is given (extensions add to it): a deadline
+            // further out is a slip of the keyboard, and one near the end of the calendar
+            // could not be extended at all.
+            Some(deadline)
+                if new
+                    .raised_on
+                    .checked_add_days(Days::new(MAX_DEADLINE_DAYS))
+                    .is_some_and(|latest| deadline > latest) =>
+            {
+                return Err(ApiError::invalid_field(
+                    &named("deadline"),
+                    "too_far",
+                    "The deadline is more than five years after the day it was raised.",
                 ));
             }
             _ => {}

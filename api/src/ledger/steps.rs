@@ -240,6 +240,21 @@ pub async fn take_step(
                     "The new deadline must be later than the current one.",
                 ));
             }
+            // At most five years past the current deadline (as a new issue's is at most five
+            // years past the day it was raised).
+            let base = issue
+                .deadline
+                .unwrap_or_else(|| issue.created_at.date_naive());
+            if base
+                .checked_add_days(chrono::Days::new(super::MAX_DEADLINE_DAYS))
+                .is_none_or(|latest| new_deadline > latest)
+            {
+                return Err(ApiError::invalid_field(
+                    "new_deadline",
+                    "too_far",
+                    "The new deadline is more than five years past the current one.",
+                ));
+            }
             changed.deadline = Some(new_deadline);
             (
                 EventKind::DeadlineExtended,

@@ -443,7 +443,9 @@ async fn list_households(
         village_id: query.village_id,
         town_id: query.town_id,
         tag: query.tag,
-        not_visited_since: query.not_visited_since,
+        // The day as the township counts it (UTC+8), not UTC's: a visit at 07:00 local time
+        // on that day is since it.
+        not_visited_since: query.not_visited_since.map(|day| state.clock.start_of(day)),
         name_contains: query.q.filter(|text| !text.is_empty()),
     };
     let rows =
