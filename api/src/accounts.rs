@@ -187,10 +187,11 @@ pub async fn find_user(
     scope: &Scope,
     id: Uuid,
 ) -> Result<Option<user::Model>, DbErr> {
-    user::Entity::find_by_id(id)
-        .filter(user_condition(scope))
-        .one(db)
-        .await
+    user_in_scope(scope, id).one(db).await
+}
+
+fn user_in_scope(scope: &Scope, id: Uuid) -> sea_orm::Select<user::Entity> {
+    user::Entity::find_by_id(id).filter(user_condition(scope))
 }
 
 /// [`find_user`], the row locked until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's
@@ -203,11 +204,7 @@ pub async fn lock_user(
     scope: &Scope,
     id: Uuid,
 ) -> Result<Option<user::Model>, DbErr> {
-    user::Entity::find_by_id(id)
-        .filter(user_condition(scope))
-        .lock_exclusive()
-        .one(db)
-        .await
+    user_in_scope(scope, id).lock_exclusive().one(db).await
 }
 
 /// Filters of the user list.

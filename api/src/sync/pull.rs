@@ -231,58 +231,8 @@ pub async fn pull(
     // running), the change of villages waits for a pull that finds it moved.
     let mut moved_on = false;
     let (txn, villages_now, previous, window) = loop {
-        let txn = begin_snapshot(db).await?;
-        let cursor = current_cursor(&txn).await?;
-        let villages_now: BTreeSet<Uuid> = org_unit::Entity::find()
-            .select_only()
-            .column(org_unit::Column::Id)
-            .filter(org_unit::Column::Kind.eq(OrgKind::Village))
-            .filter(user.scope().org_unit_condition(org_unit::Column::Id))
-            .into_tuple::<Uuid>()
-            .all(&txn)
-            .await?
-            .into_iter()
-            .collect();
-        let previous = match last_pulled_at {
-            Some(since) => {
-                sync_device_scope::Entity::find_by_id((user_id, device.to_owned(), since))
-                    .one(&txn)
-                    .await?
-                    .and_then(|snapshot| {
-                        serde_json::from_value::<BTreeSet<Uuid>>(snapshot.villages).ok()
-                    })
-            }
-            None => None,
-        };
-        let window = match (last_pulled_at, &previous) {
-            // A cursor this device was given is never gone back on: every change stamped up to it
-            // was sent. (On PostgreSQL a later snapshot can see a transaction of another database
-            // as still running and come out a little lower.)
-            (Some(since), Some(_)) => Window {
-                since: Some(since),
-                until: cursor.max(since),
-            },
-            // A cursor from the future that this device was not given (a restored server): a
-            // first pull.
-            (Some(since), None) if since > cursor => Window {
-                since: None,
-                until: cursor,
-            },
-            // Without the villages this device had, villages that left its scope could not be
-            // sent as deleted: the app must start over with a first pull.
-            (Some(_), None) => {
-                return Err(ApiError::Conflict {
-                    code: "sync_reset_required",
-                    detail: "This device's last pull is not known here: pull again with \
-                                 last_pulled_at=null."
-                        .to_owned(),
-                });
-            }
-            (None, _) => Window {
-                since: None,
-                until: cursor,
-            },
-        };
+        let (txn, villages_now, previous, window) =
+            snapshot(db, user, user_id, device, last_pulled_at).await?;
         let villages_changed = previous
             .as_ref()
             .is_some_and(|previous| *previous != villages_now);
@@ -702,6 +652,71 @@ impl Pull {
             .extend_from_slice(format!(r#"}},"timestamp":{timestamp}}}"#).as_bytes());
         out.send()
     }
+}
+
+/// The pull's snapshot: its read transaction, the caller's villages now, those this device
+/// had at `last_pulled_at` (its last pull), and the window of changes to send.
+async fn snapshot(
+    db: &DatabaseConnection,
+    user: &AuthUser,
+    user_id: Uuid,
+    device: &str,
+    last_pulled_at: Option<i64>,
+) -> ApiResult<(
+    sea_orm::DatabaseTransaction,
+    BTreeSet<Uuid>,
+    Option<BTreeSet<Uuid>>,
+    Window,
+)> {
+    let txn = begin_snapshot(db).await?;
+    let cursor = current_cursor(&txn).await?;
+    let villages_now: BTreeSet<Uuid> = org_unit::Entity::find()
+        .select_only()
+        .column(org_unit::Column::Id)
+        .filter(org_unit::Column::Kind.eq(OrgKind::Village))
+        .filter(user.scope().org_unit_condition(org_unit::Column::Id))
+        .into_tuple::<Uuid>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
+    let previous = match last_pulled_at {
+        Some(since) => sync_device_scope::Entity::find_by_id((user_id, device.to_owned(), since))
+            .one(&txn)
+            .await?
+            .and_then(|snapshot| serde_json::from_value::<BTreeSet<Uuid>>(snapshot.villages).ok()),
+        None => None,
+    };
+    let window = match (last_pulled_at, &previous) {
+        // A cursor this device was given is never gone back on: every change stamped up to it
+        // was sent. (On PostgreSQL a later snapshot can see a transaction of another database
+        // as still running and come out a little lower.)
+        (Some(since), Some(_)) => Window {
+            since: Some(since),
+            until: cursor.max(since),
+        },
+        // A cursor from the future that this device was not given (a restored server): a
+        // first pull.
+        (Some(since), None) if since > cursor => Window {
+            since: None,
+            until: cursor,
+        },
+        // Without the villages this device had, villages that left its scope could not be
+        // sent as deleted: the app must start over with a first pull.
+        (Some(_), None) => {
+            return Err(ApiError::Conflict {
+                code: "sync_reset_required",
+                detail: "This device's last pull is not known here: pull again with \
+                             last_pulled_at=null."
+                    .to_owned(),
+            });
+        }
+        (None, _) => Window {
+            since: None,
+            until: cursor,
+        },
+    };
+    Ok((txn, villages_now, previous, window))
 }
 
 /// Rows changed in the window, or (on a later pull) in a village that joined the scope.
