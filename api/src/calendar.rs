@@ -303,15 +303,34 @@ pub async fn find_year(db: &impl ConnectionTrait, year: i32) -> ApiResult<YearCa
 }
 
 /// Replaces a year's exceptions with `days` (checked by [`check_year`]) in the caller's
-/// transaction, and marks the year loaded.
+/// transaction, and marks the year loaded. `None` when the year is loaded with exactly these
+/// days already: nothing is written (a retried load).
 pub async fn replace_year(
     db: &impl ConnectionTrait,
     year: i32,
     days: Vec<NewCalendarDay>,
     loaded_by: Option<Uuid>,
-) -> ApiResult<YearCalendar> {
+) -> ApiResult<Option<YearCalendar>> {
     let (first, last) = bounds(year)?;
     check_year(year, &days).map_err(ApiError::Validation)?;
+    let stored = find_year(db, year).await?;
+    let mut wanted: Vec<(NaiveDate, DayKind, &str)> = days
+        .iter()
+        .map(|day| (day.date, day.kind, day.name.trim()))
+        .collect();
+    wanted.sort_by_key(|day| day.0);
+    let same = stored.loaded.is_some()
+        && stored.days.len() == wanted.len()
+        && stored
+            .days
+            .iter()
+            .zip(&wanted)
+            .all(|(day, (date, kind, name))| {
+                day.date == *date && day.kind == *kind && day.name == *name
+            });
+    if same {
+        return Ok(None);
+    }
     calendar_day::Entity::delete_many()
         .filter(calendar_day::Column::Date.gte(first))
         .filter(calendar_day::Column::Date.lte(last))
@@ -340,7 +359,7 @@ pub async fn replace_year(
     })
     .exec_without_returning(db)
     .await?;
-    find_year(db, year).await
+    find_year(db, year).await.map(Some)
 }
 
 #[cfg(test)]

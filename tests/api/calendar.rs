@@ -187,6 +187,26 @@ async fn loading_a_year_again_replaces_its_days() {
 }
 
 #[tokio::test]
+async fn loading_a_year_again_with_the_same_days_changes_and_records_nothing() {
+    let app = spawn_app().await;
+    app.seed().await;
+    load_2026(&app).await;
+    let admin = app.token_for("admin").await;
+    let first = app.get_as(&admin, "/api/v1/calendar/2026").await.json();
+    let recorded = app.audit_count().await;
+
+    let again = put_calendar(&app, &admin, "2026", fixture_2026()).await;
+
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(
+        again.json(),
+        first,
+        "the year as it was, loaded when it was"
+    );
+    assert_eq!(app.audit_count().await, recorded, "no second audit row");
+}
+
+#[tokio::test]
 async fn a_calendar_with_a_date_of_another_year_or_a_weekday_make_up_day_is_refused_by_entry() {
     let app = spawn_app().await;
     app.seed().await;

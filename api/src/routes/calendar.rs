@@ -182,7 +182,12 @@ async fn put_calendar(
     });
     let actor = user.audit_actor();
     let txn = begin_write(&state.db).await?;
-    let calendar = calendar::replace_year(&txn, year, days, actor.actor_id).await?;
+    let Some(calendar) = calendar::replace_year(&txn, year, days, actor.actor_id).await? else {
+        // Loaded with exactly these days already (a retry): nothing written, no audit row.
+        let stored = calendar::find_year(&txn, year).await?;
+        crate::db::commit(txn).await?;
+        return Ok(web::Json(stored.into()));
+    };
     audit::record(
         &txn,
         &actor,
