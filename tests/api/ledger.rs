@@ -842,6 +842,22 @@ async fn a_cadre_conduct_complaint_is_invisible_to_the_cadre_it_names() {
         )
         .await;
     misfiled.assert_problem(422, "validation_failed");
+    let naming_an_account = |username: &str| {
+        let mut complaint = issue("cadre_conduct", "态度生硬", 5);
+        complaint["named_cadre_id"] = json!(demo_id(&format!("user:{username}")));
+        visit(household(villages::DONGGUAN, 9), vec![complaint])
+    };
+    for system_account in ["admin", "viewer1"] {
+        let refused = app
+            .post_json(
+                Some(&official),
+                "/api/v1/visits",
+                &naming_an_account(system_account),
+            )
+            .await;
+        refused.assert_problem(422, "validation_failed");
+        assert_eq!(refused.json()["errors"][0]["code"], "not_found");
+    }
 }
 
 #[tokio::test]

@@ -512,11 +512,13 @@ pub async fn create_issue(
             "Only a cadre-conduct complaint names a cadre.",
         ));
     }
+    // A person who works with residents (a cadre, a village official, a leader, department
+    // staff), not an administrator's or a viewer's account: those are the system's, not 干部.
     if let Some(named_cadre) = new.named_cadre_id
-        && user::Entity::find_by_id(named_cadre)
+        && !user::Entity::find_by_id(named_cadre)
             .one(db)
             .await?
-            .is_none()
+            .is_some_and(|person| !matches!(person.role, user::Role::Admin | user::Role::Viewer))
     {
         return Err(ApiError::invalid_field(
             &named("named_cadre_id"),

@@ -326,7 +326,9 @@ pub struct IssueFields {
     /// A practical deed (实事).
     #[serde(default)]
     pub is_deed: bool,
-    /// For a cadre-conduct complaint: the cadre it names (who will never see it).
+    /// For a cadre-conduct complaint: the cadre it names (who will never see it) — an account
+    /// of a cadre, village official, leader or department staff; an admin's or viewer's
+    /// account is refused as unknown (422 `not_found`).
     pub named_cadre_id: Option<Uuid>,
     /// For town or county issues: the department that handles it.
     pub handler_department_id: Option<Uuid>,
