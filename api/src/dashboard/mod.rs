@@ -276,8 +276,9 @@ pub async fn unit_names(
 /// Display names of users, by id.
 pub async fn user_names(
     db: &impl ConnectionTrait,
-    ids: Vec<Uuid>,
+    ids: impl IntoIterator<Item = Uuid>,
 ) -> Result<HashMap<Uuid, String>, DbErr> {
+    let ids: std::collections::HashSet<Uuid> = ids.into_iter().collect();
     if ids.is_empty() {
         return Ok(HashMap::new());
     }

@@ -271,8 +271,7 @@ pub async fn compute(
         }
     }
     let villages = dashboard::unit_names(db, rows.iter().map(|row| row.village_id)).await?;
-    let people =
-        dashboard::user_names(db, unique(rows.iter().map(|row| row.lead_responsible_id))).await?;
+    let people = dashboard::user_names(db, rows.iter().map(|row| row.lead_responsible_id)).await?;
     let mut ledger = MonthlyLedger {
         org_unit_id: place.id,
         org_unit: place.name.clone(),
@@ -320,13 +319,6 @@ pub async fn compute(
         }
     }
     Ok(ledger)
-}
-
-fn unique(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
-    let mut ids: Vec<Uuid> = ids.collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
 }
 
 /// The sign-off of a month for a place, if it was signed.

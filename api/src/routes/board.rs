@@ -8,7 +8,6 @@ use chrono::{Duration, NaiveDate, Utc};
 use entity::{
     issue::{self, Category, Status},
     org_unit::{self, OrgKind},
-    user,
 };
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
@@ -86,20 +85,13 @@ async fn board(state: &AppState, place: org_unit::Model, condition: Condition) -
         .order_by_asc(issue::Column::Id)
         .all(&state.db)
         .await?;
-    let people: std::collections::HashMap<Uuid, String> = user::Entity::find()
-        .filter(user::Column::Id.is_in(rows.iter().map(|row| row.lead_responsible_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|user| (user.id, user.display_name))
-        .collect();
-    let villages: std::collections::HashMap<Uuid, String> = org_unit::Entity::find()
-        .filter(org_unit::Column::Id.is_in(rows.iter().map(|row| row.village_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|village| (village.id, village.name))
-        .collect();
+    // Each person and village once (a town's board lists hundreds of matters of a few dozen
+    // people: one id per row would also outgrow the engines' parameter limits).
+    let people =
+        crate::dashboard::user_names(&state.db, rows.iter().map(|row| row.lead_responsible_id))
+            .await?;
+    let villages =
+        crate::dashboard::unit_names(&state.db, rows.iter().map(|row| row.village_id)).await?;
     let mut board = Board {
         place: place.name,
         generated_at: Utc::now(),
