@@ -356,18 +356,15 @@ pub fn check_place(place: &org_unit::Model) -> ApiResult<()> {
     }
 }
 
-/// Signs a month off: stores its ledger (computed by the caller with [`compute`], outside
-/// the write transaction so that SQLite's writer is not held while it is read) frozen. A
-/// month is signed once (409 after that) and not before it has begun.
-pub async fn sign_off(
+/// Whether `month` of `place` can be signed off now: a town or county, a month that has
+/// begun, not signed already. Checked again in the sign-off's transaction; checked first
+/// alone, before the month is computed, so that a refusal costs nothing.
+pub async fn check_sign_off(
     db: &impl ConnectionTrait,
     clock: &LocalClock,
     place: &org_unit::Model,
     month: Month,
-    signed_by: Uuid,
-    note: Option<String>,
-    ledger: MonthlyLedger,
-) -> ApiResult<ledger_month::Model> {
+) -> ApiResult<()> {
     check_place(place)?;
     if month.first_day > clock.today() {
         return Err(ApiError::invalid_field(
@@ -385,6 +382,22 @@ pub async fn sign_off(
             ),
         });
     }
+    Ok(())
+}
+
+/// Signs a month off: stores its ledger (computed by the caller with [`compute`], outside
+/// the write transaction so that SQLite's writer is not held while it is read) frozen. A
+/// month is signed once (409 after that) and not before it has begun.
+pub async fn sign_off(
+    db: &impl ConnectionTrait,
+    clock: &LocalClock,
+    place: &org_unit::Model,
+    month: Month,
+    signed_by: Uuid,
+    note: Option<String>,
+    ledger: MonthlyLedger,
+) -> ApiResult<ledger_month::Model> {
+    check_sign_off(db, clock, place, month).await?;
     let row = ledger_month::Model {
         id: Uuid::now_v7(),
         org_unit_id: place.id,

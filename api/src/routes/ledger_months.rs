@@ -188,7 +188,7 @@ async fn sign_off_month(
     let month = Month::parse(&month)?;
     let signer = user.user_id()?;
     let place = dashboard::place_of(&state.db, user.scope(), body.org_unit_id).await?;
-    monthly::check_place(&place)?;
+    monthly::check_sign_off(&state.db, &state.clock, &place, month).await?;
     let ledger = monthly::compute(&state.db, &state.clock, &place, month).await?;
     let txn = begin_write(&state.db).await?;
     let row =
@@ -251,6 +251,9 @@ async fn export_monthly_ledger(
     let month = Month::parse(&month)?;
     let place = dashboard::place_of(&state.db, user.scope(), query.org_unit_id).await?;
     monthly::check_place(&place)?;
+    // The permit first: computing the month is most of an export's work, and the limit of
+    // exports at once must bound it.
+    let permit = state.exports.try_start(&user.principal)?;
     let read = read_month(&state, &user, month, &place).await?;
     let month_end = month
         .next_first_day()
@@ -275,7 +278,6 @@ async fn export_monthly_ledger(
                 && item.deadline.is_some_and(|deadline| deadline < month_end),
         })
         .collect();
-    let permit = state.exports.try_start(&user.principal)?;
     let name = DownloadName::new(
         &format!("ledger-{month}"),
         &format!("台账-{}-{month}", place.name),
