@@ -619,6 +619,33 @@ async fn a_village_leaving_the_phone_does_not_name_the_complaints_it_never_had()
         !deleted.contains(&complaint.to_string()),
         "the complaint it never had is not named"
     );
+    let events_of = |issue: Uuid| {
+        let app = &app;
+        async move {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            entity::issue_event::Entity::find()
+                .filter(entity::issue_event::Column::IssueId.eq(issue))
+                .all(&app.db)
+                .await
+                .expect("events")
+                .into_iter()
+                .map(|event| event.id.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let deleted_events = ids(&after, "issue_events", "deleted");
+    let (its_events, complaint_events) = (events_of(difficulty).await, events_of(complaint).await);
+    assert!(!its_events.is_empty() && !complaint_events.is_empty());
+    assert!(
+        its_events.iter().all(|id| deleted_events.contains(id)),
+        "the events it had leave with their issue"
+    );
+    assert!(
+        complaint_events
+            .iter()
+            .all(|id| !deleted_events.contains(id)),
+        "and the complaint's are not named either"
+    );
 }
 
 #[tokio::test]

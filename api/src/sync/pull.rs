@@ -557,12 +557,14 @@ impl Pull {
         // Issues of villages that left, unless still visible (the caller leads them) — and
         // never a complaint naming the caller, which the phone never had: its id here would
         // tell the cadre it exists.
+        let left_issue_condition = Condition::all()
+            .add(issue::Column::VillageId.is_in(left.iter().copied()))
+            .add(Condition::all().add(visible.clone()).not())
+            .add(ledger::conflict_condition(&user.principal));
         let left_issues: Vec<Uuid> = issue::Entity::find()
             .select_only()
             .column(issue::Column::Id)
-            .filter(issue::Column::VillageId.is_in(left.iter().copied()))
-            .filter(Condition::all().add(visible.clone()).not())
-            .filter(ledger::conflict_condition(&user.principal))
+            .filter(left_issue_condition.clone())
             .into_tuple()
             .all(&txn)
             .await?;
@@ -601,10 +603,20 @@ impl Pull {
         }
         drop(rows);
         if !left_issues.is_empty() {
+            // By a subquery, not a list of the ids: a village's issues over the years can
+            // outnumber the parameters a statement may bind.
             let left_events: Vec<Uuid> = issue_event::Entity::find()
                 .select_only()
                 .column(issue_event::Column::Id)
-                .filter(issue_event::Column::IssueId.is_in(left_issues))
+                .filter(
+                    issue_event::Column::IssueId.in_subquery(
+                        Query::select()
+                            .column(issue::Column::Id)
+                            .from(issue::Entity)
+                            .cond_where(left_issue_condition)
+                            .to_owned(),
+                    ),
+                )
                 .into_tuple()
                 .all(&txn)
                 .await?;
