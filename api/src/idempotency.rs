@@ -267,14 +267,7 @@ async fn claim(
     let lease_over = kept.created_at < now - Duration::seconds(LEASE_SECONDS);
     match kept.state.as_str() {
         DONE => {}
-        WITHHELD => {
-            return Err(ApiError::Conflict {
-                code: "idempotency_answer_withheld",
-                detail: "The request with this Idempotency-Key was carried out; its answer held a \
-                         secret shown only once, which is not kept. It is not carried out again."
-                    .to_owned(),
-            });
-        }
+        WITHHELD => return Err(answer_withheld()),
         // Committed, and its answer given up on (a 5xx) or overdue (the server died).
         LOST => return Err(answer_lost()),
         COMMITTED if lease_over => return Err(answer_lost()),
@@ -316,6 +309,15 @@ async fn claim(
     Ok(Claim::Replay(
         response.body(kept.response_body.unwrap_or_default()),
     ))
+}
+
+fn answer_withheld() -> ApiError {
+    ApiError::Conflict {
+        code: "idempotency_answer_withheld",
+        detail: "The request with this Idempotency-Key was carried out; its answer held a secret \
+                 shown only once, which is not kept. It is not carried out again."
+            .to_owned(),
+    }
 }
 
 fn answer_lost() -> ApiError {

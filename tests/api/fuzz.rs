@@ -97,7 +97,8 @@ fn push_body() -> impl Strategy<Value = Value> {
     prop_oneof![1 => json_value(), 2 => shaped]
 }
 
-fn assert_answered(response: &TestResponse, case: &str) {
+/// Answered, not failed: below 500, and an error is problem+json.
+pub(crate) fn assert_answered(response: &TestResponse, case: &str) {
     assert!(
         response.status < 500,
         "{case}: {} {}",
