@@ -1031,3 +1031,219 @@ async fn an_issue_pushed_for_a_visit_whose_household_moved_away_copies_nothing_o
     );
     assert_eq!(stored["applicant_household_id"], json!(household));
 }
+
+fn millis(time: chrono::DateTime<chrono::Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+fn time_of(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    value
+        .as_str()
+        .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+        .unwrap_or_else(|| panic!("a time: {value}"))
+        .with_timezone(&chrono::Utc)
+}
+
+/// A visit to a demo household of Dongguan made `ago` before now, raising one issue due on
+/// `deadline`, as a phone pushes them.
+fn visit_raising(
+    visit: Uuid,
+    issue: Uuid,
+    ago: chrono::Duration,
+    deadline: chrono::NaiveDate,
+) -> Value {
+    json!({
+        "visits": {"created": [{"id": visit, "household_id": crate::helpers::household(villages::DONGGUAN, 1),
+                                "channel": "door_to_door", "visited_at": millis(chrono::Utc::now() - ago)}]},
+        "issues": {"created": [{"id": issue, "visit_id": visit, "category": "practical_difficulty",
+                                "matter": "灌溉渠堵塞", "deadline": deadline}]},
+    })
+}
+
+fn step_taken(issue: Uuid, kind: &str, at: chrono::DateTime<chrono::Utc>) -> Value {
+    json!({"issue_events": {"created": [{"id": Uuid::now_v7(), "issue_id": issue, "kind": kind,
+                                         "note": "已清淤", "occurred_at": millis(at)}]}})
+}
+
+#[tokio::test]
+async fn an_issue_raised_and_resolved_offline_before_its_deadline_is_resolved_in_time_though_synced_after_it()
+ {
+    let app = spawn_app().await;
+    app.seed().await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let (visit, issue) = (Uuid::new_v4(), Uuid::new_v4());
+    let deadline = today() - chrono::Days::new(1);
+    let resolved_at = chrono::Utc::now() - chrono::Duration::days(2);
+    let mut changes = visit_raising(visit, issue, chrono::Duration::days(3), deadline);
+    changes["issue_events"] = step_taken(issue, "resolved", resolved_at)["issue_events"].clone();
+
+    // No signal for three days: the visit, its issue and the resolution arrive together.
+    let pushed = phone.push(changes).await;
+    let stored = app
+        .get_as(&phone.token, &format!("/api/v1/issues/{issue}"))
+        .await;
+
+    assert_eq!(pushed.status, 200, "{}", pushed.text);
+    assert_eq!(stored.status, 200, "{}", stored.text);
+    let stored = stored.json();
+    assert_eq!(stored["status"], "resolved");
+    assert_eq!(
+        millis(time_of(&stored["resolved_at"])),
+        millis(resolved_at),
+        "resolved when the phone resolved it, before the deadline: {stored}"
+    );
+    let events = stored["events"].as_array().expect("events");
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|event| event["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["created", "resolved"],
+        "raised, then resolved: {stored}"
+    );
+    assert!(
+        time_of(&events[0]["occurred_at"]) < time_of(&events[1]["occurred_at"]),
+        "raised at the visit, before the resolution: {stored}"
+    );
+    let resolved = &events[1];
+    assert_eq!(
+        millis(time_of(&resolved["occurred_at"])),
+        millis(resolved_at)
+    );
+    assert!(
+        time_of(&resolved["data"]["received_at"]) > resolved_at,
+        "the server's receipt is kept beside the phone's time: {resolved}"
+    );
+    assert_eq!(
+        resolved["data"]["device_time"],
+        Value::Null,
+        "the phone's time was kept as given"
+    );
+}
+
+#[tokio::test]
+async fn a_phones_time_never_dates_a_step_before_the_issues_last_event_nor_more_than_a_week_back_nor_after_its_arrival()
+ {
+    let app = spawn_app().await;
+    app.seed().await;
+    let leader = app.token_for("leader1").await;
+    let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
+    phone.pull().await;
+    let (urged, old, ahead, far_ahead) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    for (issue, ago) in [(urged, 3), (old, 12), (ahead, 1), (far_ahead, 1)] {
+        let raised = phone
+            .push(visit_raising(
+                Uuid::new_v4(),
+                issue,
+                chrono::Duration::days(ago),
+                today() + chrono::Days::new(10),
+            ))
+            .await;
+        assert_eq!(raised.status, 200, "{}", raised.text);
+    }
+    let urge = app
+        .post_json(
+            Some(&leader),
+            &format!("/api/v1/issues/{urged}/urge"),
+            &json!({"note": "抓紧办"}),
+        )
+        .await;
+    assert_eq!(urge.status, 200, "{}", urge.text);
+    let now = chrono::Utc::now();
+
+    // Progress the phone says it made before the leader urged (its clock, or its user, is wrong).
+    let before_the_urge = phone
+        .push(step_taken(
+            urged,
+            "progress",
+            now - chrono::Duration::days(2),
+        ))
+        .await;
+    // Progress of eleven days ago, the phone offline all that time.
+    let eleven_days_back = phone
+        .push(step_taken(
+            old,
+            "progress",
+            now - chrono::Duration::days(11),
+        ))
+        .await;
+    // A clock an hour fast, and one two days fast.
+    let an_hour_ahead = phone
+        .push(step_taken(
+            ahead,
+            "progress",
+            now + chrono::Duration::hours(1),
+        ))
+        .await;
+    let two_days_ahead = phone
+        .push(step_taken(
+            far_ahead,
+            "progress",
+            now + chrono::Duration::days(2),
+        ))
+        .await;
+
+    let timeline = |issue: Uuid| {
+        let token = phone.token.clone();
+        let app = &app;
+        async move {
+            let response = app.get_as(&token, &format!("/api/v1/issues/{issue}")).await;
+            assert_eq!(response.status, 200, "{}", response.text);
+            response.json()["events"]
+                .as_array()
+                .expect("events")
+                .clone()
+        }
+    };
+    for pushed in [&before_the_urge, &eleven_days_back, &an_hour_ahead] {
+        assert_eq!(pushed.status, 200, "{}", pushed.text);
+    }
+    let events = timeline(urged).await;
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|event| event["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["created", "urged", "progress"],
+        "in the order taken on the server"
+    );
+    assert_eq!(
+        events[2]["occurred_at"], events[1]["occurred_at"],
+        "dated at the urge it followed"
+    );
+    assert_eq!(
+        millis(time_of(&events[2]["data"]["device_time"])),
+        millis(now - chrono::Duration::days(2)),
+        "the phone's own time is kept"
+    );
+    let events = timeline(old).await;
+    let dated = time_of(&events[1]["occurred_at"]);
+    let received = time_of(&events[1]["data"]["received_at"]);
+    assert_eq!(
+        millis(dated),
+        millis(received - chrono::Duration::days(7)),
+        "a week before it arrived"
+    );
+    let events = timeline(ahead).await;
+    assert_eq!(
+        millis(time_of(&events[1]["occurred_at"])),
+        millis(time_of(&events[1]["data"]["received_at"])),
+        "never after it arrived"
+    );
+    two_days_ahead.assert_problem(422, "invalid_record");
+    assert_eq!(
+        two_days_ahead.json()["details"]["errors"][0]["field"],
+        "occurred_at",
+        "{}",
+        two_days_ahead.text
+    );
+    assert_eq!(timeline(far_ahead).await.len(), 1, "nothing written");
+}

@@ -95,8 +95,10 @@ pub async fn find_issue(
         .await
 }
 
-/// The timeline of an issue, oldest first. Ordered by the server's time of each event, not
-/// by id: a phone chooses the ids of the events it pushes, and they need not sort in time.
+/// The timeline of an issue, oldest first. Ordered by each event's time, not by id: a phone
+/// chooses the ids of the events it pushes, and they need not sort in time. The times keep
+/// the order the steps were taken in: a step a phone took offline is dated by the phone but
+/// never before the event it followed on the server (`steps::dated_by_device`).
 pub async fn events_of(
     db: &impl ConnectionTrait,
     issue_id: Uuid,
@@ -439,6 +441,10 @@ pub struct NewIssue {
     pub is_deed: bool,
     /// The day the matter was raised (deadlines cannot be before it).
     pub raised_on: NaiveDate,
+    /// When it was raised: the visit's time as the device gave it, or now. Its `created`
+    /// event is dated by it (never later than now), so that steps a phone took offline after
+    /// raising it, dated by the phone, follow it in the timeline.
+    pub raised_at: DateTime<Utc>,
     /// The device that created it (sync).
     pub origin_device: Option<String>,
 }
@@ -548,6 +554,7 @@ pub async fn create_issue(
         });
     }
     let now = Utc::now();
+    let raised_at = std::cmp::min(new.raised_at, now);
     let row = issue::Model {
         id: new.id,
         county_id: new.place.county_id,
@@ -583,8 +590,8 @@ pub async fn create_issue(
         resolution: None,
         feedback_given: new.answered_on_spot,
         applicant_satisfied: None,
-        resolved_at: new.answered_on_spot.then_some(now),
-        closed_at: new.answered_on_spot.then_some(now),
+        resolved_at: new.answered_on_spot.then_some(raised_at),
+        closed_at: new.answered_on_spot.then_some(raised_at),
         version: 1,
         created_at: now,
         updated_at: now,
@@ -596,7 +603,19 @@ pub async fn create_issue(
         .exec_without_returning(db)
         .await?;
     // The `created` event is the server's: it comes down to the pushing phone as new.
-    record_event(db, caller, row.id, EventKind::Created, None, None).await?;
+    record_event_with(
+        db,
+        caller,
+        row.id,
+        EventKind::Created,
+        None,
+        None,
+        EventOrigin {
+            occurred_at: Some(raised_at),
+            ..EventOrigin::default()
+        },
+    )
+    .await?;
     if let (Some(visit_id), Some(_)) = (row.visit_id, row.named_cadre_id) {
         // A complaint naming a cadre withholds its visit's answers from that cadre: the visit
         // is marked changed, so that a phone which already holds it in full gets it again,
@@ -636,7 +655,7 @@ pub async fn check_department(
     Ok(department)
 }
 
-/// Appends an event to an issue's timeline.
+/// Appends an event to an issue's timeline, dated now.
 pub async fn record_event(
     db: &impl ConnectionTrait,
     caller: &Principal,
@@ -645,14 +664,31 @@ pub async fn record_event(
     note: Option<String>,
     data: Option<Value>,
 ) -> Result<issue_event::Model, DbErr> {
-    record_event_with(db, caller, issue_id, kind, note, data, None, None).await
+    record_event_with(
+        db,
+        caller,
+        issue_id,
+        kind,
+        note,
+        data,
+        EventOrigin::default(),
+    )
+    .await
 }
 
-/// Appends an event whose id (and origin device) a phone chose.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one row's fields; named at every call"
-)]
+/// Where a timeline event comes from, when not simply from the server now.
+#[derive(Debug, Clone, Default)]
+pub struct EventOrigin {
+    /// The id a phone chose (sync); a new UUIDv7 otherwise.
+    pub id: Option<Uuid>,
+    /// The device that sent it (sync).
+    pub device: Option<String>,
+    /// When it happened, if not now: a visit's or a phone's time, already bounded by the
+    /// caller (never after now, never before the issue's previous event).
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Appends an event with its origin: a phone's id, device and time, or a raising's time.
 pub async fn record_event_with(
     db: &impl ConnectionTrait,
     caller: &Principal,
@@ -660,29 +696,43 @@ pub async fn record_event_with(
     kind: EventKind,
     note: Option<String>,
     data: Option<Value>,
-    id: Option<Uuid>,
-    origin_device: Option<String>,
+    origin: EventOrigin,
 ) -> Result<issue_event::Model, DbErr> {
     let actor_id = match caller.actor {
         Actor::User { id } | Actor::ApiToken { id } => id,
     };
     let event = issue_event::Model {
-        id: id.unwrap_or_else(Uuid::now_v7),
+        id: origin.id.unwrap_or_else(Uuid::now_v7),
         issue_id,
         kind,
         actor_id: Some(actor_id),
         actor_role: Some(role_name(caller.role)),
         note,
         data,
-        occurred_at: Utc::now(),
+        occurred_at: origin.occurred_at.unwrap_or_else(Utc::now),
         change_seq: 0,
         created_seq: 0,
-        origin_device,
+        origin_device: origin.device,
     };
     issue_event::Entity::insert(issue_event::ActiveModel::from(event.clone()))
         .exec_without_returning(db)
         .await?;
     Ok(event)
+}
+
+/// When the issue's latest timeline event happened (its `created` event at the least).
+pub async fn last_event_at(
+    db: &impl ConnectionTrait,
+    issue_id: Uuid,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    issue_event::Entity::find()
+        .select_only()
+        .column(issue_event::Column::OccurredAt)
+        .filter(issue_event::Column::IssueId.eq(issue_id))
+        .order_by_desc(issue_event::Column::OccurredAt)
+        .into_tuple()
+        .one(db)
+        .await
 }
 
 /// Saves a changed issue if nobody changed it since it was read (version in the `WHERE`),

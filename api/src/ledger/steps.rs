@@ -2,7 +2,7 @@
 //! state machine (409), change the issue, append the timeline event and the audit row — all
 //! in the caller's transaction.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{
     escalation,
     issue::{self, Status},
@@ -10,11 +10,11 @@ use entity::{
     user::Role,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    check_department, find_issue,
+    EventOrigin, check_department, find_issue,
     lifecycle::{Step, level_above, may_take, next_status, status_name},
     record_event, record_event_with, save_issue,
 };
@@ -42,6 +42,58 @@ pub struct StepInput {
     pub event_id: Option<Uuid>,
     /// The device that sent the step (sync).
     pub origin_device: Option<String>,
+    /// When a phone took the step, offline perhaps (sync): the step is dated by it, within
+    /// bounds ([`dated_by_device`]), and its event keeps the server's receipt beside it.
+    pub taken_at: Option<DateTime<Utc>>,
+}
+
+/// How far back a phone's time can date a step: a week of working without signal. A step
+/// pushed later than that is dated a week before it arrived (the phone's own time is kept
+/// in its event's `data.device_time`).
+pub(crate) const MAX_OFFLINE_DAYS: i64 = 7;
+
+/// The time a step a phone took is dated by: the phone's (`taken_at`), but never after the
+/// server received it, never before the issue's latest event — the timeline, which the
+/// monthly ledger replays, keeps the order in which the steps were taken on the server — and
+/// never more than [`MAX_OFFLINE_DAYS`] before it was received. A time more than a day ahead
+/// of the server's (clocks drift; visits allow as much) is refused.
+async fn dated_by_device(
+    db: &impl ConnectionTrait,
+    issue_id: Uuid,
+    taken_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> ApiResult<DateTime<Utc>> {
+    if taken_at > now + Duration::days(1) {
+        return Err(ApiError::invalid_field(
+            "occurred_at",
+            "out_of_range",
+            "The step is dated after tomorrow: check the phone's clock.",
+        ));
+    }
+    let week_before = now - Duration::days(MAX_OFFLINE_DAYS);
+    let floor = super::last_event_at(db, issue_id)
+        .await?
+        .map_or(week_before, |last| last.max(week_before));
+    Ok(taken_at.min(now).max(floor))
+}
+
+/// A phone's step keeps, in its event's data, when the server received it and — when its
+/// time was moved into bounds — the time the phone gave.
+fn with_receipt(
+    data: Option<Value>,
+    received_at: DateTime<Utc>,
+    taken_at: DateTime<Utc>,
+    dated: DateTime<Utc>,
+) -> Value {
+    let mut data = match data {
+        Some(Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    };
+    data.insert("received_at".to_owned(), json!(received_at));
+    if dated != taken_at {
+        data.insert("device_time".to_owned(), json!(taken_at));
+    }
+    Value::Object(data)
 }
 
 /// A deadline extension given in working days: counted from the current deadline, or from
@@ -137,6 +189,10 @@ pub async fn take_step(
 ) -> ApiResult<issue::Model> {
     let (issue, next) = load_for(db, caller, issue_id, step, precondition).await?;
     let now = Utc::now();
+    let at = match input.taken_at {
+        Some(taken_at) => dated_by_device(db, issue.id, taken_at, now).await?,
+        None => now,
+    };
     let mut changed = issue.clone();
     let (kind, note, data) = match step {
         Step::Progress => {
@@ -148,7 +204,7 @@ pub async fn take_step(
             let note = required(input.note, "note", "Say how it was resolved.")?;
             changed.resolution = Some(note.clone());
             changed.latest_progress = Some(note.clone());
-            changed.resolved_at = Some(now);
+            changed.resolved_at = Some(at);
             if let Some(is_deed) = input.is_deed {
                 changed.is_deed = is_deed;
             }
@@ -193,7 +249,7 @@ pub async fn take_step(
                 }
                 _ => {}
             }
-            changed.closed_at = Some(now);
+            changed.closed_at = Some(at);
             (EventKind::Closed, input.note, None)
         }
         Step::Reopen => {
@@ -280,6 +336,10 @@ pub async fn take_step(
         changed.resolved_at = None;
         changed.feedback_given = false;
     }
+    let data = match input.taken_at {
+        Some(taken_at) => Some(with_receipt(data, now, taken_at, at)),
+        None => data,
+    };
     let saved = save_issue(db, changed, now).await?;
     record_event_with(
         db,
@@ -288,8 +348,11 @@ pub async fn take_step(
         kind,
         note.clone(),
         data.clone(),
-        input.event_id,
-        input.origin_device,
+        EventOrigin {
+            id: input.event_id,
+            device: input.origin_device,
+            occurred_at: Some(at),
+        },
     )
     .await?;
     if reopened_by_feedback {

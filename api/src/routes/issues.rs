@@ -618,6 +618,7 @@ async fn create_issue(
             deadline,
             is_deed: fields.is_deed,
             raised_on: deadlines.today,
+            raised_at: chrono::Utc::now(),
             origin_device: None,
         },
         "",

@@ -724,6 +724,7 @@ async fn apply_issue(
             deadline,
             is_deed: pushed.is_deed,
             raised_on,
+            raised_at: visit.visited_at,
             origin_device: Some(device.to_owned()),
         },
         "",
@@ -777,6 +778,7 @@ async fn apply_event(
         satisfied: pushed.satisfied,
         event_id: Some(pushed.id),
         origin_device: Some(device.to_owned()),
+        taken_at: pushed.occurred_at,
         ..StepInput::default()
     };
     steps::take_step(

@@ -291,6 +291,15 @@ pub fn time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>,
     }
 }
 
+/// An optional time as the app sends it (see [`time`]); `null` or absent is none.
+pub fn optional_time<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Given(#[serde(deserialize_with = "time")] DateTime<Utc>);
+    Ok(Option::<Given>::deserialize(deserializer)?.map(|Given(time)| time))
+}
+
 /// JSON the app may send as a string (its `@json` columns) or as an object.
 pub fn json_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
     match Option::<Value>::deserialize(deserializer)? {
@@ -471,4 +480,9 @@ pub struct PushedEvent {
     /// Feedback: was the applicant satisfied?
     #[serde(default)]
     pub satisfied: Option<bool>,
+    /// When the phone took the step (epoch ms or RFC 3339): the event, and a resolution's
+    /// `resolved_at`, are dated by it, within bounds (`ledger::steps`); without it, by the
+    /// push.
+    #[serde(default, deserialize_with = "optional_time")]
+    pub occurred_at: Option<DateTime<Utc>>,
 }

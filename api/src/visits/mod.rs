@@ -375,6 +375,7 @@ pub async fn record_visit(
                 deadline,
                 is_deed: raised.is_deed,
                 raised_on,
+                raised_at: row.visited_at,
                 origin_device: row.device_id.clone(),
             },
             &format!("issues[{index}]"),
