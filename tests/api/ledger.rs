@@ -340,6 +340,52 @@ async fn matters_answered_on_the_spot_are_recorded_but_kept_out_of_the_ledger() 
     progress.assert_problem(409, "answered_on_spot");
 }
 
+/// A visit written up at the office two days after it was made: its matters were raised, and
+/// the one answered on the spot was answered, at the visit, not when the office typed it in.
+#[tokio::test]
+async fn a_visit_entered_days_later_dates_its_matters_by_the_visit() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let visited_at = Utc::now() - chrono::Duration::days(2);
+    let on_spot = json!({"id": Uuid::new_v4(), "category": "practical_difficulty", "matter": "医保怎么续缴",
+        "answered_on_spot": true, "spot_answer": "当场讲解了续缴办法"});
+    let mut body = visit(
+        household(villages::DONGGUAN, 5),
+        vec![on_spot, issue("work_shortcoming", "水渠漏水", 10)],
+    );
+    body["visited_at"] = json!(visited_at.to_rfc3339());
+
+    let ids = record(&app, &cadre, &body).await;
+    let spot = app
+        .get_as(&cadre, &format!("/api/v1/issues/{}", ids[0]))
+        .await
+        .json();
+    let raised = app
+        .get_as(&cadre, &format!("/api/v1/issues/{}", ids[1]))
+        .await
+        .json();
+
+    let time = |value: &Value| {
+        chrono::DateTime::parse_from_rfc3339(value.as_str().expect("a time"))
+            .expect("RFC 3339")
+            .timestamp_millis()
+    };
+    let visit_time = visited_at.timestamp_millis();
+    assert_eq!(time(&spot["resolved_at"]), visit_time, "{spot}");
+    assert_eq!(time(&spot["closed_at"]), visit_time, "{spot}");
+    assert_eq!(raised["events"][0]["kind"], "created");
+    assert_eq!(
+        time(&raised["events"][0]["occurred_at"]),
+        visit_time,
+        "{raised}"
+    );
+    assert!(
+        time(&raised["created_at"]) > visit_time,
+        "the record itself is the server's: {raised}"
+    );
+}
+
 #[tokio::test]
 async fn every_step_is_taken_only_from_its_statuses_and_lands_in_the_timeline() {
     let app = spawn_app().await;

@@ -2,7 +2,7 @@
 //! state machine (409), change the issue, append the timeline event and the audit row — all
 //! in the caller's transaction.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use entity::{
     escalation,
     issue::{self, Status},
@@ -188,7 +188,9 @@ pub async fn take_step(
     precondition: &dyn Fn(i32) -> ApiResult<()>,
 ) -> ApiResult<issue::Model> {
     let (issue, next) = load_for(db, caller, issue_id, step, precondition).await?;
-    let now = Utc::now();
+    // To the microsecond, as the databases keep it: the receipt in a phone's event's data is
+    // then the time its bounds were taken from.
+    let now = Utc::now().trunc_subsecs(6);
     let at = match input.taken_at {
         Some(taken_at) => dated_by_device(db, issue.id, taken_at, now).await?,
         None => now,
