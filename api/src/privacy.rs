@@ -42,6 +42,81 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// An applicant as the public board shows them: [`mask_name`], except a placeholder that
+/// names no person (`（企业）`, an enterprise's matter), shown as it is.
+pub fn public_applicant(name: &str) -> String {
+    if name.starts_with('（') && name.ends_with('）') {
+        name.to_owned()
+    } else {
+        mask_name(name)
+    }
+}
+
+/// Free text (a matter, a progress note) for the public board. Cadres write what they did in
+/// their own words — "已电话联系王秀英 13812345678" — so every run of seven or more digits (a
+/// phone, an ID number ending in `X` included, a bank card; with single spaces or hyphens
+/// inside it, ten or more, so that a date stays) keeps only its first three and last two
+/// characters, and the
+/// applicant's name, wherever it appears, is masked as [`mask_name`] masks it.
+pub fn public_text(text: &str, applicant: &str) -> String {
+    let named = if applicant.chars().count() >= 2 {
+        text.replace(applicant, &mask_name(applicant))
+    } else {
+        text.to_owned()
+    };
+    let chars: Vec<char> = named.chars().collect();
+    let is_digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
+    let mut out = String::with_capacity(named.len());
+    let mut index = 0;
+    while index < chars.len() {
+        if !is_digit(chars[index]) {
+            out.push(chars[index]);
+            index += 1;
+            continue;
+        }
+        // The run: digits, single separators between digits, and an ID number's final X.
+        let start = index;
+        let mut end = index;
+        while end < chars.len() {
+            let c = chars[end];
+            let joins_digits =
+                matches!(c, ' ' | '-') && chars.get(end + 1).copied().is_some_and(is_digit);
+            if is_digit(c) || joins_digits {
+                end += 1;
+            } else if matches!(c, 'X' | 'x') {
+                end += 1;
+                break;
+            } else {
+                break;
+            }
+        }
+        let run = &chars[start..end];
+        let digits = run.iter().filter(|c| is_digit(**c)).count();
+        let separated = run.iter().any(|c| matches!(c, ' ' | '-'));
+        // Separated, at least a landline with its area code: not a date (2026-11-29).
+        if digits >= 7 && (!separated || digits >= 10) {
+            let marks = run.iter().filter(|c| !matches!(c, ' ' | '-')).count();
+            let mut seen = 0;
+            for &c in run {
+                if matches!(c, ' ' | '-') {
+                    out.push(c);
+                    continue;
+                }
+                seen += 1;
+                out.push(if seen <= 3 || seen > marks - 2 {
+                    c
+                } else {
+                    '*'
+                });
+            }
+        } else {
+            out.extend(run);
+        }
+        index = end;
+    }
+    out
+}
+
 fn mask_middle(text: &str, head: usize, tail: usize) -> String {
     let chars: Vec<char> = text.chars().collect();
     if chars.len() <= head + tail {
@@ -112,6 +187,33 @@ mod tests {
         assert_eq!(mask_name("张三丰"), "张**");
         assert_eq!(mask_name("李"), "李");
         assert_eq!(mask_phone("123"), "***");
+    }
+
+    #[test]
+    fn the_public_sees_no_phone_id_number_or_applicant_name_in_free_text() {
+        assert_eq!(
+            public_text("已电话联系王秀英 13812345678，王秀英表示满意", "王秀英"),
+            "已电话联系王** 138******78，王**表示满意"
+        );
+        assert_eq!(
+            public_text("身份证11010519491231002X已核实", "李四"),
+            "身份证110*************2X已核实"
+        );
+        assert_eq!(
+            public_text("座机0531-88886666，手机138 1234 5678", ""),
+            "座机053*-******66，手机138 **** **78"
+        );
+        assert_eq!(
+            public_text("电话１３８１２３４５６７８", "张"),
+            "电话１３８******７８"
+        );
+        assert_eq!(
+            public_text("补助12000元于2026-11-29到位，共3户", "张三"),
+            "补助12000元于2026-11-29到位，共3户",
+            "amounts and dates stay"
+        );
+        assert_eq!(public_applicant("（企业）"), "（企业）");
+        assert_eq!(public_applicant("王秀英"), "王**");
     }
 
     #[test]

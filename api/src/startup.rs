@@ -57,6 +57,8 @@ pub struct AppState {
     pub principals: crate::auth::kept::KeptPrincipals,
     /// Single visits waiting to be stored together (`visits::group`).
     pub visit_queue: crate::visits::group::VisitQueue,
+    /// The public notice boards, kept a minute per place.
+    pub boards: crate::routes::board::KeptBoards,
 }
 
 impl AppState {
@@ -164,6 +166,7 @@ impl Application {
             names: Default::default(),
             principals: Default::default(),
             visit_queue: crate::visits::group::VisitQueue::start(db.clone(), clock),
+            boards: Default::default(),
         });
         let spec = openapi::spec();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));

@@ -36,19 +36,31 @@ async fn the_board_shows_pending_matters_masked_and_never_a_complaint_about_a_ca
     let mut complaint = issue("cadre_conduct", "包村干部态度生硬");
     complaint["named_cadre_id"] = json!(demo_id("user:cadre1"));
     let on_spot = json!({"id": Uuid::new_v4(), "category": "practical_difficulty", "matter": "当场答复的咨询", "answered_on_spot": true, "spot_answer": "已解答"});
-    assert_eq!(
-        app.post_json(
+    let visited = app
+        .post_json(
             Some(&cadre),
             "/api/v1/visits",
             &visit(
                 household,
-                vec![issue("practical_difficulty", "路灯维修"), on_spot]
-            )
+                vec![issue("practical_difficulty", "路灯维修"), on_spot],
+            ),
         )
-        .await
-        .status,
-        201
-    );
+        .await;
+    assert_eq!(visited.status, 201, "{}", visited.text);
+    // The cadre notes the progress in their own words, personal data and all.
+    let lamp = visited.json()["issues"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let id_number = "11010519491231002X";
+    let progress = app
+        .post_json(
+            Some(&cadre),
+            &format!("/api/v1/issues/{lamp}/progress"),
+            &json!({"note": format!("已电话联系{head_name} {phone}，身份证{id_number}已核实，2026-12-05前修好")}),
+        )
+        .await;
+    assert_eq!(progress.status, 200, "{}", progress.text);
     assert_eq!(
         app.post_json(
             Some(&official),
@@ -116,10 +128,17 @@ async fn the_board_shows_pending_matters_masked_and_never_a_complaint_about_a_ca
     );
     assert_eq!(item["responsible"], "李明");
     assert_eq!(item["category"], "实际困难");
-    assert_eq!(item["status"], "待办");
+    assert_eq!(item["status"], "办理中");
+    let noted = item["progress"].as_str().expect("progress");
+    assert!(
+        noted.starts_with("已电话联系") && noted.ends_with("2026-12-05前修好"),
+        "the progress is posted, its date kept: {noted}"
+    );
+    assert_eq!(board.header("cache-control"), Some("public, max-age=60"));
     for text in [&board.text, &page.text, &town.text] {
         assert!(!text.contains(&head_name), "a full name on the board");
         assert!(!text.contains(&phone), "a phone on the board");
+        assert!(!text.contains(id_number), "an ID number on the board");
         assert!(
             !text.contains("态度生硬"),
             "a complaint about a cadre on the board"
@@ -152,4 +171,62 @@ async fn the_board_shows_pending_matters_masked_and_never_a_complaint_about_a_ca
     app.get(&format!("/public/villages/{}/board", Uuid::new_v4()))
         .await
         .assert_problem(404, "not_found");
+}
+
+/// Anyone may ask for a board as often as they like: a server reads it from the database at
+/// most once a minute, and lists at most 300 pending matters, counting the rest.
+#[tokio::test]
+async fn a_board_is_read_once_a_minute_and_lists_at_most_300_pending_matters() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let household = demo_id(&format!("household:{}:3", villages::DONGGUAN));
+    let visited = app
+        .post_json(
+            Some(&cadre),
+            "/api/v1/visits",
+            &visit(household, vec![issue("practical_difficulty", "修桥")]),
+        )
+        .await;
+    assert_eq!(visited.status, 201, "{}", visited.text);
+    let path = format!("/public/villages/{}/board", demo_id(villages::DONGGUAN));
+    let before = app.get(&path).await.json();
+    let listed = before["pending"].as_array().expect("pending").len();
+    let model = entity::issue::Entity::find()
+        .filter(entity::issue::Column::VillageId.eq(demo_id(villages::DONGGUAN)))
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("an issue");
+    let more: Vec<entity::issue::ActiveModel> = (0..305)
+        .map(|_| {
+            entity::issue::ActiveModel::from(entity::issue::Model {
+                id: Uuid::now_v7(),
+                ..model.clone()
+            })
+        })
+        .collect();
+    entity::issue::Entity::insert_many(more)
+        .exec_without_returning(&app.db)
+        .await
+        .expect("insert");
+
+    let kept = app.get(&path).await.json();
+    let elsewhere = app.second_server().await;
+    let fresh = elsewhere.get(&path).await.json();
+
+    assert_eq!(
+        kept["pending"].as_array().expect("pending").len(),
+        listed,
+        "the same board for a minute"
+    );
+    assert_eq!(kept["pending_not_shown"], 0);
+    assert_eq!(fresh["pending"].as_array().expect("pending").len(), 300);
+    assert_eq!(
+        fresh["pending_not_shown"],
+        json!(listed + 305 - 300),
+        "the rest counted"
+    );
 }
