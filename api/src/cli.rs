@@ -109,10 +109,30 @@ pub fn run(cli: Cli) -> ExitCode {
     match runtime.block_on(execute(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("minqing: {error}");
+            tracing::error!("minqing: {}", explain(error.as_ref()));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error as a county's IT admin needs to read it: a refused field with its reason, and
+/// every cause down the chain (a database fault is not just "internal error").
+fn explain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = match error.downcast_ref::<crate::error::ApiError>() {
+        Some(crate::error::ApiError::Validation(fields)) => fields
+            .iter()
+            .map(|field| format!("{}: {}", field.field, field.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => error.to_string(),
+    };
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
@@ -123,7 +143,10 @@ async fn execute(cli: Cli) -> CliResult {
         print!("{}", crate::openapi::spec_json());
         return Ok(());
     }
-    let settings = cli.settings.resolve()?;
+    let settings = match command {
+        Command::Serve => cli.settings.resolve()?,
+        _ => cli.settings.resolve_for_tools()?,
+    };
     match command {
         Command::Serve => {
             let started = std::time::Instant::now();
@@ -150,6 +173,7 @@ async fn execute(cli: Cli) -> CliResult {
         }
         Command::SeedDemo => {
             let db = db::connect_and_migrate(&settings.database).await?;
+            seed::check_demo_only(&db).await?;
             let report = seed::seed_demo(&db).await?;
             println!("{report}");
         }

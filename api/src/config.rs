@@ -187,7 +187,7 @@ pub struct SettingsArgs {
     )]
     pub log_format: LogFormat,
     /// Secret that signs access tokens (at least 32 characters). When unset on SQLite, one is
-    /// generated and kept beside the database file; PostgreSQL requires it.
+    /// generated and kept beside the database file; serving on PostgreSQL requires it.
     #[arg(
         long,
         env = "MINQING_JWT_SECRET",
@@ -300,6 +300,23 @@ impl SettingsArgs {
             due_soon_days: self.due_soon_days,
             cors_origins: self.cors_origins.clone(),
         })
+    }
+}
+
+impl SettingsArgs {
+    /// As [`resolve`](Self::resolve), for the commands that sign no tokens (`migrate`,
+    /// `seed-demo`, `admin`, `audit`): on PostgreSQL they need no `MINQING_JWT_SECRET`, so that
+    /// cron can run `audit prune` without the server's signing key in its environment.
+    pub fn resolve_for_tools(&self) -> Result<Settings, ConfigError> {
+        let url = self.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL);
+        if self.jwt_secret.is_none()
+            && DatabaseSettings::new(url.to_owned()).engine() == Engine::Postgres
+        {
+            let mut args = self.clone();
+            args.jwt_secret = Some(random_secret()?);
+            return args.resolve();
+        }
+        self.resolve()
     }
 }
 

@@ -242,6 +242,55 @@ pub struct SeedOptions {
     pub ledger: bool,
 }
 
+/// Why `seed-demo` refuses a database.
+#[derive(Debug)]
+pub struct NotADemoDatabase(String);
+
+impl fmt::Display for NotADemoDatabase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "this database holds {}: it is not a demo's. The demo's accounts all share the \
+             password `{DEMO_PASSWORD}`; seed it only into a database of its own (another \
+             DATABASE_URL, or an empty SQLite file)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NotADemoDatabase {}
+
+/// Refuses a database that holds anything of a real deployment — a county or an account the
+/// demo did not create — so that `seed-demo` never adds accounts with a known password there.
+pub async fn check_demo_only(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+
+    let county = org_unit::Entity::find()
+        .filter(org_unit::Column::Kind.eq(OrgKind::County))
+        .filter(org_unit::Column::Id.ne(demo_id(COUNTY.0)))
+        .one(db)
+        .await?;
+    if let Some(county) = county {
+        return Err(NotADemoDatabase(format!("the county {}", county.name)).into());
+    }
+    let account = user::Entity::find()
+        .filter(
+            user::Column::Id.is_not_in(
+                DEMO_USERS
+                    .iter()
+                    .map(|demo| demo_id(&format!("user:{}", demo.username))),
+            ),
+        )
+        .one(db)
+        .await?;
+    if let Some(account) = account {
+        return Err(NotADemoDatabase(format!("the account `{}`", account.username)).into());
+    }
+    Ok(())
+}
+
 /// Seeds the whole demo: the county, accounts, roster and ledger.
 pub async fn seed_demo(db: &sea_orm::DatabaseConnection) -> Result<SeedReport, DbErr> {
     seed_demo_with(db, SeedOptions { ledger: true }).await

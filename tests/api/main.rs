@@ -15,6 +15,7 @@ mod auth;
 mod board;
 mod calendar;
 mod campaigns;
+mod cli;
 mod concurrency;
 mod crash;
 mod dashboard;
