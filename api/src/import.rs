@@ -35,6 +35,9 @@ pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
 const IMPORT_LOCK: i64 = 0x4D51_494D_504F_5254;
 /// Rows per INSERT statement (18 columns: well under both engines' parameter limits).
 const INSERT_CHUNK: usize = 500;
+/// The most problems a report lists (all are counted): a wrong file of 32 MiB can hold
+/// millions, and a person reads the first ones, fixes the cause and sends it again.
+pub const PROBLEMS_LISTED: usize = 1_000;
 
 /// How to run an import.
 #[derive(Debug, Clone, Copy)]
@@ -61,8 +64,11 @@ pub struct ImportReport {
     pub existing: Vec<ExistingRow>,
     /// Rows repeating an earlier row of the same file; left out.
     pub duplicates_in_file: Vec<DuplicateRow>,
-    /// Problems, one per invalid field; invalid rows are not imported.
+    /// Problems, one per invalid field, by row: the first 1,000 (`invalid_total` counts them
+    /// all); invalid rows are not imported.
     pub invalid: Vec<RowProblem>,
+    /// Every problem found, listed or not.
+    pub invalid_total: u64,
     /// Columns not recognised, ignored (e.g. 序号).
     pub ignored_columns: Vec<String>,
     /// True when the households were written.
@@ -92,7 +98,8 @@ pub struct DuplicateRow {
 /// One problem of one row.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct RowProblem {
-    /// Row number (1: the header).
+    /// Row number: the file's line where the row starts, as a spreadsheet numbers it (1: the
+    /// header; blank lines count).
     pub row: u64,
     /// The field, by its API name (`head_name`, `phone`, …).
     pub field: String,
@@ -274,7 +281,7 @@ struct Candidate {
 }
 
 impl Candidate {
-    fn identity(&self) -> (Uuid, String, String) {
+    fn identity(&self) -> Identity {
         (
             self.place.village_id,
             self.head_name.clone(),
@@ -289,8 +296,40 @@ struct Parsed {
     encoding: &'static str,
     rows: u64,
     candidates: Vec<Candidate>,
-    invalid: Vec<RowProblem>,
+    invalid: Problems,
+    /// Rows with at least one problem.
+    invalid_rows: u64,
     ignored_columns: Vec<String>,
+}
+
+/// The problems found: all counted, the first [`PROBLEMS_LISTED`] kept.
+#[derive(Debug, Default)]
+struct Problems {
+    listed: Vec<RowProblem>,
+    total: u64,
+}
+
+impl Problems {
+    fn push(&mut self, problem: RowProblem) {
+        self.total += 1;
+        if self.listed.len() < PROBLEMS_LISTED {
+            self.listed.push(problem);
+        }
+    }
+
+    fn extend(&mut self, problems: impl IntoIterator<Item = RowProblem>) {
+        for problem in problems {
+            self.push(problem);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    fn any(&self, code: &str) -> bool {
+        self.listed.iter().any(|problem| problem.code == code)
+    }
 }
 
 fn problem(row: u64, field: &str, code: &str, message: impl Into<String>) -> RowProblem {
@@ -299,6 +338,86 @@ fn problem(row: u64, field: &str, code: &str, message: impl Into<String>) -> Row
         field: field.to_owned(),
         code: code.to_owned(),
         message: message.into(),
+    }
+}
+
+/// A household's identity in a roster: its village, head and phone (empty when none).
+type Identity = (Uuid, String, String);
+
+/// A stored household as the import compares it: id, village, head, phone, ID number.
+type StoredHousehold = (Uuid, Uuid, String, Option<String>, Option<String>);
+
+/// Whether two rows of the same village, head and phone are one household: yes, unless both
+/// carry ID numbers and they differ.
+fn same_person(one: &Option<String>, other: &Option<String>) -> bool {
+    match (one, other) {
+        (Some(one), Some(other)) => one == other,
+        _ => true,
+    }
+}
+
+/// The text passed through to the CSV reader, noting in a [`LineIndex`] where each line
+/// starts and whether it is blank: the reader reports a row's byte offset, not a line a
+/// person can find, and skips blank lines without counting them.
+struct Lines<R> {
+    inner: R,
+    read: u64,
+    lines: std::rc::Rc<std::cell::RefCell<LineIndex>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Lines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        let mut index = self.lines.borrow_mut();
+        for (at, byte) in buf[..count].iter().enumerate() {
+            match byte {
+                b'\n' => index.lines.push_back((self.read + at as u64 + 1, true)),
+                b'\r' => {}
+                _ => {
+                    if let Some(line) = index.lines.back_mut() {
+                        line.1 = false;
+                    }
+                }
+            }
+        }
+        self.read += count as u64;
+        Ok(count)
+    }
+}
+
+/// The lines read ahead of the rows asked about: per line, its first byte's offset and
+/// whether it is blank (nothing but `\r`). Rows are asked about in order, so the lines before
+/// a row are let go once it is numbered: the index holds no more than the reader's buffer.
+#[derive(Debug)]
+struct LineIndex {
+    /// Lines let go before the first one held.
+    passed: u64,
+    lines: std::collections::VecDeque<(u64, bool)>,
+}
+
+impl Default for LineIndex {
+    fn default() -> Self {
+        Self {
+            passed: 0,
+            lines: std::collections::VecDeque::from([(0, true)]),
+        }
+    }
+}
+
+impl LineIndex {
+    /// The number (from 1) of the first line that is not blank at or after `byte`, where
+    /// the reader began the row: before the blank lines it skipped.
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut at = self
+            .lines
+            .partition_point(|(start, _)| *start <= byte)
+            .saturating_sub(1);
+        while self.lines.get(at).is_some_and(|line| line.1) && at + 1 < self.lines.len() {
+            at += 1;
+        }
+        self.lines.drain(..at);
+        self.passed += at as u64;
+        self.passed + 1
     }
 }
 
@@ -319,10 +438,15 @@ fn parse(body: &[u8], directory: &VillageDirectory) -> Parsed {
                 .build(body),
         )
     };
+    let lines = std::rc::Rc::new(std::cell::RefCell::new(LineIndex::default()));
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(reader);
+        .from_reader(Lines {
+            inner: reader,
+            read: 0,
+            lines: std::rc::Rc::clone(&lines),
+        });
     let headers = match csv.headers() {
         Ok(headers) => headers.clone(),
         Err(_) => {
@@ -340,6 +464,19 @@ fn parse(body: &[u8], directory: &VillageDirectory) -> Parsed {
         let field = Field::of_header(header);
         if field.is_none() && !header.trim().is_empty() {
             parsed.ignored_columns.push(header.trim().to_owned());
+        }
+        // Two columns for one field (姓名 and 户主姓名): which one is meant cannot be guessed.
+        if let Some(field) = field.filter(|field| columns.contains(&Some(*field))) {
+            parsed.invalid.push(problem(
+                1,
+                field.name(),
+                "duplicate_column",
+                format!(
+                    "Two columns of the header mean `{}` (the second: {}); keep one.",
+                    field.name(),
+                    header.trim()
+                ),
+            ));
         }
         columns.push(field);
     }
@@ -360,11 +497,19 @@ fn parse(body: &[u8], directory: &VillageDirectory) -> Parsed {
         return parsed;
     }
     for (index, record) in csv.records().enumerate() {
-        let row = index as u64 + 2;
+        // The line the row starts on: blank lines, which the reader skips without counting
+        // them, count as a spreadsheet counts them.
+        let line = |position: Option<&csv::Position>| {
+            position.map_or(index as u64 + 2, |position| {
+                lines.borrow_mut().line_at(position.byte())
+            })
+        };
         let record = match record {
             Ok(record) => record,
-            Err(_) => {
+            Err(error) => {
+                let row = line(error.position());
                 parsed.rows += 1;
+                parsed.invalid_rows += 1;
                 parsed.invalid.push(problem(
                     row,
                     "row",
@@ -377,6 +522,7 @@ fn parse(body: &[u8], directory: &VillageDirectory) -> Parsed {
         if record.iter().all(str::is_empty) {
             continue;
         }
+        let row = line(record.position());
         parsed.rows += 1;
         let cell = |wanted: Field| {
             columns
@@ -388,7 +534,10 @@ fn parse(body: &[u8], directory: &VillageDirectory) -> Parsed {
         };
         match check_row(row, &cell, directory) {
             Ok(candidate) => parsed.candidates.push(candidate),
-            Err(problems) => parsed.invalid.extend(problems),
+            Err(problems) => {
+                parsed.invalid_rows += 1;
+                parsed.invalid.extend(problems);
+            }
         }
     }
     parsed
@@ -587,6 +736,8 @@ pub async fn import_households(
     let parsed = web::block(move || parse(&body, &directory))
         .await
         .map_err(|error| ApiError::Internal(Box::new(error)))?;
+    let mut problems = parsed.invalid;
+    let mut invalid_rows = parsed.invalid_rows;
     let mut report = ImportReport {
         dry_run: options.dry_run,
         encoding: parsed.encoding,
@@ -594,13 +745,16 @@ pub async fn import_households(
         created: 0,
         existing: Vec::new(),
         duplicates_in_file: Vec::new(),
-        invalid: parsed.invalid,
+        invalid: Vec::new(),
+        invalid_total: 0,
         ignored_columns: parsed.ignored_columns,
         imported: false,
     };
 
-    // Repeats within the file: the first occurrence wins.
-    let mut first_by_identity: HashMap<(Uuid, String, String), u64> = HashMap::new();
+    // Repeats within the file: the first occurrence wins. Two rows of the same village, head
+    // and phone are one household, unless both carry ID numbers, and different ones: two
+    // people of the same name (common in a village) who share no phone, or none at all.
+    let mut first_by_identity: HashMap<Identity, (u64, Option<String>)> = HashMap::new();
     let mut first_by_id_card: HashMap<String, u64> = HashMap::new();
     let mut unique = Vec::with_capacity(parsed.candidates.len());
     for candidate in parsed.candidates {
@@ -608,7 +762,12 @@ pub async fn import_households(
             .id_card_number
             .as_ref()
             .and_then(|number| first_by_id_card.get(number).copied())
-            .or_else(|| first_by_identity.get(&candidate.identity()).copied());
+            .or_else(|| {
+                first_by_identity
+                    .get(&candidate.identity())
+                    .filter(|(_, number)| same_person(number, &candidate.id_card_number))
+                    .map(|(row, _)| *row)
+            });
         if let Some(same_as_row) = earlier {
             report.duplicates_in_file.push(DuplicateRow {
                 row: candidate.row,
@@ -619,7 +778,9 @@ pub async fn import_households(
         if let Some(number) = &candidate.id_card_number {
             first_by_id_card.insert(number.clone(), candidate.row);
         }
-        first_by_identity.insert(candidate.identity(), candidate.row);
+        first_by_identity
+            .entry(candidate.identity())
+            .or_insert((candidate.row, candidate.id_card_number.clone()));
         unique.push(candidate);
     }
 
@@ -640,22 +801,26 @@ pub async fn import_households(
         .collect();
     villages.sort();
     villages.dedup();
-    let mut stored_by_identity: HashMap<(Uuid, String, String), Uuid> = HashMap::new();
+    let mut stored_by_identity: HashMap<Identity, Vec<(Uuid, Option<String>)>> = HashMap::new();
     for chunk in villages.chunks(INSERT_CHUNK) {
-        let rows: Vec<(Uuid, Uuid, String, Option<String>)> = household::Entity::find()
+        let rows: Vec<StoredHousehold> = household::Entity::find()
             .select_only()
             .columns([
                 household::Column::Id,
                 household::Column::VillageId,
                 household::Column::HeadName,
                 household::Column::Phone,
+                household::Column::IdCardNumber,
             ])
             .filter(household::Column::VillageId.is_in(chunk.iter().copied()))
             .into_tuple()
             .all(&txn)
             .await?;
-        for (id, village_id, head_name, phone) in rows {
-            stored_by_identity.insert((village_id, head_name, phone.unwrap_or_default()), id);
+        for (id, village_id, head_name, phone, number) in rows {
+            stored_by_identity
+                .entry((village_id, head_name, phone.unwrap_or_default()))
+                .or_default()
+                .push((id, number));
         }
     }
     let id_cards: Vec<String> = unique
@@ -697,7 +862,8 @@ pub async fn import_households(
                 });
             } else {
                 // Do not say where: the other household may be outside the caller's scope.
-                report.invalid.push(problem(
+                invalid_rows += 1;
+                problems.push(problem(
                     candidate.row,
                     "id_card_number",
                     "id_card_taken",
@@ -706,7 +872,14 @@ pub async fn import_households(
             }
             continue;
         }
-        if let Some(id) = stored_by_identity.get(&candidate.identity()) {
+        if let Some((id, _)) = stored_by_identity
+            .get(&candidate.identity())
+            .and_then(|stored| {
+                stored
+                    .iter()
+                    .find(|(_, number)| same_person(number, &candidate.id_card_number))
+            })
+        {
             report.existing.push(ExistingRow {
                 row: candidate.row,
                 household_id: *id,
@@ -716,32 +889,31 @@ pub async fn import_households(
         }
         to_create.push(candidate);
     }
+    report.invalid_total = problems.total;
+    let header_refused = problems.any("missing_column") || problems.any("duplicate_column");
+    report.invalid = problems.listed;
     report.invalid.sort_by_key(|problem| problem.row);
     report.created = to_create.len() as u64;
 
-    // A header without the required columns is a wrong file, not invalid rows: `skip_invalid`
-    // does not skip it.
-    if report
-        .invalid
-        .iter()
-        .any(|problem| problem.code == "missing_column")
-    {
+    // A header without the required columns, or with two for one, is a wrong file, not
+    // invalid rows: `skip_invalid` does not skip it.
+    if header_refused {
         report.created = 0;
         return Err(ApiError::Unprocessable {
             code: "import_rejected",
-            detail:
-                "The file's header lacks a required column (村 and 户主姓名); nothing was imported."
-                    .to_owned(),
+            detail: "The file's header lacks a required column (村 and 户主姓名) or has two \
+                     columns for one field; nothing was imported."
+                .to_owned(),
             details: serde_json::to_value(&report).unwrap_or_default(),
         });
     }
-    if !report.invalid.is_empty() && !options.skip_invalid {
+    if report.invalid_total > 0 && !options.skip_invalid {
         report.created = 0;
         return Err(ApiError::Unprocessable {
             code: "import_rejected",
             detail: format!(
                 "{} problem(s) in the file; nothing was imported. Fix the rows listed in `details.invalid`, or send `skip_invalid=true`.",
-                report.invalid.len()
+                report.invalid_total
             ),
             details: serde_json::to_value(&report).unwrap_or_default(),
         });
@@ -795,7 +967,7 @@ pub async fn import_households(
                 "created": report.created,
                 "existing": report.existing.len(),
                 "duplicates_in_file": report.duplicates_in_file.len(),
-                "skipped_invalid_rows": report.invalid.iter().map(|problem| problem.row).collect::<std::collections::BTreeSet<_>>().len(),
+                "skipped_invalid_rows": invalid_rows,
             })),
         },
     )
@@ -932,19 +1104,26 @@ mod proptests {
             "gbk"
         };
         prop_assert_eq!(parsed.encoding, expected);
-        prop_assert!(parsed.invalid.iter().all(|problem| problem.row >= 1));
-        if parsed.invalid.iter().any(|problem| problem.row == 1) {
+        prop_assert!(parsed.invalid.listed.iter().all(|problem| problem.row >= 1));
+        if parsed.invalid.listed.iter().any(|problem| problem.row == 1) {
             // The header is unusable: nothing else is read.
             prop_assert!(parsed.candidates.is_empty());
             prop_assert_eq!(parsed.rows, 0);
         } else {
-            let problem_rows: BTreeSet<u64> =
-                parsed.invalid.iter().map(|problem| problem.row).collect();
+            let problem_rows: BTreeSet<u64> = parsed
+                .invalid
+                .listed
+                .iter()
+                .map(|problem| problem.row)
+                .collect();
             prop_assert_eq!(
-                parsed.candidates.len() as u64 + problem_rows.len() as u64,
+                parsed.candidates.len() as u64 + parsed.invalid_rows,
                 parsed.rows,
                 "each counted row is a candidate or has problems, never both"
             );
+            if parsed.invalid.total <= PROBLEMS_LISTED as u64 {
+                prop_assert_eq!(problem_rows.len() as u64, parsed.invalid_rows);
+            }
             for candidate in &parsed.candidates {
                 prop_assert!(!problem_rows.contains(&candidate.row));
                 prop_assert!(!candidate.head_name.is_empty());

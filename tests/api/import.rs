@@ -260,3 +260,90 @@ async fn only_admins_import_and_only_csv_is_taken() {
     .await;
     skipping.assert_problem(422, "import_rejected");
 }
+
+/// A valid resident ID number from its first 17 digits (GB 11643: the check character).
+fn id_card(first_17: &str) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first_17
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(digit, weight)| digit.to_digit(10).expect("a digit") * weight)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{first_17}{check}")
+}
+
+#[tokio::test]
+async fn two_heads_of_one_name_with_different_id_numbers_are_two_households_in_the_file_and_after_it()
+ {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let (first, second, third) = (
+        id_card("37152619700101001"),
+        id_card("37152619750202002"),
+        id_card("37152619800303003"),
+    );
+    let file = format!("村,户主姓名,身份证号\n石桥村,张伟,{first}\n石桥村,张伟,{second}\n");
+    let later = format!("村,户主姓名,身份证号\n石桥村,张伟,{third}\n");
+    let unnumbered = "村,户主姓名,身份证号\n石桥村,张伟,\n";
+
+    let response = import(&app, &admin, "", file.into_bytes()).await;
+    let again = import(&app, &admin, "", later.into_bytes()).await;
+    let without_a_number = import(&app, &admin, "", unnumbered.as_bytes().to_vec()).await;
+
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert_eq!(response.json()["created"], 2, "{}", response.text);
+    assert_eq!(response.json()["duplicates_in_file"], json!([]));
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json()["created"], 1, "a third 张伟: {}", again.text);
+    let report = without_a_number.json();
+    assert_eq!(report["created"], 0, "{report}");
+    assert_eq!(
+        report["existing"][0]["matched_by"], "village_head_phone",
+        "a 张伟 without an ID number cannot be told from those stored: {report}"
+    );
+}
+
+#[tokio::test]
+async fn rows_are_numbered_by_their_line_and_a_wrong_file_lists_its_first_thousand_problems() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let blank_lines = "村,户主姓名,联系电话\n石桥村,韩一,13811112222\n\n\n石桥村,韩二,12345\n";
+    let two_name_columns = "村,姓名,户主姓名\n石桥村,韩三,韩三\n";
+    let mut wrong_file = String::from("村,户主姓名\n");
+    for index in 0..1_500 {
+        wrong_file.push_str(&format!(",某{index}\n"));
+    }
+    let before = household_count(&app).await;
+
+    let blank = import(&app, &admin, "", blank_lines.as_bytes().to_vec()).await;
+    let doubled = import(&app, &admin, "", two_name_columns.as_bytes().to_vec()).await;
+    let wrong = import(&app, &admin, "", wrong_file.into_bytes()).await;
+
+    blank.assert_problem(422, "import_rejected");
+    let details = &blank.json()["details"];
+    assert_eq!(
+        details["invalid"][0]["row"], 5,
+        "line 5, as the spreadsheet shows it: {details}"
+    );
+    assert_eq!(details["invalid"][0]["field"], "phone");
+    doubled.assert_problem(422, "import_rejected");
+    assert_eq!(
+        doubled.json()["details"]["invalid"][0]["code"],
+        "duplicate_column"
+    );
+    wrong.assert_problem(422, "import_rejected");
+    let details = &wrong.json()["details"];
+    assert_eq!(details["invalid_total"], 1_500);
+    assert_eq!(details["invalid"].as_array().expect("invalid").len(), 1_000);
+    assert_eq!(details["invalid"][0]["row"], 2);
+    assert!(
+        wrong.json()["detail"]
+            .as_str()
+            .expect("detail")
+            .starts_with("1500 problem")
+    );
+    assert_eq!(household_count(&app).await, before, "nothing imported");
+}
