@@ -253,6 +253,22 @@ async fn the_deadline_dashboard_read_again_counts_every_change_made_since() {
     );
     assert_eq!(oldest_overdue().await, vec![roof[0].clone()]);
 
+    // Progress leaves every count as it was, and changes the issue the leader acts on.
+    step(
+        &app,
+        &cadre,
+        &roof[0],
+        "progress",
+        json!({"note": "已联系瓦工"}),
+    )
+    .await;
+    let after_progress = dashboard().await;
+    assert_eq!(counts(&after_progress["totals"]), [3, 1, 1, 2, 1]);
+    let listed = &after_progress["oldest_overdue"][0];
+    assert_eq!(listed["status"], "in_progress", "{listed}");
+    assert_eq!(listed["latest_progress"], "已联系瓦工");
+    assert_eq!(listed["version"], 2, "the version an urge must name");
+
     // Another leader of the town is counted on their own.
     let other = app
         .get_as(

@@ -59,11 +59,10 @@ pub struct LiveLedger {
 /// One count's answer, kept while no issue kept changes.
 #[derive(Debug)]
 pub struct Answer {
-    /// The groups, by key.
+    /// The groups, by key. (The oldest overdue issues shown beside them are read at each
+    /// request: a step that leaves every count as it was — progress, an urge — still changes
+    /// the issue a leader acts on, and its version.)
     pub groups: Vec<DeadlineGroup>,
-    /// The ten oldest overdue issues behind the counts, filled in by the first request that
-    /// shows them (they depend on the same issues, so they stay as true as the counts).
-    pub oldest_overdue: tokio::sync::OnceCell<Vec<issue::Model>>,
 }
 
 /// What one count was asked for.
@@ -298,10 +297,7 @@ impl LiveLedger {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some(live) = live.as_ref() else {
-            return Ok(Arc::new(Answer {
-                groups: Vec::new(),
-                oldest_overdue: Default::default(),
-            }));
+            return Ok(Arc::new(Answer { groups: Vec::new() }));
         };
         let key = CountKey {
             place: counted.place,
@@ -320,7 +316,6 @@ impl LiveLedger {
         }
         let answer = Arc::new(Answer {
             groups: live.count(counted, group_by, window),
-            oldest_overdue: Default::default(),
         });
         if counts.len() >= Self::COUNTS_KEPT {
             counts.clear();

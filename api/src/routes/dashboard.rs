@@ -243,16 +243,12 @@ async fn get_deadline_dashboard(
         raised_before: window.raised_before,
         ..LedgerFilter::default()
     };
-    let oldest_overdue = answer
-        .oldest_overdue
-        .get_or_try_init(|| {
-            ledger::list_ledger(&state.db, &user.principal, &overdue, deadlines, None, 10)
-        })
-        .await?
-        .iter()
-        .cloned()
-        .map(|row| IssueResponse::for_caller(row, &user, deadlines))
-        .collect();
+    let oldest_overdue =
+        ledger::list_ledger(&state.db, &user.principal, &overdue, deadlines, None, 10)
+            .await?
+            .into_iter()
+            .map(|row| IssueResponse::for_caller(row, &user, deadlines))
+            .collect();
     Ok(web::Json(DeadlineDashboard {
         org_unit: PlaceRef::from(&place),
         as_of: today,
