@@ -82,6 +82,46 @@ async fn the_sixth_wrong_password_in_a_row_is_throttled_with_retry_after() {
     );
 }
 
+/// On SQLite every write waits for the one writer: an anonymous flood of made-up refresh
+/// tokens, sign-outs and sign-ins already throttled is answered reading only, so it never
+/// queues ahead of the field's pushes. Here another connection holds the writer throughout;
+/// each answer comes anyway (waiting for it would end in 503). On PostgreSQL the same answers.
+#[tokio::test]
+async fn made_up_tokens_and_spent_sign_ins_are_answered_without_waiting_for_the_writer() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = spawn_app().await;
+    app.seed().await;
+    for _ in 0..5 {
+        assert_eq!(app.login_raw("cadre2", "wrong-password").await.status, 401);
+    }
+    let writer = app.db.begin().await.expect("a transaction");
+    writer
+        .execute_unprepared("UPDATE sync_counter SET value = value")
+        .await
+        .expect("holds the writer");
+
+    let refresh = app
+        .post_json(
+            None,
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": "made-up"}),
+        )
+        .await;
+    let logout = app
+        .post_json(
+            None,
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": "made-up"}),
+        )
+        .await;
+    let spent = app.login_raw("cadre2", "wrong-password").await;
+    writer.rollback().await.expect("rollback");
+
+    refresh.assert_problem(401, "unauthorized");
+    assert!(logout.status < 300, "{} {}", logout.status, logout.text);
+    spent.assert_problem(429, "too_many_requests");
+}
+
 #[tokio::test]
 async fn parallel_wrong_passwords_cannot_slip_past_the_limit() {
     let app = spawn_app().await;

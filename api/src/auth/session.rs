@@ -45,6 +45,19 @@ fn refresh_rejected() -> ApiError {
     )
 }
 
+/// The refresh token with this hash, unless none was issued or it is revoked: read before
+/// any write turn is taken.
+async fn unrevoked_token(
+    db: &DatabaseConnection,
+    hash: &str,
+) -> ApiResult<Option<refresh_token::Model>> {
+    Ok(refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash))
+        .one(db)
+        .await?
+        .filter(|row| row.revoked_at.is_none()))
+}
+
 /// Checks the password and opens a session. Unknown users and wrong passwords get the same
 /// answer after the same work (a dummy hash is verified for unknown users).
 pub async fn login(
@@ -56,6 +69,7 @@ pub async fn login(
 ) -> ApiResult<Session> {
     let now = Utc::now();
     let username = username.trim().to_lowercase();
+    throttle::refuse_if_spent(db, &username, meta.client_addr.as_deref(), now).await?;
     // The attempt is counted and committed before the (slow) password check, so that
     // parallel guesses all see each other.
     let reservation = begin_write(db).await?;
@@ -108,9 +122,19 @@ pub async fn refresh(
     meta: &RequestMeta,
 ) -> ApiResult<Session> {
     let now = Utc::now();
+    let hash = token::secret_hash(presented);
+    // A token never issued, revoked or expired is refused reading only: a flood of them must
+    // not queue for SQLite's one writer ahead of the field's pushes. (One spent by a rotation
+    // goes on: presenting it again may be a theft to answer by revoking its sign-in.)
+    if unrevoked_token(db, &hash)
+        .await?
+        .is_none_or(|row| row.expires_at <= now)
+    {
+        return Err(refresh_rejected());
+    }
     let txn = begin_write(db).await?;
     let found = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(token::secret_hash(presented)))
+        .filter(refresh_token::Column::TokenHash.eq(hash))
         .one(&txn)
         .await?
         .ok_or_else(refresh_rejected)?;
@@ -181,6 +205,12 @@ pub async fn refresh(
 /// the answer does not tell whether a token existed.
 pub async fn logout(db: &DatabaseConnection, presented: &str, meta: &RequestMeta) -> ApiResult<()> {
     let now = Utc::now();
+    if unrevoked_token(db, &token::secret_hash(presented))
+        .await?
+        .is_none()
+    {
+        return Ok(());
+    }
     let txn = begin_write(db).await?;
     let row = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(token::secret_hash(presented)))

@@ -83,6 +83,31 @@ async fn bump(
         .ok_or_else(|| DbErr::RecordNotFound("login throttle row".to_owned()))
 }
 
+/// Refuses with 429, reading only, a sign-in whose account has used its attempts or whose
+/// address its failures in the current window: what [`reserve_attempt`] would refuse, without
+/// a write — so that a flood of spent attempts never queues for SQLite's one writer ahead of
+/// the field's pushes.
+pub async fn refuse_if_spent(
+    db: &impl ConnectionTrait,
+    username: &str,
+    client_addr: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let mut keys = vec![(account_key(username), ACCOUNT_LIMIT)];
+    if let Some(address) = client_addr {
+        keys.push((address_key(address), ADDRESS_LIMIT));
+    }
+    for (key, limit) in keys {
+        if let Some(row) = login_throttle::Entity::find_by_id(key).one(db).await?
+            && row.window_started_at >= now - Duration::minutes(WINDOW_MINUTES)
+            && row.attempts >= limit
+        {
+            return Err(retry_after(row.window_started_at, now));
+        }
+    }
+    Ok(())
+}
+
 /// Reserves one sign-in attempt for the account, or refuses with 429 when the account has
 /// used its attempts or the address its failures. Commit the transaction before checking
 /// the password, so that concurrent attempts see each other.
