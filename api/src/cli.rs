@@ -176,6 +176,7 @@ async fn execute(cli: Cli) -> CliResult {
             seed::check_demo_only(&db).await?;
             let report = seed::seed_demo(&db).await?;
             println!("{report}");
+            println!("Database: {}.", settings.database.described());
         }
         Command::Admin {
             action:
@@ -193,7 +194,12 @@ async fn execute(cli: Cli) -> CliResult {
             let created =
                 crate::accounts::create_first_admin(&db, &username, &display_name, &password)
                     .await?;
-            println!("Created admin `{}` ({}).", created.username, created.id);
+            println!(
+                "Created admin `{}` ({}) in {}.",
+                created.username,
+                created.id,
+                settings.database.described()
+            );
         }
         Command::Audit { action } => {
             let db = db::connect(&settings.database).await?;

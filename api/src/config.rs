@@ -82,6 +82,28 @@ impl DatabaseSettings {
         }
     }
 
+    /// The database as a person should be told which one a command used: the SQLite file's
+    /// absolute path, or the PostgreSQL URL without its password.
+    pub fn described(&self) -> String {
+        if let Some(path) = self.sqlite_path() {
+            let absolute = std::path::absolute(&path).unwrap_or(path);
+            return format!("the SQLite file {}", absolute.display());
+        }
+        match self.url.split_once("://") {
+            Some((scheme, rest)) => {
+                let rest = match rest.split_once('@') {
+                    Some((credentials, host)) => {
+                        let user = credentials.split(':').next().unwrap_or_default();
+                        format!("{user}@{host}")
+                    }
+                    None => rest.to_owned(),
+                };
+                format!("{scheme}://{rest}")
+            }
+            None => self.url.clone(),
+        }
+    }
+
     /// The SQLite file this URL names (`None` for PostgreSQL or in-memory SQLite).
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         if self.engine() != Engine::Sqlite {
@@ -373,6 +395,18 @@ fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_is_described_by_its_file_or_its_url_without_the_password() {
+        let postgres = DatabaseSettings::new("postgres://minqing:s3cret@db-host:5432/minqing");
+        assert_eq!(
+            postgres.described(),
+            "postgres://minqing@db-host:5432/minqing"
+        );
+        let sqlite = DatabaseSettings::new("sqlite://minqing.db?mode=rwc").described();
+        assert!(sqlite.starts_with("the SQLite file /"), "{sqlite}");
+        assert!(sqlite.ends_with("/minqing.db"), "{sqlite}");
+    }
 
     #[test]
     fn sqlite_path_is_read_from_the_url() {

@@ -341,6 +341,23 @@ fn problem(row: u64, field: &str, code: &str, message: impl Into<String>) -> Row
     }
 }
 
+/// A workbook sent as it is saved (an `.xlsx` is a zip, an `.xls` an OLE file) would read as
+/// GBK garbage whose header "lacks 村 and 户主姓名": say what it is and what to do instead.
+fn refuse_a_workbook(body: &[u8]) -> ApiResult<()> {
+    const XLSX: &[u8] = b"PK\x03\x04";
+    const XLS: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+    if body.starts_with(XLSX) || body.starts_with(XLS) {
+        return Err(ApiError::Unprocessable {
+            code: "not_csv",
+            detail: "This is an Excel workbook, not CSV: open it in Excel or WPS and save it as \
+                     CSV (另存为 → CSV), then send that file."
+                .to_owned(),
+            details: serde_json::json!({}),
+        });
+    }
+    Ok(())
+}
+
 /// A household's identity in a roster: its village, head and phone (empty when none).
 type Identity = (Uuid, String, String);
 
@@ -732,10 +749,17 @@ pub async fn import_households(
     body: web::Bytes,
     options: ImportOptions,
 ) -> ApiResult<ImportReport> {
+    refuse_a_workbook(&body)?;
     let directory = VillageDirectory::load(db, user).await?;
-    let parsed = web::block(move || parse(&body, &directory))
-        .await
-        .map_err(|error| ApiError::Internal(Box::new(error)))?;
+    let (parsed, file_sha256) = web::block(move || {
+        use sha2::Digest;
+        (
+            parse(&body, &directory),
+            format!("{:x}", sha2::Sha256::digest(&body)),
+        )
+    })
+    .await
+    .map_err(|error| ApiError::Internal(Box::new(error)))?;
     let mut problems = parsed.invalid;
     let mut invalid_rows = parsed.invalid_rows;
     let mut report = ImportReport {
@@ -924,10 +948,13 @@ pub async fn import_households(
 
     let now = Utc::now();
     let created_by = user.user_id().ok();
-    for chunk in to_create.chunks(INSERT_CHUNK) {
-        let models = chunk.iter().map(|candidate| {
+    // Time-ordered: the trail names the first and the last, and the import's households are
+    // those between them that it created.
+    let ids: Vec<Uuid> = to_create.iter().map(|_| Uuid::now_v7()).collect();
+    for (chunk, chunk_ids) in to_create.chunks(INSERT_CHUNK).zip(ids.chunks(INSERT_CHUNK)) {
+        let models = chunk.iter().zip(chunk_ids).map(|(candidate, id)| {
             household::ActiveModel::from(household::Model {
-                id: Uuid::now_v7(),
+                id: *id,
                 county_id: candidate.place.county_id,
                 town_id: candidate.place.town_id,
                 village_id: candidate.place.village_id,
@@ -968,6 +995,8 @@ pub async fn import_households(
                 "existing": report.existing.len(),
                 "duplicates_in_file": report.duplicates_in_file.len(),
                 "skipped_invalid_rows": invalid_rows,
+                "file_sha256": file_sha256,
+                "created_ids": {"first": ids.first(), "last": ids.last()},
             })),
         },
     )

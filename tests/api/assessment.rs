@@ -177,6 +177,18 @@ async fn residents_answer_once_per_code_and_the_results_count_each_rating() {
     );
     assert_eq!(li_result["rate"], json!(0.5));
     assert_eq!(result(zhang)["rate"], json!(0.0));
+    // The residents' answers are anonymous: the trail records them, not where they came from.
+    let anonymous = entity::audit_log::Entity::find()
+        .filter(entity::audit_log::Column::Action.eq("survey.response"))
+        .filter(entity::audit_log::Column::ActorType.eq("public"))
+        .all(&app.db)
+        .await
+        .expect("audit");
+    assert_eq!(anonymous.len(), 2, "both answers are in the trail");
+    for entry in anonymous {
+        assert_eq!(entry.client_addr, None, "{entry:?}");
+        assert_eq!(entry.request_id, None, "{entry:?}");
+    }
 }
 
 #[tokio::test]

@@ -50,6 +50,11 @@ async fn seed_demo_refuses_a_database_that_holds_a_real_account_and_fills_a_demo
     assert!(again.0, "running it twice changes nothing: {}", again.1);
     assert_eq!(demo.count("users").await, users_after_first);
     assert!(created.0, "{}", created.1);
+    assert!(
+        created.1.contains("Created admin `zhangli`") && created.1.contains(" in "),
+        "names the database it wrote to: {}",
+        created.1
+    );
     assert!(!refused.0, "seeded a real deployment: {}", refused.1);
     assert!(
         refused.1.contains("zhangli") && refused.1.contains("not a demo's"),

@@ -64,6 +64,38 @@ async fn a_gbk_file_with_chinese_headers_is_imported_and_reported() {
     assert_eq!(household["village_id"], json!(demo_id("371526100203")));
     assert_eq!(household["members_count"], 4);
     assert_eq!(household["notes"], "低保户");
+    // The trail names the file and the households it created.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use sha2::Digest;
+    let entry = entity::audit_log::Entity::find()
+        .filter(entity::audit_log::Column::Action.eq("household.import"))
+        .one(&app.db)
+        .await
+        .expect("audit")
+        .expect("the import's entry");
+    let changes = entry.changes.expect("changes");
+    assert_eq!(
+        changes["file_sha256"],
+        format!("{:x}", sha2::Sha256::digest(gbk(GOOD_FILE)))
+    );
+    let created: Vec<uuid::Uuid> = entity::household::Entity::find()
+        .filter(entity::household::Column::HeadName.is_in(["冯国强", "蒋桂芳", "沈德华"]))
+        .all(&app.db)
+        .await
+        .expect("households")
+        .into_iter()
+        .map(|household| household.id)
+        .collect();
+    let bound = |end: &str| -> uuid::Uuid {
+        serde_json::from_value(changes["created_ids"][end].clone()).expect("an id")
+    };
+    assert_eq!(created.len(), 3);
+    assert!(
+        created
+            .iter()
+            .all(|id| (bound("first")..=bound("last")).contains(id)),
+        "{changes}"
+    );
 }
 
 #[tokio::test]
@@ -243,8 +275,18 @@ async fn only_admins_import_and_only_csv_is_taken() {
     )
     .await;
 
+    let mut workbook = b"PK\x03\x04\x14\x00\x06\x00".to_vec();
+    workbook.extend_from_slice(&[0x8b; 64]);
+    let excel = import(&app, &app.token_for("admin").await, "", workbook).await;
+
     as_cadre.assert_problem(403, "forbidden");
     as_json.assert_problem(415, "unsupported_media_type");
+    excel.assert_problem(422, "not_csv");
+    assert!(
+        excel.text.contains("CSV"),
+        "says what to do: {}",
+        excel.text
+    );
     no_header.assert_problem(422, "import_rejected");
     assert_eq!(
         no_header.json()["details"]["invalid"][0]["code"],

@@ -695,7 +695,7 @@ pub struct ImportQuery {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Imported (or, with `dry_run`, checked): the per-row report.", body = import::ImportReport),
-        (status = 422, description = "Invalid rows and `skip_invalid` not set, or a header without the required columns (村, 户主姓名) whatever `skip_invalid` says: nothing written; `details` is the report.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`import_rejected`: invalid rows and `skip_invalid` not set, or a header without the required columns (村, 户主姓名) or with two columns for one field, whatever `skip_invalid` says: nothing written; `details` is the report. `not_csv`: an Excel workbook (.xlsx, .xls) was sent: save it as CSV.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many imports running (2 per server, 1 per caller); retry after `Retry-After` seconds.", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
     ),

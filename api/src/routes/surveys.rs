@@ -14,7 +14,7 @@ use validator::Validate;
 use crate::{
     assessment::{self, MAX_CODES, NewRound, Respondent},
     audit::{self, AuditActor, AuditEntry},
-    auth::{AuthUser, RequestMeta},
+    auth::AuthUser,
     dashboard,
     db::begin_write,
     error::{ApiError, ApiResult, Problem},
@@ -463,7 +463,6 @@ async fn get_survey_results(
 )]
 #[post("/surveys/answers")]
 async fn answer_survey(
-    meta: RequestMeta,
     state: web::Data<AppState>,
     body: web::Json<PublicAnswerRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -482,14 +481,17 @@ async fn answer_survey(
         &answers_of(&body.answers),
     )
     .await?;
+    // The answer is anonymous: its audit entry names neither the address it came from nor the
+    // request (whose log line does), so that no one reading the trail can tie a resident's
+    // rating of a cadre to where it was sent from.
     audit::record(
         &txn,
         &AuditActor {
             actor_type: "public",
             actor_id: None,
             role: None,
-            request_id: meta.request_id.clone(),
-            client_addr: meta.client_addr.clone(),
+            request_id: None,
+            client_addr: None,
         },
         AuditEntry::new("survey.response", "survey_response", response_id)
             .with_changes(serde_json::json!({"survey_id": round.id, "via": "code"})),
