@@ -89,9 +89,12 @@ impl DatabaseSettings {
             let absolute = std::path::absolute(&path).unwrap_or(path);
             return format!("the SQLite file {}", absolute.display());
         }
-        match self.url.split_once("://") {
+        // Without the query (`?password=` is taken there too), and split at the last `@`
+        // (a password may hold one).
+        let url = self.url.split('?').next().unwrap_or_default();
+        match url.split_once("://") {
             Some((scheme, rest)) => {
-                let rest = match rest.split_once('@') {
+                let rest = match rest.rsplit_once('@') {
                     Some((credentials, host)) => {
                         let user = credentials.split(':').next().unwrap_or_default();
                         format!("{user}@{host}")
@@ -100,7 +103,7 @@ impl DatabaseSettings {
                 };
                 format!("{scheme}://{rest}")
             }
-            None => self.url.clone(),
+            None => url.to_owned(),
         }
     }
 
@@ -403,6 +406,9 @@ mod tests {
             postgres.described(),
             "postgres://minqing@db-host:5432/minqing"
         );
+        let awkward =
+            DatabaseSettings::new("postgres://u:p@ss@db-host/minqing?password=x&sslmode=require");
+        assert_eq!(awkward.described(), "postgres://u@db-host/minqing");
         let sqlite = DatabaseSettings::new("sqlite://minqing.db?mode=rwc").described();
         assert!(sqlite.starts_with("the SQLite file /"), "{sqlite}");
         assert!(sqlite.ends_with("/minqing.db"), "{sqlite}");

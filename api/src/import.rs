@@ -373,68 +373,102 @@ fn same_person(one: &Option<String>, other: &Option<String>) -> bool {
     }
 }
 
-/// The text passed through to the CSV reader, noting in a [`LineIndex`] where each line
-/// starts and whether it is blank: the reader reports a row's byte offset, not a line a
-/// person can find, and skips blank lines without counting them.
+/// The text passed through to the CSV reader, noting in a [`BlankLines`] the runs of blank
+/// lines it will skip: a spreadsheet shows each of them as a row, the reader does not count
+/// them.
 struct Lines<R> {
     inner: R,
     read: u64,
-    lines: std::rc::Rc<std::cell::RefCell<LineIndex>>,
+    blanks: std::rc::Rc<std::cell::RefCell<BlankLines>>,
 }
 
 impl<R: std::io::Read> std::io::Read for Lines<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let count = self.inner.read(buf)?;
-        let mut index = self.lines.borrow_mut();
+        let mut blanks = self.blanks.borrow_mut();
         for (at, byte) in buf[..count].iter().enumerate() {
-            match byte {
-                b'\n' => index.lines.push_back((self.read + at as u64 + 1, true)),
-                b'\r' => {}
-                _ => {
-                    if let Some(line) = index.lines.back_mut() {
-                        line.1 = false;
-                    }
-                }
-            }
+            blanks.take(*byte, self.read + at as u64);
         }
         self.read += count as u64;
         Ok(count)
     }
 }
 
-/// The lines read ahead of the rows asked about: per line, its first byte's offset and
-/// whether it is blank (nothing but `\r`). Rows are asked about in order, so the lines before
-/// a row are let go once it is numbered: the index holds no more than the reader's buffer.
-#[derive(Debug)]
-struct LineIndex {
-    /// Lines let go before the first one held.
-    passed: u64,
-    lines: std::collections::VecDeque<(u64, bool)>,
+/// The runs of blank lines read ahead of the rows asked about: where each run starts, how
+/// many lines it holds, and where the line after it starts. Lines end at `\n`, `\r\n` or a
+/// lone `\r` (as the reader ends them). Rows are asked about in order, and the runs before a
+/// row are let go when it is asked about: the index holds no more than the reader's buffer.
+#[derive(Debug, Default)]
+struct BlankLines {
+    runs: std::collections::VecDeque<BlankRun>,
+    /// Where the line being read starts, and whether it holds anything yet.
+    line_start: u64,
+    line_filled: bool,
+    /// The last byte was a `\r`: a `\n` right after it ends no second line.
+    after_cr: bool,
+    /// Blank lines before the rows asked about so far.
+    skipped: u64,
 }
 
-impl Default for LineIndex {
-    fn default() -> Self {
-        Self {
-            passed: 0,
-            lines: std::collections::VecDeque::from([(0, true)]),
+#[derive(Debug, Clone, Copy)]
+struct BlankRun {
+    start: u64,
+    lines: u64,
+    next: u64,
+}
+
+impl BlankLines {
+    fn take(&mut self, byte: u8, offset: u64) {
+        match byte {
+            b'\n' if self.after_cr => {
+                // The `\r` ended the line; the next one starts after this `\n`.
+                if let Some(run) = self.runs.back_mut()
+                    && run.next == self.line_start
+                {
+                    run.next = offset + 1;
+                }
+                self.line_start = offset + 1;
+                self.after_cr = false;
+            }
+            b'\n' | b'\r' => {
+                if !self.line_filled {
+                    match self.runs.back_mut() {
+                        Some(run) if run.next == self.line_start => {
+                            run.lines += 1;
+                            run.next = offset + 1;
+                        }
+                        _ => self.runs.push_back(BlankRun {
+                            start: self.line_start,
+                            lines: 1,
+                            next: offset + 1,
+                        }),
+                    }
+                }
+                self.line_start = offset + 1;
+                self.line_filled = false;
+                self.after_cr = byte == b'\r';
+            }
+            _ => {
+                self.line_filled = true;
+                self.after_cr = false;
+            }
         }
     }
-}
 
-impl LineIndex {
-    /// The number (from 1) of the first line that is not blank at or after `byte`, where
-    /// the reader began the row: before the blank lines it skipped.
-    fn line_at(&mut self, byte: u64) -> u64 {
-        let mut at = self
-            .lines
-            .partition_point(|(start, _)| *start <= byte)
-            .saturating_sub(1);
-        while self.lines.get(at).is_some_and(|line| line.1) && at + 1 < self.lines.len() {
-            at += 1;
+    /// The blank lines before every row so far, the one whose reading began at `byte` (before
+    /// the blank lines it skipped) included.
+    fn skipped_before(&mut self, byte: u64) -> u64 {
+        while let Some(run) = self.runs.front().copied() {
+            if run.start > byte + 1 {
+                break;
+            }
+            self.runs.pop_front();
+            // The reader began at the run (or at the `\n` of the `\r\n` before it).
+            if run.start >= byte {
+                self.skipped += run.lines;
+            }
         }
-        self.lines.drain(..at);
-        self.passed += at as u64;
-        self.passed + 1
+        self.skipped
     }
 }
 
@@ -455,14 +489,14 @@ fn parse(body: &[u8], directory: &VillageDirectory) -> Parsed {
                 .build(body),
         )
     };
-    let lines = std::rc::Rc::new(std::cell::RefCell::new(LineIndex::default()));
+    let blanks = std::rc::Rc::new(std::cell::RefCell::new(BlankLines::default()));
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(Lines {
             inner: reader,
             read: 0,
-            lines: std::rc::Rc::clone(&lines),
+            blanks: std::rc::Rc::clone(&blanks),
         });
     let headers = match csv.headers() {
         Ok(headers) => headers.clone(),
@@ -514,12 +548,16 @@ fn parse(body: &[u8], directory: &VillageDirectory) -> Parsed {
         return parsed;
     }
     for (index, record) in csv.records().enumerate() {
-        // The line the row starts on: blank lines, which the reader skips without counting
-        // them, count as a spreadsheet counts them.
+        // The row as a spreadsheet numbers it: after the header and every record before it
+        // (a cell holding line breaks is still one row), and after the blank lines the reader
+        // skipped without counting them.
         let line = |position: Option<&csv::Position>| {
-            position.map_or(index as u64 + 2, |position| {
-                lines.borrow_mut().line_at(position.byte())
-            })
+            let mut blanks = blanks.borrow_mut();
+            let skipped = match position {
+                Some(position) => blanks.skipped_before(position.byte()),
+                None => blanks.skipped,
+            };
+            index as u64 + 2 + skipped
         };
         let record = match record {
             Ok(record) => record,
@@ -536,10 +574,10 @@ fn parse(body: &[u8], directory: &VillageDirectory) -> Parsed {
                 continue;
             }
         };
+        let row = line(record.position());
         if record.iter().all(str::is_empty) {
             continue;
         }
-        let row = line(record.position());
         parsed.rows += 1;
         let cell = |wanted: Field| {
             columns
@@ -1165,6 +1203,51 @@ mod proptests {
             }
         }
         Ok(())
+    }
+
+    /// The rows of `body` with a problem (a bad phone), as the report numbers them.
+    fn problem_rows(body: &str) -> Vec<u64> {
+        parse(body.as_bytes(), &directory())
+            .invalid
+            .listed
+            .iter()
+            .map(|problem| problem.row)
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_numbered_as_a_spreadsheet_shows_the_file() {
+        let bad = "东关村,张三,123";
+        // Blank lines count; a cell holding line breaks is one row; an all-empty row counts.
+        assert_eq!(
+            problem_rows(&format!(
+                "村,户主姓名,电话\n{bad}\n\n\n{bad}\n\"东关村\",\"李\n四\",123\n,,\n{bad}\n"
+            )),
+            [2, 5, 6, 8]
+        );
+        // Windows line ends, and a lone CR (an old Mac's CSV).
+        assert_eq!(
+            problem_rows(&format!("村,户主姓名,电话\r\n{bad}\r\n\r\n{bad}\r\n")),
+            [2, 4]
+        );
+        assert_eq!(
+            problem_rows(&format!("村,户主姓名,电话\r{bad}\r\r{bad}\r")),
+            [2, 4]
+        );
+    }
+
+    #[test]
+    fn a_file_of_blank_lines_keeps_no_index_of_them() {
+        let body = format!("村,户主姓名\n{}", "\n".repeat(100_000));
+        let blanks = std::rc::Rc::new(std::cell::RefCell::new(BlankLines::default()));
+        let mut reader = Lines {
+            inner: body.as_bytes(),
+            read: 0,
+            blanks: std::rc::Rc::clone(&blanks),
+        };
+        std::io::copy(&mut reader, &mut std::io::sink()).expect("read");
+        assert_eq!(blanks.borrow().runs.len(), 1, "one run, however long");
+        assert_eq!(blanks.borrow().runs[0].lines, 100_000);
     }
 
     proptest! {

@@ -42,10 +42,13 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
-/// An applicant as the public board shows them: [`mask_name`], except a placeholder that
-/// names no person (`（企业）`, an enterprise's matter), shown as it is.
+/// The applicant the server records for an enterprise's matter raised in a visit: no person.
+pub const ENTERPRISE_APPLICANT: &str = "（企业）";
+
+/// An applicant as the public board shows them: [`mask_name`], except the placeholder of an
+/// enterprise's matter, which names no person.
 pub fn public_applicant(name: &str) -> String {
-    if name.starts_with('（') && name.ends_with('）') {
+    if name == ENTERPRISE_APPLICANT {
         name.to_owned()
     } else {
         mask_name(name)
@@ -54,10 +57,10 @@ pub fn public_applicant(name: &str) -> String {
 
 /// Free text (a matter, a progress note) for the public board. Cadres write what they did in
 /// their own words — "已电话联系王秀英 13812345678" — so every run of seven or more digits (a
-/// phone, an ID number ending in `X` included, a bank card; with single spaces or hyphens
-/// inside it, ten or more, so that a date stays) keeps only its first three and last two
-/// characters, and the
-/// applicant's name, wherever it appears, is masked as [`mask_name`] masks it.
+/// phone, an ID number ending in `X` included, a bank card; single spaces or hyphens inside
+/// it, half- or full-width, count as part of it) keeps only its first three and last two
+/// characters, and the applicant's name, wherever it appears, is masked as [`mask_name`]
+/// masks it. A date written `2026-11-29` (or with `/` or `.`) is left as it is.
 pub fn public_text(text: &str, applicant: &str) -> String {
     let named = if applicant.chars().count() >= 2 {
         text.replace(applicant, &mask_name(applicant))
@@ -66,6 +69,7 @@ pub fn public_text(text: &str, applicant: &str) -> String {
     };
     let chars: Vec<char> = named.chars().collect();
     let is_digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
+    let is_separator = |c: char| matches!(c, ' ' | '-' | '\u{3000}' | '－');
     let mut out = String::with_capacity(named.len());
     let mut index = 0;
     while index < chars.len() {
@@ -74,13 +78,17 @@ pub fn public_text(text: &str, applicant: &str) -> String {
             index += 1;
             continue;
         }
+        if let Some(length) = date_at(&chars[index..]) {
+            out.extend(&chars[index..index + length]);
+            index += length;
+            continue;
+        }
         // The run: digits, single separators between digits, and an ID number's final X.
         let start = index;
         let mut end = index;
         while end < chars.len() {
             let c = chars[end];
-            let joins_digits =
-                matches!(c, ' ' | '-') && chars.get(end + 1).copied().is_some_and(is_digit);
+            let joins_digits = is_separator(c) && chars.get(end + 1).copied().is_some_and(is_digit);
             if is_digit(c) || joins_digits {
                 end += 1;
             } else if matches!(c, 'X' | 'x') {
@@ -91,14 +99,11 @@ pub fn public_text(text: &str, applicant: &str) -> String {
             }
         }
         let run = &chars[start..end];
-        let digits = run.iter().filter(|c| is_digit(**c)).count();
-        let separated = run.iter().any(|c| matches!(c, ' ' | '-'));
-        // Separated, at least a landline with its area code: not a date (2026-11-29).
-        if digits >= 7 && (!separated || digits >= 10) {
-            let marks = run.iter().filter(|c| !matches!(c, ' ' | '-')).count();
+        if run.iter().filter(|c| is_digit(**c)).count() >= 7 {
+            let marks = run.iter().filter(|c| !is_separator(**c)).count();
             let mut seen = 0;
             for &c in run {
-                if matches!(c, ' ' | '-') {
+                if is_separator(c) {
                     out.push(c);
                     continue;
                 }
@@ -115,6 +120,29 @@ pub fn public_text(text: &str, applicant: &str) -> String {
         index = end;
     }
     out
+}
+
+/// The length of a date written `2026-11-29`, `2026/11/29` or `2026.11.29` at the start of
+/// `chars`, if one is there (and is not the start of a longer number).
+fn date_at(chars: &[char]) -> Option<usize> {
+    let digits = |from: usize, min: usize, max: usize| {
+        let count = chars[from.min(chars.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        (min..=max).contains(&count).then_some(count)
+    };
+    let year = digits(0, 4, 4)?;
+    let separator = *chars.get(year)?;
+    if !matches!(separator, '-' | '/' | '.') {
+        return None;
+    }
+    let month = digits(year + 1, 1, 2)?;
+    if chars.get(year + 1 + month) != Some(&separator) {
+        return None;
+    }
+    let day = digits(year + 2 + month, 1, 2)?;
+    Some(year + 2 + month + day)
 }
 
 fn mask_middle(text: &str, head: usize, tail: usize) -> String {
@@ -202,6 +230,18 @@ mod tests {
         assert_eq!(
             public_text("座机0531-88886666，手机138 1234 5678", ""),
             "座机053*-******66，手机138 **** **78"
+        );
+        assert_eq!(
+            public_text("本地8888-6666，手机１３８－１２３４－５６７８", ""),
+            "本地888*-**66，手机１３８－****－**７８"
+        );
+        assert_eq!(
+            public_text(
+                "已于2026-11-29 10:30现场查看，2026-11-29 13812345678联系",
+                ""
+            ),
+            "已于2026-11-29 10:30现场查看，2026-11-29 138******78联系",
+            "a date stays, and ends the number it would have joined"
         );
         assert_eq!(
             public_text("电话１３８１２３４５６７８", "张"),

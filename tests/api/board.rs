@@ -135,6 +135,13 @@ async fn the_board_shows_pending_matters_masked_and_never_a_complaint_about_a_ca
         "the progress is posted, its date kept: {noted}"
     );
     assert_eq!(board.header("cache-control"), Some("public, max-age=60"));
+    assert!(
+        board
+            .header("vary")
+            .is_some_and(|vary| vary.contains("Accept")),
+        "JSON and the page kept apart: {:?}",
+        board.header("vary")
+    );
     for text in [&board.text, &page.text, &town.text] {
         assert!(!text.contains(&head_name), "a full name on the board");
         assert!(!text.contains(&phone), "a phone on the board");

@@ -1124,20 +1124,22 @@ async fn an_issue_raised_and_resolved_offline_before_its_deadline_is_resolved_in
 }
 
 #[tokio::test]
-async fn a_phones_time_never_dates_a_step_before_the_issues_last_event_nor_more_than_a_week_back_nor_after_its_arrival()
+async fn a_phones_time_dates_a_step_after_the_issues_last_standing_step_within_a_week_and_never_after_its_arrival()
  {
     let app = spawn_app().await;
     app.seed().await;
     let leader = app.token_for("leader1").await;
     let mut phone = Phone::new(&app, "cadre1", "phone-a").await;
     phone.pull().await;
-    let (urged, old, ahead, far_ahead) = (
-        Uuid::new_v4(),
-        Uuid::new_v4(),
-        Uuid::new_v4(),
-        Uuid::new_v4(),
-    );
-    for (issue, ago) in [(urged, 3), (old, 12), (ahead, 1), (far_ahead, 1)] {
+    let [urged, progressed, old, ahead, far_ahead, unset] = [(); 6].map(|()| Uuid::new_v4());
+    for (issue, ago) in [
+        (urged, 3),
+        (progressed, 3),
+        (old, 12),
+        (ahead, 1),
+        (far_ahead, 1),
+        (unset, 1),
+    ] {
         let raised = phone
             .push(visit_raising(
                 Uuid::new_v4(),
@@ -1156,13 +1158,30 @@ async fn a_phones_time_never_dates_a_step_before_the_issues_last_event_nor_more_
         )
         .await;
     assert_eq!(urge.status, 200, "{}", urge.text);
+    let noted = app
+        .post_json(
+            Some(&phone.token),
+            &format!("/api/v1/issues/{progressed}/progress"),
+            &json!({"note": "在办公室登记了进展"}),
+        )
+        .await;
+    assert_eq!(noted.status, 200, "{}", noted.text);
     let now = chrono::Utc::now();
 
-    // Progress the phone says it made before the leader urged (its clock, or its user, is wrong).
+    // Progress made offline two days ago; the leader, not knowing, urged the issue since.
     let before_the_urge = phone
         .push(step_taken(
             urged,
             "progress",
+            now - chrono::Duration::days(2),
+        ))
+        .await;
+    // A resolution the phone dates before progress the server took since (its clock, or its
+    // user, is wrong).
+    let before_the_progress = phone
+        .push(step_taken(
+            progressed,
+            "resolved",
             now - chrono::Duration::days(2),
         ))
         .await;
@@ -1174,7 +1193,7 @@ async fn a_phones_time_never_dates_a_step_before_the_issues_last_event_nor_more_
             now - chrono::Duration::days(11),
         ))
         .await;
-    // A clock an hour fast, and one two days fast.
+    // A clock an hour fast, one two days fast, and a time the app never set (0).
     let an_hour_ahead = phone
         .push(step_taken(
             ahead,
@@ -1189,6 +1208,9 @@ async fn a_phones_time_never_dates_a_step_before_the_issues_last_event_nor_more_
             now + chrono::Duration::days(2),
         ))
         .await;
+    let mut never_set = step_taken(unset, "progress", now);
+    never_set["issue_events"]["created"][0]["occurred_at"] = json!(0);
+    let never_set = phone.push(never_set).await;
 
     let timeline = |issue: Uuid| {
         let token = phone.token.clone();
@@ -1202,23 +1224,38 @@ async fn a_phones_time_never_dates_a_step_before_the_issues_last_event_nor_more_
                 .clone()
         }
     };
-    for pushed in [&before_the_urge, &eleven_days_back, &an_hour_ahead] {
+    let kinds = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .map(|event| event["kind"].as_str().expect("kind").to_owned())
+            .collect()
+    };
+    for pushed in [
+        &before_the_urge,
+        &before_the_progress,
+        &eleven_days_back,
+        &an_hour_ahead,
+        &never_set,
+    ] {
         assert_eq!(pushed.status, 200, "{}", pushed.text);
     }
     let events = timeline(urged).await;
-    let kinds: Vec<&str> = events
-        .iter()
-        .map(|event| event["kind"].as_str().expect("kind"))
-        .collect();
     assert_eq!(
-        kinds,
-        ["created", "urged", "progress"],
-        "in the order taken on the server"
+        kinds(&events),
+        ["created", "progress", "urged"],
+        "an urge does not move the phone's time: {events:?}"
     );
     assert_eq!(
-        events[2]["occurred_at"], events[1]["occurred_at"],
-        "dated at the urge it followed"
+        millis(time_of(&events[1]["occurred_at"])),
+        millis(now - chrono::Duration::days(2))
     );
+    let events = timeline(progressed).await;
+    assert_eq!(
+        kinds(&events),
+        ["created", "progress", "resolved"],
+        "after the step it followed on the server: {events:?}"
+    );
+    assert!(time_of(&events[2]["occurred_at"]) > time_of(&events[1]["occurred_at"]));
     assert_eq!(
         millis(time_of(&events[2]["data"]["device_time"])),
         millis(now - chrono::Duration::days(2)),
@@ -1246,4 +1283,11 @@ async fn a_phones_time_never_dates_a_step_before_the_issues_last_event_nor_more_
         two_days_ahead.text
     );
     assert_eq!(timeline(far_ahead).await.len(), 1, "nothing written");
+    let events = timeline(unset).await;
+    assert_eq!(
+        events[1]["data"],
+        Value::Null,
+        "dated at its arrival: {events:?}"
+    );
+    assert!(millis(time_of(&events[1]["occurred_at"])) >= millis(now));
 }

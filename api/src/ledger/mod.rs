@@ -98,7 +98,7 @@ pub async fn find_issue(
 /// The timeline of an issue, oldest first. Ordered by each event's time, not by id: a phone
 /// chooses the ids of the events it pushes, and they need not sort in time. The times keep
 /// the order the steps were taken in: a step a phone took offline is dated by the phone but
-/// never before the event it followed on the server (`steps::dated_by_device`).
+/// never before the step it followed on the server (`steps::dated_by_device`).
 pub async fn events_of(
     db: &impl ConnectionTrait,
     issue_id: Uuid,
@@ -720,8 +720,21 @@ pub async fn record_event_with(
     Ok(event)
 }
 
-/// When the issue's latest timeline event happened (its `created` event at the least).
-pub async fn last_event_at(
+/// The events that move where an issue stands (open, in progress, resolved, struck off):
+/// the monthly ledger folds them, in time order, into each issue's standing at a month's end.
+/// Urges, extensions, escalations and feedback leave it where it is.
+pub const STANDING_EVENTS: [EventKind; 6] = [
+    EventKind::Created,
+    EventKind::Progress,
+    EventKind::EscalationAccepted,
+    EventKind::Resolved,
+    EventKind::Closed,
+    EventKind::Reopened,
+];
+
+/// When the issue's latest event of [`STANDING_EVENTS`] happened (its `created` event at the
+/// least).
+pub async fn last_standing_event_at(
     db: &impl ConnectionTrait,
     issue_id: Uuid,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {
@@ -729,6 +742,7 @@ pub async fn last_event_at(
         .select_only()
         .column(issue_event::Column::OccurredAt)
         .filter(issue_event::Column::IssueId.eq(issue_id))
+        .filter(issue_event::Column::Kind.is_in(STANDING_EVENTS))
         .order_by_desc(issue_event::Column::OccurredAt)
         .into_tuple()
         .one(db)

@@ -252,14 +252,7 @@ pub async fn compute(
         let events = issue_event::Entity::find()
             .filter(issue_event::Column::IssueId.is_in(chunk.iter().map(|row| row.id)))
             .filter(issue_event::Column::OccurredAt.lt(until))
-            .filter(issue_event::Column::Kind.is_in([
-                EventKind::Created,
-                EventKind::Progress,
-                EventKind::EscalationAccepted,
-                EventKind::Resolved,
-                EventKind::Closed,
-                EventKind::Reopened,
-            ]))
+            .filter(issue_event::Column::Kind.is_in(super::STANDING_EVENTS))
             .order_by_asc(issue_event::Column::IssueId)
             // Server time, not id: phones choose the ids of the events they push.
             .order_by_asc(issue_event::Column::OccurredAt)

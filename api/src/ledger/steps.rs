@@ -53,10 +53,13 @@ pub struct StepInput {
 pub(crate) const MAX_OFFLINE_DAYS: i64 = 7;
 
 /// The time a step a phone took is dated by: the phone's (`taken_at`), but never after the
-/// server received it, never before the issue's latest event — the timeline, which the
-/// monthly ledger replays, keeps the order in which the steps were taken on the server — and
-/// never more than [`MAX_OFFLINE_DAYS`] before it was received. A time more than a day ahead
-/// of the server's (clocks drift; visits allow as much) is refused.
+/// server received it, never more than [`MAX_OFFLINE_DAYS`] before that, and after the
+/// issue's latest step that moved where it stands (its `created` event at the least): the
+/// monthly ledger replays those in time order, and the order must be the one the server took
+/// them in. An urge, an extension or an escalation the phone did not know of does not move
+/// it: a resolution made offline before the deadline stays in time though the leader urged
+/// the issue meanwhile. A time more than a day ahead of the server's (clocks drift; visits
+/// allow as much) is refused.
 async fn dated_by_device(
     db: &impl ConnectionTrait,
     issue_id: Uuid,
@@ -70,11 +73,14 @@ async fn dated_by_device(
             "The step is dated after tomorrow: check the phone's clock.",
         ));
     }
-    let week_before = now - Duration::days(MAX_OFFLINE_DAYS);
-    let floor = super::last_event_at(db, issue_id)
-        .await?
-        .map_or(week_before, |last| last.max(week_before));
-    Ok(taken_at.min(now).max(floor))
+    let at = taken_at
+        .min(now)
+        .max(now - Duration::days(MAX_OFFLINE_DAYS));
+    Ok(match super::last_standing_event_at(db, issue_id).await? {
+        // Strictly after: at the same time, the order would fall to the ids, which phones choose.
+        Some(last) if at <= last => last + Duration::microseconds(1),
+        _ => at,
+    })
 }
 
 /// A phone's step keeps, in its event's data, when the server received it and — when its

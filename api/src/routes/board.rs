@@ -258,6 +258,8 @@ th,td{{border:1px solid #000;padding:1.5mm;vertical-align:top}}th{{background:#e
 
 /// A board is public and kept a minute: a proxy or a browser may keep it as long.
 const PUBLIC_MINUTE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "public, max-age=60");
+/// The same address answers JSON or a page by `Accept`: a cache keeps them apart.
+const BY_ACCEPT: (header::HeaderName, &str) = (header::VARY, "Accept");
 
 fn respond(req: &HttpRequest, board: &Board) -> HttpResponse {
     let wants_html = req
@@ -269,9 +271,13 @@ fn respond(req: &HttpRequest, board: &Board) -> HttpResponse {
         HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .insert_header(PUBLIC_MINUTE)
+            .insert_header(BY_ACCEPT)
             .body(html(board))
     } else {
-        HttpResponse::Ok().insert_header(PUBLIC_MINUTE).json(board)
+        HttpResponse::Ok()
+            .insert_header(PUBLIC_MINUTE)
+            .insert_header(BY_ACCEPT)
+            .json(board)
     }
 }
 

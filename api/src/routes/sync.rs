@@ -171,8 +171,8 @@ async fn record_personal_data_pull(
 /// visit's household while that household is in the caller's villages; once it has moved
 /// away, the push is 422 naming `applicant_name`. An issue event is dated by its
 /// `occurred_at` (the phone's time, epoch ms or RFC 3339), so that a resolution made offline
-/// before the deadline counts as in time: never after the push arrived, never before the
-/// issue's latest event, and at most 7 days back; the event's `data` keeps `received_at` and,
+/// before the deadline counts as in time: never after the push arrived, at most 7 days back,
+/// and after the issue's latest step that changed its status (not an urge or an extension); the event's `data` keeps `received_at` and,
 /// when the time was moved into those bounds, the phone's own `device_time`. An `occurred_at`
 /// more than a day ahead of the server's clock is 422. An issue's `created` event is dated by
 /// its visit's `visited_at`. Columns the server owns (`version`, `status`, `cadre_id`, …) and

@@ -700,7 +700,7 @@ async fn apply_issue(
                 .as_ref()
                 .map(|household| household.head_name.clone())
         })
-        .unwrap_or_else(|| "（企业）".to_owned());
+        .unwrap_or_else(|| crate::privacy::ENTERPRISE_APPLICANT.to_owned());
     ledger::create_issue(
         db,
         &user.principal,
@@ -778,7 +778,8 @@ async fn apply_event(
         satisfied: pushed.satisfied,
         event_id: Some(pushed.id),
         origin_device: Some(device.to_owned()),
-        taken_at: pushed.occurred_at,
+        // A number column the app never set reads 0: not a time.
+        taken_at: pushed.occurred_at.filter(|at| at.timestamp_millis() > 0),
         ..StepInput::default()
     };
     steps::take_step(
