@@ -59,10 +59,14 @@ pub struct LiveLedger {
 /// One count's answer, kept while no issue kept changes.
 #[derive(Debug)]
 pub struct Answer {
-    /// The groups, by key. (The oldest overdue issues shown beside them are read at each
-    /// request: a step that leaves every count as it was — progress, an urge — still changes
-    /// the issue a leader acts on, and its version.)
+    /// The groups, by key.
     pub groups: Vec<DeadlineGroup>,
+    /// The ids of the ten oldest overdue issues behind the counts, found by the first request
+    /// that shows them. While the counts stand (no counted field of any issue changed), they
+    /// are the same issues in the same order; their rows are read again at each request, for
+    /// a step that leaves every count as it was (progress, an urge) still changes the issue a
+    /// leader acts on, and its version.
+    pub oldest_overdue: tokio::sync::OnceCell<Vec<uuid::Uuid>>,
 }
 
 /// What one count was asked for.
@@ -297,7 +301,10 @@ impl LiveLedger {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some(live) = live.as_ref() else {
-            return Ok(Arc::new(Answer { groups: Vec::new() }));
+            return Ok(Arc::new(Answer {
+                groups: Vec::new(),
+                oldest_overdue: Default::default(),
+            }));
         };
         let key = CountKey {
             place: counted.place,
@@ -316,6 +323,7 @@ impl LiveLedger {
         }
         let answer = Arc::new(Answer {
             groups: live.count(counted, group_by, window),
+            oldest_overdue: Default::default(),
         });
         if counts.len() >= Self::COUNTS_KEPT {
             counts.clear();

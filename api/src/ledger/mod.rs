@@ -95,6 +95,24 @@ pub async fn find_issue(
         .await
 }
 
+/// The issues of `ids` the caller may see, as they are now, in the order of `ids`.
+pub async fn issues_in_order(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    ids: &[Uuid],
+) -> Result<Vec<issue::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = issue::Entity::find()
+        .filter(visible_condition(caller))
+        .filter(issue::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
+    Ok(rows)
+}
+
 /// The timeline of an issue, oldest first. Ordered by each event's time, not by id: a phone
 /// chooses the ids of the events it pushes, and they need not sort in time. The times keep
 /// the order the steps were taken in: a step a phone took offline is dated by the phone but

@@ -243,12 +243,20 @@ async fn get_deadline_dashboard(
         raised_before: window.raised_before,
         ..LedgerFilter::default()
     };
-    let oldest_overdue =
-        ledger::list_ledger(&state.db, &user.principal, &overdue, deadlines, None, 10)
-            .await?
-            .into_iter()
-            .map(|row| IssueResponse::for_caller(row, &user, deadlines))
-            .collect();
+    let oldest_ids = answer
+        .oldest_overdue
+        .get_or_try_init(|| async {
+            let rows =
+                ledger::list_ledger(&state.db, &user.principal, &overdue, deadlines, None, 10)
+                    .await?;
+            Ok::<_, sea_orm::DbErr>(rows.into_iter().map(|row| row.id).collect())
+        })
+        .await?;
+    let oldest_overdue = ledger::issues_in_order(&state.db, &user.principal, oldest_ids)
+        .await?
+        .into_iter()
+        .map(|row| IssueResponse::for_caller(row, &user, deadlines))
+        .collect();
     Ok(web::Json(DeadlineDashboard {
         org_unit: PlaceRef::from(&place),
         as_of: today,
