@@ -118,21 +118,14 @@ pub fn run(cli: Cli) -> ExitCode {
 /// An error as a county's IT admin needs to read it: a refused field with its reason, and
 /// every cause down the chain (a database fault is not just "internal error").
 fn explain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = match error.downcast_ref::<crate::error::ApiError>() {
+    match error.downcast_ref::<crate::error::ApiError>() {
         Some(crate::error::ApiError::Validation(fields)) => fields
             .iter()
             .map(|field| format!("{}: {}", field.field, field.message))
             .collect::<Vec<_>>()
             .join("; "),
-        _ => error.to_string(),
-    };
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+        _ => crate::error::cause_chain(error),
     }
-    text
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
