@@ -14,7 +14,7 @@ use entity::{
 };
 use futures_util::StreamExt;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -356,6 +356,74 @@ fn refuse_a_workbook(body: &[u8]) -> ApiResult<()> {
         });
     }
     Ok(())
+}
+
+/// The stored households a file's rows may name: by identity in the villages the file names,
+/// and by ID number anywhere (ID numbers are unique across the deployment).
+struct Stored {
+    by_identity: HashMap<Identity, Vec<(Uuid, Option<String>)>>,
+    by_id_card: HashMap<String, (Uuid, Uuid, String)>,
+}
+
+impl Stored {
+    async fn read(db: &impl ConnectionTrait, unique: &[Candidate]) -> Result<Self, DbErr> {
+        let mut villages: Vec<Uuid> = unique
+            .iter()
+            .map(|candidate| candidate.place.village_id)
+            .collect();
+        villages.sort();
+        villages.dedup();
+        let mut by_identity: HashMap<Identity, Vec<(Uuid, Option<String>)>> = HashMap::new();
+        for chunk in villages.chunks(INSERT_CHUNK) {
+            let rows: Vec<StoredHousehold> = household::Entity::find()
+                .select_only()
+                .columns([
+                    household::Column::Id,
+                    household::Column::VillageId,
+                    household::Column::HeadName,
+                    household::Column::Phone,
+                    household::Column::IdCardNumber,
+                ])
+                .filter(household::Column::VillageId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(db)
+                .await?;
+            for (id, village_id, head_name, phone, number) in rows {
+                by_identity
+                    .entry((village_id, head_name, phone.unwrap_or_default()))
+                    .or_default()
+                    .push((id, number));
+            }
+        }
+        let id_cards: Vec<String> = unique
+            .iter()
+            .filter_map(|candidate| candidate.id_card_number.clone())
+            .collect();
+        let mut by_id_card = HashMap::new();
+        for chunk in id_cards.chunks(INSERT_CHUNK) {
+            let rows: Vec<(Uuid, Uuid, String, Option<String>)> = household::Entity::find()
+                .select_only()
+                .columns([
+                    household::Column::Id,
+                    household::Column::VillageId,
+                    household::Column::HeadName,
+                    household::Column::IdCardNumber,
+                ])
+                .filter(household::Column::IdCardNumber.is_in(chunk.iter().cloned()))
+                .into_tuple()
+                .all(db)
+                .await?;
+            for (id, village_id, head_name, number) in rows {
+                if let Some(number) = number {
+                    by_id_card.insert(number, (id, village_id, head_name));
+                }
+            }
+        }
+        Ok(Self {
+            by_identity,
+            by_id_card,
+        })
+    }
 }
 
 /// A household's identity in a roster: its village, head and phone (empty when none).
@@ -850,65 +918,25 @@ pub async fn import_households(
     // database, so two imports of the same file cannot both create the same households. On
     // SQLite its writers are serial; on PostgreSQL imports take turns on a transaction-level
     // advisory lock (across every server process), each seeing what the one before stored.
-    let txn = begin_write(db).await?;
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({IMPORT_LOCK})"))
-            .await?;
-    }
-    // Households already stored: by identity in the villages the file names, and by ID
-    // number anywhere (ID numbers are unique across the deployment).
-    let mut villages: Vec<Uuid> = unique
-        .iter()
-        .map(|candidate| candidate.place.village_id)
-        .collect();
-    villages.sort();
-    villages.dedup();
-    let mut stored_by_identity: HashMap<Identity, Vec<(Uuid, Option<String>)>> = HashMap::new();
-    for chunk in villages.chunks(INSERT_CHUNK) {
-        let rows: Vec<StoredHousehold> = household::Entity::find()
-            .select_only()
-            .columns([
-                household::Column::Id,
-                household::Column::VillageId,
-                household::Column::HeadName,
-                household::Column::Phone,
-                household::Column::IdCardNumber,
-            ])
-            .filter(household::Column::VillageId.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        for (id, village_id, head_name, phone, number) in rows {
-            stored_by_identity
-                .entry((village_id, head_name, phone.unwrap_or_default()))
-                .or_default()
-                .push((id, number));
+    // A dry run writes nothing and reads without a write turn: on SQLite, checking a large
+    // file must not hold the one writer the field's pushes wait for.
+    let txn = if options.dry_run {
+        None
+    } else {
+        let txn = begin_write(db).await?;
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({IMPORT_LOCK})"))
+                .await?;
         }
-    }
-    let id_cards: Vec<String> = unique
-        .iter()
-        .filter_map(|candidate| candidate.id_card_number.clone())
-        .collect();
-    let mut stored_by_id_card: HashMap<String, (Uuid, Uuid, String)> = HashMap::new();
-    for chunk in id_cards.chunks(INSERT_CHUNK) {
-        let rows: Vec<(Uuid, Uuid, String, Option<String>)> = household::Entity::find()
-            .select_only()
-            .columns([
-                household::Column::Id,
-                household::Column::VillageId,
-                household::Column::HeadName,
-                household::Column::IdCardNumber,
-            ])
-            .filter(household::Column::IdCardNumber.is_in(chunk.iter().cloned()))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        for (id, village_id, head_name, number) in rows {
-            if let Some(number) = number {
-                stored_by_id_card.insert(number, (id, village_id, head_name));
-            }
-        }
-    }
+        Some(txn)
+    };
+    let Stored {
+        by_identity: stored_by_identity,
+        by_id_card: stored_by_id_card,
+    } = match &txn {
+        Some(txn) => Stored::read(txn, &unique).await?,
+        None => Stored::read(db, &unique).await?,
+    };
     let mut to_create = Vec::with_capacity(unique.len());
     for candidate in unique {
         if let Some((id, village_id, head_name)) = candidate
@@ -980,9 +1008,9 @@ pub async fn import_households(
             details: serde_json::to_value(&report).unwrap_or_default(),
         });
     }
-    if options.dry_run || to_create.is_empty() {
+    let Some(txn) = txn.filter(|_| !to_create.is_empty()) else {
         return Ok(report);
-    }
+    };
 
     let now = Utc::now();
     let created_by = user.user_id().ok();

@@ -389,3 +389,31 @@ async fn rows_are_numbered_by_their_line_and_a_wrong_file_lists_its_first_thousa
     );
     assert_eq!(household_count(&app).await, before, "nothing imported");
 }
+
+/// Checking a file writes nothing, so it takes no write turn: on SQLite a large dry run must
+/// not hold the one writer the field's pushes wait for. Here another connection holds the
+/// writer throughout; the dry run answers anyway (waiting for it would end in 503).
+#[tokio::test]
+async fn a_dry_run_is_answered_while_another_connection_writes() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let writer = app.db.begin().await.expect("a transaction");
+    writer
+        .execute_unprepared("UPDATE sync_counter SET value = value")
+        .await
+        .expect("holds the writer");
+
+    let checked = import(&app, &admin, "?dry_run=true", gbk(GOOD_FILE)).await;
+    writer.rollback().await.expect("rollback");
+
+    assert_eq!(checked.status, 200, "{}", checked.text);
+    assert_eq!(
+        checked.json()["created"],
+        3,
+        "would create: {}",
+        checked.text
+    );
+    assert_eq!(checked.json()["imported"], false);
+}
