@@ -373,21 +373,17 @@ impl Stored {
             .collect();
         villages.sort();
         villages.dedup();
+        let id_cards: Vec<String> = unique
+            .iter()
+            .filter_map(|candidate| candidate.id_card_number.clone())
+            .collect();
         let mut by_identity: HashMap<Identity, Vec<(Uuid, Option<String>)>> = HashMap::new();
         for chunk in villages.chunks(INSERT_CHUNK) {
-            let rows: Vec<StoredHousehold> = household::Entity::find()
-                .select_only()
-                .columns([
-                    household::Column::Id,
-                    household::Column::VillageId,
-                    household::Column::HeadName,
-                    household::Column::Phone,
-                    household::Column::IdCardNumber,
-                ])
-                .filter(household::Column::VillageId.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(db)
-                .await?;
+            let rows = Self::households(
+                db,
+                household::Column::VillageId.is_in(chunk.iter().copied()),
+            )
+            .await?;
             for (id, village_id, head_name, phone, number) in rows {
                 by_identity
                     .entry((village_id, head_name, phone.unwrap_or_default()))
@@ -395,25 +391,14 @@ impl Stored {
                     .push((id, number));
             }
         }
-        let id_cards: Vec<String> = unique
-            .iter()
-            .filter_map(|candidate| candidate.id_card_number.clone())
-            .collect();
         let mut by_id_card = HashMap::new();
         for chunk in id_cards.chunks(INSERT_CHUNK) {
-            let rows: Vec<(Uuid, Uuid, String, Option<String>)> = household::Entity::find()
-                .select_only()
-                .columns([
-                    household::Column::Id,
-                    household::Column::VillageId,
-                    household::Column::HeadName,
-                    household::Column::IdCardNumber,
-                ])
-                .filter(household::Column::IdCardNumber.is_in(chunk.iter().cloned()))
-                .into_tuple()
-                .all(db)
-                .await?;
-            for (id, village_id, head_name, number) in rows {
+            let rows = Self::households(
+                db,
+                household::Column::IdCardNumber.is_in(chunk.iter().cloned()),
+            )
+            .await?;
+            for (id, village_id, head_name, _, number) in rows {
                 if let Some(number) = number {
                     by_id_card.insert(number, (id, village_id, head_name));
                 }
@@ -423,6 +408,26 @@ impl Stored {
             by_identity,
             by_id_card,
         })
+    }
+
+    /// The stored households matching `condition`, as the import compares them.
+    async fn households(
+        db: &impl ConnectionTrait,
+        condition: sea_orm::sea_query::SimpleExpr,
+    ) -> Result<Vec<StoredHousehold>, DbErr> {
+        household::Entity::find()
+            .select_only()
+            .columns([
+                household::Column::Id,
+                household::Column::VillageId,
+                household::Column::HeadName,
+                household::Column::Phone,
+                household::Column::IdCardNumber,
+            ])
+            .filter(condition)
+            .into_tuple()
+            .all(db)
+            .await
     }
 }
 
