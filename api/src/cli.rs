@@ -71,8 +71,9 @@ pub enum AdminAction {
         /// Name shown to people.
         #[arg(long, default_value = "系统管理员")]
         display_name: String,
-        /// The password; when omitted it is read from the first line of standard input
-        /// (so it stays out of the shell history).
+        /// The password. When omitted (so it stays out of the shell history) it is asked for
+        /// twice at a terminal, without echo, or read from the first line of standard input
+        /// when that is a pipe or a file.
         #[arg(long)]
         password: Option<String>,
     },
@@ -181,7 +182,7 @@ async fn execute(cli: Cli) -> CliResult {
         } => {
             let password = match password {
                 Some(password) => password,
-                None => read_password_from_stdin()?,
+                None => password_for(&username)?,
             };
             let db = db::connect_and_migrate(&settings.database).await?;
             let created =
@@ -220,8 +221,20 @@ async fn execute(cli: Cli) -> CliResult {
     Ok(())
 }
 
-fn read_password_from_stdin() -> Result<String, Box<dyn std::error::Error>> {
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+/// The new admin's password when `--password` is not given. At a terminal it is asked for
+/// twice, on the terminal and without echo (no one reads it over a shoulder or in the
+/// scrollback, and a typo is caught); from a pipe or a file, the first line is taken as it is.
+fn password_for(username: &str) -> Result<String, Box<dyn std::error::Error>> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let password = rpassword::prompt_password(format!("Password for `{username}`: "))?;
+    let again = rpassword::prompt_password("The same password again: ")?;
+    if password != again {
+        return Err("the two passwords typed differ; nothing was created".into());
+    }
+    Ok(password)
 }
