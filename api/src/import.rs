@@ -103,6 +103,11 @@ pub struct RowProblem {
     pub row: u64,
     /// The field, by its API name (`head_name`, `phone`, …).
     pub field: String,
+    /// The file's column the field was read from, by its header as written there (`身份证号`,
+    /// `联系电话`, …), for the office fixing its spreadsheet; absent for a column the header
+    /// lacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
     /// Stable code: `required`, `invalid_phone`, `invalid_id_card`, `unknown_village`, …
     pub code: String,
     /// For people.
@@ -300,6 +305,9 @@ struct Parsed {
     /// Rows with at least one problem.
     invalid_rows: u64,
     ignored_columns: Vec<String>,
+    /// Each recognised field's column, by its header as written in the file (the first, if
+    /// two mean the same field).
+    columns: HashMap<&'static str, String>,
 }
 
 /// The problems found: all counted, the first [`PROBLEMS_LISTED`] kept.
@@ -336,6 +344,7 @@ fn problem(row: u64, field: &str, code: &str, message: impl Into<String>) -> Row
     RowProblem {
         row,
         field: field.to_owned(),
+        column: None,
         code: code.to_owned(),
         message: message.into(),
     }
@@ -591,16 +600,25 @@ fn parse(body: &[u8], directory: &VillageDirectory) -> Parsed {
         }
         // Two columns for one field (姓名 and 户主姓名): which one is meant cannot be guessed.
         if let Some(field) = field.filter(|field| columns.contains(&Some(*field))) {
-            parsed.invalid.push(problem(
-                1,
-                field.name(),
-                "duplicate_column",
-                format!(
-                    "Two columns of the header mean `{}` (the second: {}); keep one.",
+            parsed.invalid.push(RowProblem {
+                column: Some(header.trim().to_owned()),
+                ..problem(
+                    1,
                     field.name(),
-                    header.trim()
-                ),
-            ));
+                    "duplicate_column",
+                    format!(
+                        "Two columns of the header mean `{}` (the second: {}); keep one.",
+                        field.name(),
+                        header.trim()
+                    ),
+                )
+            });
+        }
+        if let Some(field) = field {
+            parsed
+                .columns
+                .entry(field.name())
+                .or_insert_with(|| header.trim().trim_start_matches('\u{feff}').to_owned());
         }
         columns.push(field);
     }
@@ -988,6 +1006,13 @@ pub async fn import_households(
     let header_refused = problems.any("missing_column") || problems.any("duplicate_column");
     report.invalid = problems.listed;
     report.invalid.sort_by_key(|problem| problem.row);
+    for problem in report
+        .invalid
+        .iter_mut()
+        .filter(|problem| problem.column.is_none())
+    {
+        problem.column = parsed.columns.get(problem.field.as_str()).cloned();
+    }
     report.created = to_create.len() as u64;
 
     // A header without the required columns, or with two for one, is a wrong file, not

@@ -288,9 +288,11 @@ async fn only_admins_import_and_only_csv_is_taken() {
         excel.text
     );
     no_header.assert_problem(422, "import_rejected");
-    assert_eq!(
-        no_header.json()["details"]["invalid"][0]["code"],
-        "missing_column"
+    let missing = &no_header.json()["details"]["invalid"][0];
+    assert_eq!(missing["code"], "missing_column");
+    assert!(
+        missing.get("column").is_none(),
+        "no column to name: {missing}"
     );
     // skip_invalid skips rows, not a file without the required columns (found by schemathesis).
     let skipping = import(
@@ -371,13 +373,20 @@ async fn rows_are_numbered_by_their_line_and_a_wrong_file_lists_its_first_thousa
         "line 5, as the spreadsheet shows it: {details}"
     );
     assert_eq!(details["invalid"][0]["field"], "phone");
-    doubled.assert_problem(422, "import_rejected");
     assert_eq!(
-        doubled.json()["details"]["invalid"][0]["code"],
-        "duplicate_column"
+        details["invalid"][0]["column"], "联系电话",
+        "named by the file's own header"
+    );
+    doubled.assert_problem(422, "import_rejected");
+    let doubled_column = &doubled.json()["details"]["invalid"][0];
+    assert_eq!(doubled_column["code"], "duplicate_column");
+    assert_eq!(
+        doubled_column["column"], "户主姓名",
+        "the second of the two"
     );
     wrong.assert_problem(422, "import_rejected");
     let details = &wrong.json()["details"];
+    assert_eq!(details["invalid"][0]["column"], "村");
     assert_eq!(details["invalid_total"], 1_500);
     assert_eq!(details["invalid"].as_array().expect("invalid").len(), 1_000);
     assert_eq!(details["invalid"][0]["row"], 2);
