@@ -780,6 +780,17 @@ async fn escalation_moves_the_handler_up_while_the_first_visitor_stays_lead() {
     )
     .await
     .assert_problem(409, "already_accepted");
+    // An admin of another town learns nothing of it, not even that it was accepted.
+    let other_town = app
+        .scoped_api_token(&app.token_for("admin").await, "admin", "371526101")
+        .await;
+    app.post_json(
+        Some(&other_town),
+        &format!("/api/v1/escalations/{escalation_id}/accept"),
+        &json!({}),
+    )
+    .await
+    .assert_problem(404, "not_found");
     let resolved = take(
         &app,
         &department,
@@ -1385,4 +1396,112 @@ async fn a_cadre_moved_off_a_village_still_lists_the_issues_they_lead_there() {
         .await
         .json();
     assert_eq!(ids(&second), vec![kept[1].clone()]);
+}
+
+#[tokio::test]
+async fn a_leader_takes_no_leaders_step_on_a_matter_they_lead_outside_their_town() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let cadre = app.token_for("cadre2").await;
+    let id = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::HEWAN, 6),
+            vec![issue("practical_difficulty", "河湾村的排水沟", 10)],
+        ),
+    )
+    .await
+    .remove(0);
+    // cadre2 becomes a leader of 东岭镇; the 河湾村 (西河镇) matter stays theirs to lead (they
+    // still see it), but striking it off or urging it is for 西河镇's leaders.
+    let promoted = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/users/{}", demo_id("user:cadre2")),
+            &json!({"role": "leader", "scope_org_unit_id": demo_id("371526100")}),
+        )
+        .await;
+    assert_eq!(promoted.status, 200, "{}", promoted.text);
+    let leader = app.token_for("cadre2").await;
+
+    let urged = take(&app, &leader, &id, "urge", json!({"note": "抓紧"})).await;
+    let extended = take(
+        &app,
+        &leader,
+        &id,
+        "extend",
+        json!({"new_deadline": days_from_today(40), "note": "等资金"}),
+    )
+    .await;
+    for (step, body) in [
+        ("resolve", json!({"note": "已疏通"})),
+        ("feedback", json!({"satisfied": true})),
+    ] {
+        let taken = take(&app, &admin, &id, step, body).await;
+        assert_eq!(taken.status, 200, "{step}: {}", taken.text);
+    }
+    let closed = take(&app, &leader, &id, "close", json!({})).await;
+    let closed_by_admin = take(&app, &admin, &id, "close", json!({})).await;
+    let reopened = take(&app, &leader, &id, "reopen", json!({"note": "又堵了"})).await;
+
+    urged.assert_problem(403, "forbidden");
+    extended.assert_problem(403, "forbidden");
+    assert!(
+        extended.text.contains("outside your place"),
+        "{}",
+        extended.text
+    );
+    closed.assert_problem(403, "forbidden");
+    assert_eq!(closed_by_admin.status, 200, "{}", closed_by_admin.text);
+    reopened.assert_problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn an_extension_or_escalation_gives_a_deadline_from_today_to_five_years_ahead() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let leader = app.token_for("leader1").await;
+    let id = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 9),
+            vec![issue("practical_difficulty", "路灯坏了", 1)],
+        ),
+    )
+    .await
+    .remove(0);
+    let escalate = |days: i64| json!({"department_id": demo_id("dept-371526100-mz"), "reason": "村级无力解决", "new_deadline": days_from_today(days)});
+
+    // Later than the deadline (tomorrow) yet still past: the matter would stay overdue.
+    let backdated = app
+        .post_json(
+            Some(&leader),
+            &format!("/api/v1/issues/{id}/extend"),
+            &json!({"new_deadline": days_from_today(-1), "note": "x"}),
+        )
+        .await;
+    let escalated_too_far = app
+        .post_json(
+            Some(&cadre),
+            &format!("/api/v1/issues/{id}/escalations"),
+            &escalate(1831),
+        )
+        .await;
+    let escalated = app
+        .post_json(
+            Some(&cadre),
+            &format!("/api/v1/issues/{id}/escalations"),
+            &escalate(1830),
+        )
+        .await;
+
+    backdated.assert_problem(422, "validation_failed");
+    assert_eq!(backdated.json()["errors"][0]["code"], "in_the_past");
+    escalated_too_far.assert_problem(422, "validation_failed");
+    assert_eq!(escalated_too_far.json()["errors"][0]["code"], "too_far");
+    assert_eq!(escalated.status, 201, "{}", escalated.text);
 }

@@ -164,9 +164,41 @@ async fn load_for(
     if !may_take(step, caller, &issue) {
         return Err(forbidden(step));
     }
+    if !within_callers_place(db, caller, step, &issue).await? {
+        return Err(ApiError::Forbidden(
+            "You lead this issue, but its village is outside your place: only a leader of its \
+             place may take this step."
+                .to_owned(),
+        ));
+    }
     precondition(issue.version)?;
     let next = next_status(step, issue.status).ok_or_else(|| refused(step, issue.status))?;
     Ok((issue, next))
+}
+
+/// Whether the caller's authority over the place reaches this issue, for the steps that take
+/// it (striking off, urging, extending, reopening, accepting an escalation). A visible issue
+/// the caller does not lead is in their scope; one they lead may not be — a leader or admin
+/// who recorded a matter elsewhere handles it as its lead, not as that place's leader.
+async fn within_callers_place(
+    db: &impl ConnectionTrait,
+    caller: &Principal,
+    step: Step,
+    issue: &issue::Model,
+) -> Result<bool, sea_orm::DbErr> {
+    let by_authority = matches!(
+        step,
+        Step::Close | Step::Urge | Step::ExtendDeadline | Step::Reopen | Step::AcceptEscalation
+    );
+    if !by_authority || !super::lifecycle::is_lead(caller, issue) {
+        return Ok(true);
+    }
+    let found = sea_orm::PaginatorTrait::count(
+        issue::Entity::find_by_id(issue.id).filter(super::scope_condition(caller)),
+        db,
+    )
+    .await?;
+    Ok(found > 0)
 }
 
 fn audit_actor(caller: &Principal, meta: &crate::auth::RequestMeta) -> AuditActor {
@@ -445,6 +477,17 @@ pub async fn escalate(
             "The new deadline is in the past.",
         ));
     }
+    // At most five years ahead, as a new issue's deadline and an extension.
+    if today
+        .checked_add_days(chrono::Days::new(super::MAX_DEADLINE_DAYS))
+        .is_none_or(|latest| input.new_deadline > latest)
+    {
+        return Err(ApiError::invalid_field(
+            "new_deadline",
+            "too_far",
+            "The new deadline is more than five years ahead.",
+        ));
+    }
     let to_org_unit_id = match to_level {
         entity::issue::Level::Town => issue.town_id,
         _ => issue.county_id,
@@ -530,15 +573,17 @@ pub async fn accept_escalation(
     if !visible_to_department {
         return Err(ApiError::NotFound("No such escalation.".to_owned()));
     }
+    // Whether it is the caller's to see comes first: an admin of another place, or staff named
+    // in the complaint, learn nothing of it (not even that it was accepted).
+    let current = find_issue(db, caller, record.issue_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such escalation.".to_owned()))?;
     if record.accepted_at.is_some() {
         return Err(ApiError::Conflict {
             code: "already_accepted",
             detail: "This escalation was accepted already.".to_owned(),
         });
     }
-    let current = find_issue(db, caller, record.issue_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("No such escalation.".to_owned()))?;
     if current.handler_department_id != Some(record.department_id) {
         return Err(ApiError::Conflict {
             code: "escalation_superseded",

@@ -976,6 +976,17 @@ async fn extend_issue_deadline(
 ) -> ApiResult<HttpResponse> {
     body.validate()?;
     let body = body.into_inner();
+    if body
+        .new_deadline
+        .is_some_and(|deadline| deadline < state.clock.today())
+    {
+        return Err(ApiError::invalid_field(
+            "new_deadline",
+            "in_the_past",
+            "The new deadline is in the past: an extension gives the matter more time from \
+             today.",
+        ));
+    }
     let input = StepInput {
         note: Some(body.note),
         new_deadline: body.new_deadline,
