@@ -103,6 +103,29 @@ pub async fn create_round(
             "A round closes on or after the day it opens.",
         ));
     }
+    // One round at a time per village: the 一测 counts every answer of the period, so two
+    // rounds over the same days (a retried request, two leaders) would count it twice. The
+    // village is locked until the commit (PostgreSQL; SQLite's writers take turns), so two
+    // concurrent openings cannot both find the days free.
+    org_unit::Entity::find_by_id(place.village_id)
+        .lock_exclusive()
+        .one(db)
+        .await?;
+    if let Some(existing) = survey::round::Entity::find()
+        .filter(survey::round::Column::VillageId.eq(place.village_id))
+        .filter(survey::round::Column::OpensOn.lte(new.closes_on))
+        .filter(survey::round::Column::ClosesOn.gte(new.opens_on))
+        .one(db)
+        .await?
+    {
+        return Err(ApiError::Conflict {
+            code: "overlapping_round",
+            detail: format!(
+                "The village's round {} `{}` ({} to {}) covers some of these days already.",
+                existing.id, existing.title, existing.opens_on, existing.closes_on
+            ),
+        });
+    }
     let cadres = village_cadres(db, new.village_id, today).await?;
     if cadres.is_empty() {
         return Err(ApiError::invalid_field(

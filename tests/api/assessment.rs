@@ -418,3 +418,39 @@ async fn each_cadres_score_combines_the_five_parts_with_the_campaigns_weights() 
     let cadre_view = app.get_as(&cadre, "/api/v1/assessment").await;
     cadre_view.assert_problem(403, "forbidden");
 }
+
+#[tokio::test]
+async fn a_village_has_one_round_at_a_time_so_no_answer_counts_twice() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let leader = app.token_for("leader1").await;
+    let rounds_before = app.count("survey_rounds").await;
+    let round = |village: &str, from: u64, to: u64| {
+        json!({"village_id": demo_id(village), "title": "群众满意度测评",
+               "opens_on": today() + Days::new(from), "closes_on": today() + Days::new(to)})
+    };
+    let open = |body: Value| {
+        let (app, leader) = (&app, &leader);
+        async move { app.post_json(Some(leader), "/api/v1/surveys", &body).await }
+    };
+
+    let first = open(round(villages::DONGGUAN, 30, 37)).await;
+    let retried = open(round(villages::DONGGUAN, 30, 37)).await;
+    let overlapping = open(round(villages::DONGGUAN, 37, 44)).await;
+    let next = open(round(villages::DONGGUAN, 38, 44)).await;
+    let other_village = open(round(villages::LIUSHUTUN, 30, 37)).await;
+
+    assert_eq!(first.status, 201, "{}", first.text);
+    retried.assert_problem(409, "overlapping_round");
+    assert!(
+        retried
+            .text
+            .contains(first.json()["id"].as_str().expect("id")),
+        "names the round: {}",
+        retried.text
+    );
+    overlapping.assert_problem(409, "overlapping_round");
+    assert_eq!(next.status, 201, "{}", next.text);
+    assert_eq!(other_village.status, 201, "{}", other_village.text);
+    assert_eq!(app.count("survey_rounds").await, rounds_before + 3);
+}

@@ -249,6 +249,7 @@ async fn list_surveys(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Opened.", body = SurveyResponse),
+        (status = 409, description = "`overlapping_round`: a round of the village covers some of these days already (one round at a time, so no answer counts twice).", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/surveys")]
