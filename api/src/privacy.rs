@@ -1,9 +1,11 @@
 //! Personal data: validating resident ID numbers, and the one masking policy applied to
 //! every response and export (PIPL). Who sees phones and ID numbers unmasked: admins and
-//! the household's own cadres and village officials. Leaders, viewers, exports and the
-//! public see them masked.
+//! the household's own cadres and village officials (and an issue's applicant phone, the
+//! department handling it). Leaders, viewers, exports and the public see them masked.
 
-use entity::user::Role;
+use entity::{issue, user::Role};
+
+use crate::{access::Scope, auth::Principal};
 
 /// May a caller with this role see a household's phone and ID number unmasked? (Cadres and
 /// village officials only ever see households of their own villages.)
@@ -18,9 +20,22 @@ pub fn sees_names(role: Role) -> bool {
 }
 
 /// May a caller with this role see an applicant's phone? Department staff handling an issue
-/// must be able to call the applicant back.
+/// must be able to call the applicant back (only while it is with their department:
+/// [`sees_applicant_phone`]).
 pub fn sees_applicant_contact(role: Role) -> bool {
     sees_contact_details(role) || role == Role::Department
+}
+
+/// May this caller see the applicant's phone on this issue? Department staff only while the
+/// issue is with their department: one it was sent to once and has moved on from (escalated
+/// further) they may still read, but they no longer call the applicant.
+pub fn sees_applicant_phone(caller: &Principal, issue: &issue::Model) -> bool {
+    match (&caller.scope, caller.role) {
+        (Scope::Department(department), Role::Department) => {
+            issue.handler_department_id == Some(*department)
+        }
+        (_, role) => sees_applicant_contact(role),
+    }
 }
 
 /// `138****1234`: the first three and the last four digits.

@@ -1505,3 +1505,68 @@ async fn an_extension_or_escalation_gives_a_deadline_from_today_to_five_years_ah
     assert_eq!(escalated_too_far.json()["errors"][0]["code"], "too_far");
     assert_eq!(escalated.status, 201, "{}", escalated.text);
 }
+
+#[tokio::test]
+async fn a_department_still_reads_an_issue_it_passed_on_but_no_longer_sees_the_applicants_phone() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.token_for("admin").await;
+    let town_staff = app
+        .post_json(
+            Some(&admin),
+            "/api/v1/users",
+            &json!({"username": "mz1", "display_name": "镇民政办干部", "position": "department_staff",
+                    "role": "department", "department_id": demo_id("dept-371526100-mz"),
+                    "password": crate::helpers::DEMO_PASSWORD}),
+        )
+        .await;
+    assert_eq!(town_staff.status, 201, "{}", town_staff.text);
+    let (town, county) = (app.token_for("mz1").await, app.token_for("dept1").await);
+    let cadre = app.token_for("cadre1").await;
+    let id = record(
+        &app,
+        &cadre,
+        &visit(
+            household(villages::DONGGUAN, 11),
+            vec![issue("practical_difficulty", "低保申请", 7)],
+        ),
+    )
+    .await
+    .remove(0);
+    let escalate = |department: &str, days: i64| json!({"department_id": demo_id(department), "reason": "村级无力解决", "new_deadline": days_from_today(days)});
+    let phone_seen_by = |token: String| {
+        let (app, path) = (&app, format!("/api/v1/issues/{id}"));
+        async move {
+            let response = app.get_as(&token, &path).await;
+            assert_eq!(response.status, 200, "{}", response.text);
+            response.json()["applicant_phone"]
+                .as_str()
+                .expect("phone")
+                .to_owned()
+        }
+    };
+
+    let to_town = app
+        .post_json(
+            Some(&cadre),
+            &format!("/api/v1/issues/{id}/escalations"),
+            &escalate("dept-371526100-mz", 14),
+        )
+        .await;
+    assert_eq!(to_town.status, 201, "{}", to_town.text);
+    let while_handling = phone_seen_by(town.clone()).await;
+    let to_county = app
+        .post_json(
+            Some(&cadre),
+            &format!("/api/v1/issues/{id}/escalations"),
+            &escalate("dept-371526-jt", 21),
+        )
+        .await;
+    assert_eq!(to_county.status, 201, "{}", to_county.text);
+    let after_passing_on = phone_seen_by(town).await;
+    let by_the_county = phone_seen_by(county).await;
+
+    assert!(!while_handling.contains('*'), "{while_handling}");
+    assert!(after_passing_on.contains("****"), "{after_passing_on}");
+    assert_eq!(by_the_county, while_handling);
+}

@@ -121,6 +121,7 @@ impl IssueResponse {
     /// The issue as this caller may see it.
     pub fn for_caller(row: issue::Model, user: &AuthUser, deadlines: Deadlines) -> Self {
         let role = user.principal.role;
+        let sees_phone = privacy::sees_applicant_phone(&user.principal, &row);
         let overdue = deadlines.is_overdue(&row);
         let due_soon = deadlines.is_due_soon(&row);
         Self {
@@ -136,7 +137,7 @@ impl IssueResponse {
                 privacy::mask_name(&row.applicant_name)
             },
             applicant_phone: row.applicant_phone.map(|phone| {
-                if privacy::sees_applicant_contact(role) {
+                if sees_phone {
                     phone
                 } else {
                     privacy::mask_phone(&phone)
