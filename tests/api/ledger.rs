@@ -1044,6 +1044,11 @@ async fn a_hotline_call_is_recorded_as_an_issue_without_a_visit() {
         counts,
         "the retry writes nothing"
     );
+    let mut recategorised = body.clone();
+    recategorised["category"] = json!("practical_difficulty");
+    let other_issue_same_id = app
+        .post_json(Some(&official), "/api/v1/issues", &recategorised)
+        .await;
     let foreign = app
         .post_json(Some(&official), "/api/v1/issues", &json!({
             "id": Uuid::new_v4(), "village_id": demo_id(villages::HEWAN), "channel": "mailbox",
@@ -1055,6 +1060,11 @@ async fn a_hotline_call_is_recorded_as_an_issue_without_a_visit() {
     assert_eq!(created.json()["channel"], "hotline");
     assert_eq!(created.json()["visit_id"], Value::Null);
     assert_eq!(again.status, 200);
+    assert_eq!(
+        other_issue_same_id.status, 409,
+        "another matter under a used id: {}",
+        other_issue_same_id.text
+    );
     foreign.assert_problem(422, "validation_failed");
 }
 

@@ -544,6 +544,22 @@ async fn get_issue(
     detail(&state.db, &user, state.deadlines(), row).await
 }
 
+/// Whether a stored issue is the one sent again: what was recorded at the start, which no
+/// later step changes (the deadline, level and handler may have moved since; a retry of the
+/// first request does not undo that). A different issue under the same id is a 409.
+fn same_issue(stored: &issue::Model, sent: &CreateIssueRequest) -> bool {
+    stored.village_id == sent.village_id
+        && stored.channel == sent.channel
+        && stored.applicant_household_id == sent.applicant_household_id
+        && stored.applicant_name == sent.applicant_name
+        && stored.applicant_phone == sent.applicant_phone
+        && stored.category == sent.issue.category
+        && stored.matter == sent.issue.matter
+        && stored.answered_on_spot == sent.issue.answered_on_spot
+        && stored.spot_answer == sent.issue.spot_answer
+        && stored.named_cadre_id == sent.issue.named_cadre_id
+}
+
 /// Records an issue raised outside a visit (hotline, mailbox, forum, duty day). The caller
 /// becomes its lead responsible person (首访负责制). Idempotent by `id`.
 #[utoipa::path(
@@ -568,9 +584,7 @@ async fn create_issue(
     let txn = begin_write(&state.db).await?;
     // The same issue again (a retry) is answered with what is stored.
     if let Some(stored) = ledger::find_issue(&txn, &user.principal, body.id).await?
-        && stored.matter == body.issue.matter
-        && stored.village_id == body.village_id
-        && stored.applicant_name == body.applicant_name
+        && same_issue(&stored, &body)
     {
         let response = detail(&txn, &user, deadlines, stored).await?;
         crate::db::commit(txn).await?;
