@@ -3,10 +3,10 @@
 
 use chrono::{NaiveDate, Utc};
 use entity::{
-    department,
+    department, duty,
     org_unit::{self, OrgKind},
     user::{self, Position, Role},
-    village_assignment,
+    village_assignment, visit,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
@@ -350,16 +350,39 @@ pub async fn find_assignment(
         .await
 }
 
-/// Sets (or clears) the last day of an assignment.
+/// Sets (or clears) the last day of an assignment, and takes the person's duties in the village
+/// after that day off the roster: from tomorrow on (today's and past duties are the record),
+/// and none a sit-in visit is linked to. Left on it, they would show the person on the public
+/// board and count as missed on their 一考; generating the roster again fills those days by
+/// the rule. Returns the assignment and how many duties were taken off.
 pub async fn end_assignment(
     db: &impl ConnectionTrait,
     assignment: village_assignment::Model,
     ends_on: Option<NaiveDate>,
-) -> ApiResult<village_assignment::Model> {
+    today: NaiveDate,
+) -> ApiResult<(village_assignment::Model, u64)> {
     check_dates(assignment.starts_on, ends_on)?;
+    let (user_id, village_id) = (assignment.user_id, assignment.village_id);
     let mut active: village_assignment::ActiveModel = assignment.into();
     active.ends_on = Set(ends_on);
-    Ok(village_assignment::Entity::update(active).exec(db).await?)
+    let row = village_assignment::Entity::update(active).exec(db).await?;
+    let Some(last_day) = ends_on else {
+        return Ok((row, 0));
+    };
+    let kept_by_a_visit = sea_orm::sea_query::Query::select()
+        .column(visit::Column::DutyId)
+        .from(visit::Entity)
+        .and_where(visit::Column::DutyId.is_not_null())
+        .to_owned();
+    let removed = duty::Entity::delete_many()
+        .filter(duty::Column::UserId.eq(user_id))
+        .filter(duty::Column::VillageId.eq(village_id))
+        .filter(duty::Column::DutyDate.gt(last_day.max(today)))
+        .filter(duty::Column::Id.not_in_subquery(kept_by_a_visit))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok((row, removed))
 }
 
 fn check_dates(starts_on: NaiveDate, ends_on: Option<NaiveDate>) -> ApiResult<()> {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     calendar::load_2026,
-    helpers::{DEMO_PASSWORD, TestApp, demo_id, spawn_app},
+    helpers::{DEMO_PASSWORD, TestApp, demo_id, spawn_app, today},
 };
 
 /// A village of 东岭镇 with a village-contact leader and two village-contact cadres, all
@@ -622,4 +622,83 @@ async fn a_sit_in_pushed_from_the_field_app_is_linked_and_its_issue_counts_worki
     assert_eq!(stored_issue["deadline"], "2026-02-26");
     assert_eq!(duties["items"][0]["status"], "kept");
     assert_eq!(duties["items"][0]["user_id"], json!(village.leader));
+}
+
+#[tokio::test]
+async fn ending_an_assignment_takes_the_persons_later_duties_off_the_roster_for_generating_again() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let village = staffed_village(&app).await;
+    let (admin, leader) = (app.token_for("admin").await, app.token_for("leader1").await);
+    let (from, to) = (today() + Days::new(1), today() + Days::new(60));
+    let planned = generate(
+        &app,
+        &leader,
+        village.id,
+        &from.to_string(),
+        &to.to_string(),
+    )
+    .await;
+    let last_day = today() + Days::new(20);
+    let theirs = |duties: &Value, after: bool| -> usize {
+        roster(duties)
+            .iter()
+            .filter(|(date, person, _)| {
+                *person == village.first && (date.as_str() > last_day.to_string().as_str()) == after
+            })
+            .count()
+    };
+    let (before_the_end, after_the_end) = (
+        theirs(&planned["duties"], false),
+        theirs(&planned["duties"], true),
+    );
+    assert!(before_the_end > 0 && after_the_end > 0, "{planned}");
+    let assignment: Value = app
+        .get_as(
+            &admin,
+            &format!("/api/v1/users/{}/assignments", village.first),
+        )
+        .await
+        .json();
+    let assignment_id = assignment[0]["id"].as_str().expect("assignment").to_owned();
+
+    let ended = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/assignments/{assignment_id}"),
+            &json!({"ends_on": last_day.to_string()}),
+        )
+        .await;
+    let listed: Value = app
+        .get_as(
+            &leader,
+            &format!(
+                "/api/v1/duties?village_id={}&from={from}&to={to}&limit=500",
+                village.id
+            ),
+        )
+        .await
+        .json();
+    let regenerated = generate(
+        &app,
+        &leader,
+        village.id,
+        &from.to_string(),
+        &to.to_string(),
+    )
+    .await;
+
+    assert_eq!(ended.status, 200, "{}", ended.text);
+    assert_eq!(
+        theirs(&listed["items"], false),
+        before_the_end,
+        "the duties up to the end stay"
+    );
+    assert_eq!(theirs(&listed["items"], true), 0, "none after it");
+    assert_eq!(
+        regenerated["created"].as_u64(),
+        Some(after_the_end as u64),
+        "generating again fills the days: {regenerated}"
+    );
+    assert_eq!(theirs(&regenerated["duties"], true), 0);
 }

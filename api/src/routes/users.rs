@@ -513,7 +513,9 @@ async fn create_assignment(
 }
 
 /// Sets the last day of an assignment whose village is in the caller's scope (admins,
-/// leaders). A cadre's access to the village ends with it — at once, not when tokens expire.
+/// leaders). A cadre's access to the village ends with it — at once, not when tokens expire —
+/// and their duties in the village after that day, from tomorrow on, leave the roster
+/// (generate it again to fill those days).
 #[utoipa::path(
     tag = "users",
     params(("id" = Uuid, Path, description = "Assignment id.")),
@@ -543,10 +545,10 @@ async fn update_assignment(
         .ok_or_else(|| ApiError::NotFound("No such assignment.".to_owned()))?;
     let old_end = before.ends_on;
     let unchanged = old_end == body.ends_on;
-    let row = if unchanged {
-        before
+    let (row, duties_removed) = if unchanged {
+        (before, 0)
     } else {
-        accounts::end_assignment(&txn, before, body.ends_on).await?
+        accounts::end_assignment(&txn, before, body.ends_on, state.clock.today()).await?
     };
     let village_name = crate::org::find_org_unit(&txn, user.scope(), row.village_id)
         .await?
@@ -560,8 +562,12 @@ async fn update_assignment(
     audit::record(
         &txn,
         &user.audit_actor(),
-        AuditEntry::new("assignment.update", "village_assignment", row.id)
-            .with_changes(serde_json::json!({"ends_on": {"from": old_end, "to": row.ends_on}})),
+        AuditEntry::new("assignment.update", "village_assignment", row.id).with_changes(
+            serde_json::json!({
+                "ends_on": {"from": old_end, "to": row.ends_on},
+                "duties_removed": duties_removed,
+            }),
+        ),
     )
     .await?;
     state.commit_access_change(txn).await?;
