@@ -219,13 +219,21 @@ pub async fn record_response(
     answers: &[(Uuid, Rating)],
 ) -> ApiResult<bool> {
     if let Some(existing) = survey::response::Entity::find_by_id(id).one(db).await? {
-        if existing.round_id == round.id {
-            return Ok(false);
+        if existing.round_id != round.id {
+            return Err(ApiError::Conflict {
+                code: "id_taken",
+                detail: format!("Response {id} belongs to another round."),
+            });
         }
-        return Err(ApiError::Conflict {
-            code: "id_taken",
-            detail: format!("Response {id} belongs to another round."),
-        });
+        if !same_response(db, &existing, &respondent, answers).await? {
+            return Err(ApiError::Conflict {
+                code: "id_taken",
+                detail: format!(
+                    "Response {id} was recorded for another household or with other answers."
+                ),
+            });
+        }
+        return Ok(false);
     }
     if today < round.opens_on || today > round.closes_on {
         return Err(ApiError::Conflict {
@@ -323,6 +331,36 @@ pub async fn record_response(
     Ok(true)
 }
 
+/// Whether a stored response is the one sent again (a retry): the same respondent, the same
+/// ratings. Anything else under its id is another response, refused rather than lost.
+async fn same_response(
+    db: &impl ConnectionTrait,
+    stored: &survey::response::Model,
+    respondent: &Respondent,
+    answers: &[(Uuid, Rating)],
+) -> Result<bool, DbErr> {
+    let same_respondent = match respondent {
+        Respondent::Recorded { by, household_id } => {
+            stored.household_id == Some(*household_id) && stored.recorded_by == Some(*by)
+        }
+        Respondent::Code { code_hash } => stored.code_hash.as_ref() == Some(code_hash),
+    };
+    if !same_respondent {
+        return Ok(false);
+    }
+    let mut stored_answers: Vec<(Uuid, Rating)> = survey::answer::Entity::find()
+        .filter(survey::answer::Column::ResponseId.eq(stored.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|answer| (answer.cadre_id, answer.rating))
+        .collect();
+    let mut sent = answers.to_vec();
+    stored_answers.sort_by_key(|(cadre, _)| *cadre);
+    sent.sort_by_key(|(cadre, _)| *cadre);
+    Ok(stored_answers == sent)
+}
+
 /// Makes `count` one-time codes for a round; returns them (shown once, stored hashed).
 pub async fn create_codes(
     db: &impl ConnectionTrait,
@@ -387,7 +425,9 @@ pub async fn check_code(db: &impl ConnectionTrait, code: &str) -> ApiResult<()> 
 fn code_used() -> ApiError {
     ApiError::Conflict {
         code: "code_used",
-        detail: "This code has been used already; each code answers once.".to_owned(),
+        detail: "This code has been used already; each code answers once. If you have just \
+                 sent your answers with it, they were recorded."
+            .to_owned(),
     }
 }
 

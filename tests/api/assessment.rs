@@ -85,9 +85,13 @@ async fn residents_answer_once_per_code_and_the_results_count_each_rating() {
             .status,
         201
     );
-    app.post_json(None, "/public/surveys/answers", &first)
-        .await
-        .assert_problem(409, "code_used");
+    let resent = app.post_json(None, "/public/surveys/answers", &first).await;
+    resent.assert_problem(409, "code_used");
+    assert!(
+        resent.text.contains("they were recorded"),
+        "a resident resending after a lost answer is told it counted: {}",
+        resent.text
+    );
     app.post_json(
         None,
         "/public/surveys/answers",
@@ -142,6 +146,17 @@ async fn residents_answer_once_per_code_and_the_results_count_each_rating() {
     app.post_json(Some(&official), &path, &again)
         .await
         .assert_problem(409, "household_answered");
+    // The same id with another household's answers is another response: refused, not lost.
+    let mut reused = recorded.clone();
+    reused["household_id"] = json!(household(villages::DONGGUAN, 4));
+    app.post_json(Some(&official), &path, &reused)
+        .await
+        .assert_problem(409, "id_taken");
+    let mut changed = recorded.clone();
+    changed["answers"] = json!([{"cadre_id": li, "rating": "satisfied"}]);
+    app.post_json(Some(&official), &path, &changed)
+        .await
+        .assert_problem(409, "id_taken");
     let cadre1 = app.token_for("cadre1").await;
     let own = json!({"id": Uuid::new_v4(), "household_id": household(villages::DONGGUAN, 3),
                      "answers": [{"cadre_id": li, "rating": "satisfied"}]});
