@@ -141,6 +141,16 @@ async fn a_month_lists_what_is_new_struck_off_and_carried_over() {
     strike_off(&app, &cadre, &leader, &ids[3]).await;
     move_to_last_month(&app, &ids[2]).await;
     move_to_last_month(&app, &ids[3]).await;
+    // Raised last month with nothing done by its end; a note written this month is this
+    // month's, not last month's.
+    step(
+        &app,
+        &cadre,
+        &ids[2],
+        "progress",
+        json!({"note": "本月才联系"}),
+    )
+    .await;
 
     let response = app
         .get_as(&leader, &format!("/api/v1/ledger/monthly/{}", this_month()))
@@ -183,6 +193,19 @@ async fn a_month_lists_what_is_new_struck_off_and_carried_over() {
     assert_eq!(matters(&previous, "new"), ["C 上月结转", "D 上月已销号"]);
     assert_eq!(matters(&previous, "struck_off"), ["D 上月已销号"]);
     assert_eq!(matters(&previous, "carried_over"), ["C 上月结转"]);
+    let c_then = &previous["carried_over"][0];
+    assert_eq!(
+        (&c_then["progress"], &c_then["status"]),
+        (&Value::Null, &json!("open")),
+        "as it stood at the month's end: {c_then}"
+    );
+    let c_now = month["carried_over"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|item| item["matter"] == "C 上月结转")
+        .expect("C");
+    assert_eq!(c_now["progress"], "本月才联系");
 }
 
 #[tokio::test]
@@ -332,4 +355,34 @@ async fn the_monthly_ledger_is_masked_for_viewers_and_kept_to_the_scope() {
         .json()["counts"]["new"]
         .clone();
     assert_eq!(count, json!(1));
+}
+
+#[tokio::test]
+async fn a_reopened_matter_shows_why_it_was_reopened_not_the_resolution_it_overturned() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let cadre = app.token_for("cadre1").await;
+    let leader = app.token_for("leader1").await;
+    let id = record(&app, &cadre, &["E 排水沟又堵了"]).await.remove(0);
+    step(&app, &cadre, &id, "resolve", json!({"note": "已疏通"})).await;
+    step(
+        &app,
+        &leader,
+        &id,
+        "reopen",
+        json!({"note": "群众反映又堵了"}),
+    )
+    .await;
+
+    let month = app
+        .get_as(&leader, &format!("/api/v1/ledger/monthly/{}", this_month()))
+        .await
+        .json();
+
+    let item = &month["carried_over"][0];
+    assert_eq!(item["matter"], "E 排水沟又堵了", "{month}");
+    assert_eq!(
+        (&item["status"], &item["progress"]),
+        (&json!("in_progress"), &json!("群众反映又堵了"))
+    );
 }

@@ -196,6 +196,8 @@ fn fold(events: &[issue_event::Model], month_from: DateTime<Utc>) -> Standing {
             EventKind::Reopened => {
                 standing.status = Some(Status::InProgress);
                 standing.closed_in_month = None;
+                // Why it was reopened, not the resolution it overturned.
+                standing.progress.clone_from(&event.note);
             }
             EventKind::Feedback
             | EventKind::Urged
@@ -294,7 +296,8 @@ pub async fn compute(
                 .unwrap_or_default(),
             deadline: row.deadline,
             status,
-            progress: standing.progress.or(row.latest_progress),
+            // As of the month's end: a note written after it is not the month's.
+            progress: standing.progress,
             is_deed: row.is_deed,
             created_at: row.created_at,
             closed_at: standing.closed_in_month,
