@@ -304,6 +304,15 @@ async fn a_signed_month_is_frozen_and_signed_only_once() {
     )
     .await
     .assert_problem(422, "validation_failed");
+    // A month to come has no ledger yet, to read or to export.
+    for path in [
+        format!("/api/v1/ledger/monthly/{next}"),
+        format!("/api/v1/ledger/monthly/{next}/export?format=csv"),
+    ] {
+        let to_come = app.get_as(&leader, &path).await;
+        to_come.assert_problem(422, "validation_failed");
+        assert_eq!(to_come.json()["errors"][0]["code"], "in_future", "{path}");
+    }
 }
 
 #[tokio::test]

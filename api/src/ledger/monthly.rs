@@ -352,6 +352,20 @@ pub fn check_place(place: &org_unit::Model) -> ApiResult<()> {
     }
 }
 
+/// A month that has begun: one to come has no ledger yet (it would list today's open matters as
+/// if carried over from it), and is signed off once it has begun (usually by the 30th).
+pub fn check_begun(clock: &LocalClock, month: Month) -> ApiResult<()> {
+    if month.first_day > clock.today() {
+        return Err(ApiError::invalid_field(
+            "month",
+            "in_future",
+            "The month has not begun: it has no ledger yet, and is signed off once it has \
+             begun (usually by the 30th).",
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `month` of `place` can be signed off now: a town or county, a month that has
 /// begun, not signed already. Checked again in the sign-off's transaction; checked first
 /// alone, before the month is computed, so that a refusal costs nothing.
@@ -362,13 +376,7 @@ pub async fn check_sign_off(
     month: Month,
 ) -> ApiResult<()> {
     check_place(place)?;
-    if month.first_day > clock.today() {
-        return Err(ApiError::invalid_field(
-            "month",
-            "in_future",
-            "A month is signed off once it has begun (usually by the 30th).",
-        ));
-    }
+    check_begun(clock, month)?;
     if let Some(signed) = find_sign_off(db, place.id, month).await? {
         return Err(ApiError::Conflict {
             code: "month_signed_off",

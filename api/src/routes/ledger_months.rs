@@ -158,6 +158,7 @@ async fn get_monthly_ledger(
     query: web::Query<MonthQuery>,
 ) -> ApiResult<web::Json<MonthlyLedgerResponse>> {
     let month = Month::parse(&month)?;
+    monthly::check_begun(&state.clock, month)?;
     let place = dashboard::place_of(&state.db, user.scope(), query.org_unit_id).await?;
     monthly::check_place(&place)?;
     Ok(web::Json(read_month(&state, &user, month, &place).await?))
@@ -249,6 +250,7 @@ async fn export_monthly_ledger(
     let query = query.into_inner();
     let format = ExportFormat::parse(query.format.as_deref())?;
     let month = Month::parse(&month)?;
+    monthly::check_begun(&state.clock, month)?;
     let place = dashboard::place_of(&state.db, user.scope(), query.org_unit_id).await?;
     monthly::check_place(&place)?;
     // The permit first: computing the month is most of an export's work, and the limit of
