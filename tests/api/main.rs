@@ -21,6 +21,7 @@ mod crash;
 mod dashboard;
 mod docs;
 mod duties;
+mod enterprises;
 mod errors;
 mod export;
 mod faults;

@@ -42,13 +42,13 @@ pub struct EnterpriseResponse {
     /// Name.
     #[schema(example = "东岭镇宏达物流有限公司")]
     pub name: String,
-    /// Contact person.
+    /// Contact person (masked for viewers, `张**`).
     pub contact_name: Option<String>,
     /// Contact phone, masked per role.
     pub contact_phone: Option<String>,
-    /// Address.
+    /// Address (absent for viewers).
     pub address: Option<String>,
-    /// Notes.
+    /// Notes (absent for viewers: free text carries personal data).
     pub notes: Option<String>,
     /// Version.
     pub version: i32,
@@ -59,13 +59,14 @@ pub struct EnterpriseResponse {
 impl EnterpriseResponse {
     fn for_caller(row: enterprise::Model, user: &AuthUser) -> Self {
         let unmasked = privacy::sees_contact_details(user.principal.role);
+        let names = privacy::sees_names(user.principal.role);
         Self {
             id: row.id,
             town_id: row.town_id,
             village_id: row.village_id,
             name: row.name,
             contact_name: row.contact_name.map(|name| {
-                if privacy::sees_names(user.principal.role) {
+                if names {
                     name
                 } else {
                     privacy::mask_name(&name)
@@ -78,8 +79,10 @@ impl EnterpriseResponse {
                     privacy::mask_phone(&phone)
                 }
             }),
-            address: row.address,
-            notes: row.notes,
+            // Viewers (dashboards, auditors) get no address or notes, as for households: free
+            // text carries personal data ("法人张三 138…").
+            address: row.address.filter(|_| names),
+            notes: row.notes.filter(|_| names),
             version: row.version,
             created_at: row.created_at,
         }
@@ -190,6 +193,18 @@ async fn get_enterprise(
     Ok(web::Json(EnterpriseResponse::for_caller(row, &user)))
 }
 
+/// Whether a stored enterprise is the one sent again: everything recorded (a correction sent
+/// under the same id is refused, not silently dropped; there is no PATCH to make it later).
+fn same_enterprise(stored: &enterprise::Model, sent: &enterprise::Model) -> bool {
+    stored.name == sent.name
+        && stored.town_id == sent.town_id
+        && stored.village_id == sent.village_id
+        && stored.contact_name == sent.contact_name
+        && stored.contact_phone == sent.contact_phone
+        && stored.address == sent.address
+        && stored.notes == sent.notes
+}
+
 /// Registers an enterprise in a village or town in scope.
 #[utoipa::path(
     tag = "roster",
@@ -259,11 +274,7 @@ async fn create_enterprise(
         // The id is taken: a retry of the same enterprise is answered with it.
         let stored = crate::enterprises::find_enterprise(&txn, user.scope(), row.id)
             .await?
-            .filter(|stored| {
-                stored.name == row.name
-                    && stored.town_id == row.town_id
-                    && stored.village_id == row.village_id
-            })
+            .filter(|stored| same_enterprise(stored, &row))
             .ok_or_else(|| ApiError::Conflict {
                 code: "id_taken",
                 detail: "A different enterprise already has this id.".to_owned(),
