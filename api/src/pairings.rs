@@ -114,9 +114,13 @@ pub async fn create_pairing(
             )
         })?;
     // Concurrent pairings of one cadre are serialised on the cadre's row (PostgreSQL
-    // `FOR UPDATE`; SQLite's write transactions are serial already), so the 2 + 3 limit holds.
+    // `FOR NO KEY UPDATE`; SQLite's write transactions are serial already), so the 2 + 3 limit
+    // holds. Not `FOR UPDATE`: that waits for the key-share lock a visit's insert takes on its
+    // cadre, while the visit then waits for this pairing's share lock on the household — a
+    // deadlock, one of the two aborted, whenever a cadre's phone pushes a visit to a household
+    // a leader is pairing them with.
     user::Entity::find_by_id(cadre.id)
-        .lock_exclusive()
+        .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
         .one(db)
         .await?;
     let existing = pairing::Entity::find()

@@ -119,3 +119,49 @@ async fn a_leader_cannot_pair_a_cadre_with_a_household_outside_the_town() {
     foreign_household.assert_problem(422, "validation_failed");
     third_party_member.assert_problem(409, "pairing_full");
 }
+
+/// PostgreSQL only: SQLite's writers take turns, so the two can never hold locks at once.
+#[tokio::test]
+async fn pairing_a_cadre_with_a_household_while_their_visit_to_it_is_being_written_waits_instead_of_deadlocking()
+ {
+    if !crate::helpers::on_postgres() {
+        return;
+    }
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = spawn_app().await;
+    app.seed().await;
+    let leader = app.token_for("admin").await;
+    let (cadre, household) = (
+        demo_id("user:cadre2"),
+        demo_id(&format!("household:{}:40", villages::HEWAN)),
+    );
+    // A visit being written: its insert holds its cadre's row in key share (the foreign key),
+    // and it then locks its household to move last_visited_at.
+    let visit = app.db.begin().await.expect("begin");
+    visit
+        .execute_unprepared(&format!(
+            "SELECT id FROM users WHERE id = '{cadre}' FOR KEY SHARE"
+        ))
+        .await
+        .expect("cadre held");
+
+    let body = json!({"cadre_id": cadre, "household_id": household});
+    let pairing = app.post_json(Some(&leader), "/api/v1/pairings", &body);
+    let then_the_visit_locks_its_household = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let locked = visit
+            .execute_unprepared(&format!(
+                "SELECT id FROM households WHERE id = '{household}' FOR NO KEY UPDATE"
+            ))
+            .await;
+        visit.commit().await.expect("commit");
+        locked
+    };
+    let (paired, household_locked) = tokio::join!(pairing, then_the_visit_locks_its_household);
+
+    assert!(
+        household_locked.is_ok(),
+        "the visit was aborted: {household_locked:?}"
+    );
+    assert_eq!(paired.status, 201, "{}", paired.text);
+}
