@@ -65,12 +65,28 @@ async fn viewers_see_an_enterprise_without_its_address_notes_or_contacts_phone()
     assert_eq!(created.status, 201, "{}", created.text);
     let path = format!("/api/v1/enterprises/{id}");
 
+    let reads =
+        "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'enterprise.read_personal_data'";
+    let viewer = app.token_for("viewer1").await;
+    let before = app.scalar(reads).await;
     let for_cadre = app.get_as(&cadre, &path).await.json();
-    let for_viewer = app
-        .get_as(&app.token_for("viewer1").await, &path)
-        .await
-        .json();
+    let after_the_cadre = app.scalar(reads).await;
+    let for_viewer = app.get_as(&viewer, &path).await.json();
+    let listed = app.get_as(&cadre, "/api/v1/enterprises?limit=500").await;
+    let after_the_list = app.scalar(reads).await;
+    app.get_as(&viewer, "/api/v1/enterprises?limit=500").await;
 
+    // The contact's phone shown in full is a read of personal data, audited (PIPL); masked,
+    // it is not.
+    assert_eq!(for_cadre["contact_phone"], "13811112222");
+    assert_eq!(after_the_cadre, before + 1, "the cadre's read is audited");
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(after_the_list, before + 2, "a page is one entry");
+    assert_eq!(
+        app.scalar(reads).await,
+        before + 2,
+        "a viewer's masked read is not"
+    );
     assert_eq!(for_cadre["notes"], "社长钱进 13811112222");
     assert_eq!(for_cadre["address"], "东关村北街");
     assert_eq!(for_viewer["name"], "东关合作社");

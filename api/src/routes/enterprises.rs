@@ -163,6 +163,8 @@ async fn list_enterprises(
         .limit(limit + 1)
         .all(&state.db)
         .await?;
+    let shown = rows.len().min(usize::try_from(limit).unwrap_or(usize::MAX));
+    record_contact_read(&state, &user, &rows[..shown], false).await?;
     Ok(web::Json(Page::from_rows(
         rows,
         limit,
@@ -190,7 +192,48 @@ async fn get_enterprise(
     let row = crate::enterprises::find_enterprise(&state.db, user.scope(), *id)
         .await?
         .ok_or_else(|| ApiError::NotFound("No such enterprise.".to_owned()))?;
+    record_contact_read(&state, &user, std::slice::from_ref(&row), true).await?;
     Ok(web::Json(EnterpriseResponse::for_caller(row, &user)))
+}
+
+/// PIPL read audit, as for households: when the caller is shown contacts' phones unmasked (a
+/// contact is a person), one entry (`enterprise.read_personal_data`) names the enterprises,
+/// written before the answer leaves. `one`: a single enterprise (the entry's `entity_id`);
+/// otherwise a list page (the ids are listed). Masked answers and enterprises without a phone
+/// record nothing.
+async fn record_contact_read(
+    state: &AppState,
+    user: &AuthUser,
+    rows: &[enterprise::Model],
+    one: bool,
+) -> ApiResult<()> {
+    if !privacy::sees_contact_details(user.principal.role) {
+        return Ok(());
+    }
+    let shown: Vec<Uuid> = rows
+        .iter()
+        .filter(|row| row.contact_phone.is_some())
+        .map(|row| row.id)
+        .collect();
+    let Some(first) = shown.first() else {
+        return Ok(());
+    };
+    let entry = if one {
+        AuditEntry::new("enterprise.read_personal_data", "enterprise", *first)
+            .with_changes(serde_json::json!({"fields": ["contact_phone"]}))
+    } else {
+        AuditEntry {
+            action: "enterprise.read_personal_data",
+            entity_type: "enterprise",
+            entity_id: None,
+            changes: Some(serde_json::json!({
+                "enterprise_ids": shown,
+                "fields": ["contact_phone"],
+            })),
+        }
+    };
+    audit::record_read(&state.db, &user.audit_actor(), entry).await?;
+    Ok(())
 }
 
 /// Whether a stored enterprise is the one sent again: everything recorded (a correction sent
