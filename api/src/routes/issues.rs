@@ -1083,6 +1083,7 @@ async fn escalate_issue(
         (status = 200, description = "Accepted: the issue after the step.", body = IssueDetailResponse),
         (status = 404, description = "No such escalation sent to your department.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Accepted already, or the issue has moved on.", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The issue changed while it was being accepted (its lead took a step at the same moment); nothing was accepted: accept again.", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/escalations/{id}/accept")]
