@@ -54,6 +54,17 @@ impl Month {
         Ok(Self { first_day })
     }
 
+    /// The day a ledger of this month computed (or signed) on `generated_on` stands as of:
+    /// the month's last day, or the day it was computed if that came first (a month signed
+    /// before it ended is frozen as it stood then). What is overdue in it is judged on that
+    /// day.
+    pub fn lines_as_of(&self, generated_on: NaiveDate) -> NaiveDate {
+        self.next_first_day()
+            .pred_opt()
+            .unwrap_or(self.first_day)
+            .min(generated_on)
+    }
+
     /// The first day of the next month.
     pub fn next_first_day(&self) -> NaiveDate {
         self.first_day
@@ -446,5 +457,22 @@ mod tests {
         for bad in ["2026-5", "2026-13", "26-05", "2026/05", "2026-05-01", ""] {
             assert!(Month::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_month_signed_before_it_ends_stands_as_of_its_signing_and_one_read_later_as_of_its_end() {
+        let may = Month::parse("2026-05").expect("valid");
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 5, d).expect("date");
+
+        // Signed on the 28th: an issue due on the 29th was not overdue in what was frozen.
+        assert_eq!(may.lines_as_of(day(28)), day(28));
+        // Read or signed after the month ended: as it stood on the 31st.
+        let june_5 = NaiveDate::from_ymd_opt(2026, 6, 5).expect("date");
+        assert_eq!(may.lines_as_of(june_5), day(31));
+        let february = Month::parse("2027-02").expect("valid");
+        assert_eq!(
+            february.lines_as_of(NaiveDate::from_ymd_opt(2027, 3, 1).expect("date")),
+            NaiveDate::from_ymd_opt(2027, 2, 28).expect("date")
+        );
     }
 }

@@ -257,11 +257,7 @@ async fn export_monthly_ledger(
     // exports at once must bound it.
     let permit = state.exports.try_start(&user.principal)?;
     let read = read_month(&state, &user, month, &place).await?;
-    let month_end = month
-        .next_first_day()
-        .pred_opt()
-        .unwrap_or(month.first_day)
-        .min(state.clock.today());
+    let as_of = month.lines_as_of(state.clock.date_of(read.ledger.generated_at));
     let mut items: Vec<&monthly::MonthlyItem> = read.ledger.all_items();
     items.sort_by_key(|item| (item.deadline, item.issue_id));
     let rows: Vec<ExportRow> = items
@@ -277,7 +273,7 @@ async fn export_monthly_ledger(
             progress: item.progress.clone().unwrap_or_default(),
             status: item.status,
             overdue: crate::ledger::is_open(item.status)
-                && item.deadline.is_some_and(|deadline| deadline < month_end),
+                && item.deadline.is_some_and(|deadline| deadline < as_of),
         })
         .collect();
     let name = DownloadName::new(
