@@ -362,26 +362,49 @@ pub async fn end_assignment(
     today: NaiveDate,
 ) -> ApiResult<(village_assignment::Model, u64)> {
     check_dates(assignment.starts_on, ends_on)?;
-    let (user_id, village_id) = (assignment.user_id, assignment.village_id);
+    let (id, user_id, village_id) = (assignment.id, assignment.user_id, assignment.village_id);
     let mut active: village_assignment::ActiveModel = assignment.into();
     active.ends_on = Set(ends_on);
     let row = village_assignment::Entity::update(active).exec(db).await?;
     let Some(last_day) = ends_on else {
         return Ok((row, 0));
     };
+    // Days another assignment of the same person to the village still covers keep their duty.
+    let others = village_assignment::Entity::find()
+        .filter(village_assignment::Column::UserId.eq(user_id))
+        .filter(village_assignment::Column::VillageId.eq(village_id))
+        .filter(village_assignment::Column::Id.ne(id))
+        .all(db)
+        .await?;
+    let covered = |date: NaiveDate| {
+        others.iter().any(|other| {
+            other.starts_on <= date && other.ends_on.is_none_or(|ends_on| date <= ends_on)
+        })
+    };
     let kept_by_a_visit = sea_orm::sea_query::Query::select()
         .column(visit::Column::DutyId)
         .from(visit::Entity)
         .and_where(visit::Column::DutyId.is_not_null())
         .to_owned();
-    let removed = duty::Entity::delete_many()
+    let leaving: Vec<Uuid> = duty::Entity::find()
         .filter(duty::Column::UserId.eq(user_id))
         .filter(duty::Column::VillageId.eq(village_id))
         .filter(duty::Column::DutyDate.gt(last_day.max(today)))
         .filter(duty::Column::Id.not_in_subquery(kept_by_a_visit))
-        .exec(db)
+        .all(db)
         .await?
-        .rows_affected;
+        .into_iter()
+        .filter(|duty| !covered(duty.duty_date))
+        .map(|duty| duty.id)
+        .collect();
+    let mut removed = 0;
+    for ids in leaving.chunks(500) {
+        removed += duty::Entity::delete_many()
+            .filter(duty::Column::Id.is_in(ids.iter().copied()))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
     Ok((row, removed))
 }
 

@@ -107,8 +107,10 @@ pub async fn create_round(
     // rounds over the same days (a retried request, two leaders) would count it twice. The
     // village is locked until the commit (PostgreSQL; SQLite's writers take turns), so two
     // concurrent openings cannot both find the days free.
+    // `FOR NO KEY UPDATE`: it serialises openings of the village's rounds without waiting
+    // for the key-share locks every insert referencing the village takes (a push, a visit).
     org_unit::Entity::find_by_id(place.village_id)
-        .lock_exclusive()
+        .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
         .one(db)
         .await?;
     if let Some(existing) = survey::round::Entity::find()

@@ -701,4 +701,62 @@ async fn ending_an_assignment_takes_the_persons_later_duties_off_the_roster_for_
         "generating again fills the days: {regenerated}"
     );
     assert_eq!(theirs(&regenerated["duties"], true), 0);
+
+    // Back in the village later under a new assignment, then the old one's end corrected
+    // earlier: the duties of the new assignment's days stay.
+    let back_on = today() + Days::new(31);
+    let returned = app
+        .post_json(
+            Some(&admin),
+            &format!("/api/v1/users/{}/assignments", village.first),
+            &json!({"village_id": village.id, "starts_on": back_on.to_string()}),
+        )
+        .await;
+    assert_eq!(returned.status, 201, "{}", returned.text);
+    // Nothing after the old end had been left to fill with them; swap one day back to them.
+    let later: Value = app
+        .get_as(
+            &leader,
+            &format!(
+                "/api/v1/duties?village_id={}&user_id={}&from={back_on}&to={to}",
+                village.id, village.second
+            ),
+        )
+        .await
+        .json();
+    let duty = later["items"][0]["id"]
+        .as_str()
+        .expect("a later duty")
+        .to_owned();
+    let swapped = app
+        .post_json(
+            Some(&leader),
+            &format!("/api/v1/duties/{duty}/swap"),
+            &json!({"user_id": village.first, "reason": "回村任职"}),
+        )
+        .await;
+    assert_eq!(swapped.status, 200, "{}", swapped.text);
+    let corrected = app
+        .patch_json(
+            &admin,
+            &format!("/api/v1/assignments/{assignment_id}"),
+            &json!({"ends_on": (today() + Days::new(15)).to_string()}),
+        )
+        .await;
+    assert_eq!(corrected.status, 200, "{}", corrected.text);
+    let kept = app
+        .get_as(
+            &leader,
+            &format!(
+                "/api/v1/duties?village_id={}&user_id={}&from={back_on}&to={to}",
+                village.id, village.first
+            ),
+        )
+        .await
+        .json();
+    assert_eq!(
+        kept["items"][0]["id"],
+        json!(duty),
+        "the new assignment's duty stays: {kept}"
+    );
 }

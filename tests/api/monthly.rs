@@ -382,6 +382,10 @@ async fn a_reopened_matter_shows_why_it_was_reopened_not_the_resolution_it_overt
         json!({"note": "群众反映又堵了"}),
     )
     .await;
+    let issue = app
+        .get_as(&leader, &format!("/api/v1/issues/{id}"))
+        .await
+        .json();
 
     let month = app
         .get_as(&leader, &format!("/api/v1/ledger/monthly/{}", this_month()))
@@ -393,5 +397,9 @@ async fn a_reopened_matter_shows_why_it_was_reopened_not_the_resolution_it_overt
     assert_eq!(
         (&item["status"], &item["progress"]),
         (&json!("in_progress"), &json!("群众反映又堵了"))
+    );
+    assert_eq!(
+        issue["latest_progress"], "群众反映又堵了",
+        "the issue itself says the same: {issue}"
     );
 }

@@ -294,6 +294,9 @@ pub async fn take_step(
         }
         Step::Reopen => {
             let reason = required(input.note, "note", "Say why it is reopened.")?;
+            // 办理情况 of a reopened matter: why it was reopened, not the resolution it
+            // overturned (as the monthly ledger folds its timeline).
+            changed.latest_progress = Some(reason.clone());
             changed.resolved_at = None;
             changed.closed_at = None;
             changed.feedback_given = false;

@@ -148,6 +148,7 @@ async fn read_month(
     responses(
         (status = 200, description = "The month's ledger.", body = MonthlyLedgerResponse),
         (status = 404, description = "No such org unit in your scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`month` is not `YYYY-MM`, or (`in_future`) the month has not begun.", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/ledger/monthly/{month}")]
@@ -236,6 +237,7 @@ pub struct MonthExportQuery {
             ),
         ),
         (status = 404, description = "No such org unit in your scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`month` is not `YYYY-MM`, or (`in_future`) the month has not begun.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many exports running; retry after `Retry-After` seconds.", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
     ),

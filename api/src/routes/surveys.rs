@@ -320,7 +320,7 @@ async fn get_survey(
         (status = 201, description = "Recorded."),
         (status = 200, description = "Recorded already (a retry)."),
         (status = 404, description = "No such round in your scope.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The round is not taking answers today, or the household has answered it.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`survey_closed`: the round is not taking answers today; `household_answered`: the household has answered it; `id_taken`: the id was recorded for another household or with other ratings.", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/surveys/{id}/responses")]
