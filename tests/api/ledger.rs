@@ -23,6 +23,11 @@ fn issue(category: &str, matter: &str, deadline_in_days: i64) -> Value {
     json!({"id": Uuid::new_v4(), "category": category, "matter": matter, "deadline": days_from_today(deadline_in_days)})
 }
 
+/// An escalation's body: to the department with this demo code, due in `days` days.
+fn escalate(department: &str, days: i64) -> Value {
+    json!({"department_id": demo_id(department), "reason": "村级无力解决", "new_deadline": days_from_today(days)})
+}
+
 fn visit(household_id: Uuid, issues: Vec<Value>) -> Value {
     json!({
         "id": Uuid::new_v4(),
@@ -675,7 +680,6 @@ async fn escalation_moves_the_handler_up_while_the_first_visitor_stays_lead() {
     )
     .await;
     let (id, other) = (&ids[0], &ids[1]);
-    let escalate = |department: &str, days: i64| json!({"department_id": demo_id(department), "reason": "村级无力解决", "new_deadline": days_from_today(days)});
 
     app.post_json(
         Some(&official),
@@ -1484,7 +1488,6 @@ async fn an_extension_or_escalation_gives_a_deadline_from_today_to_five_years_ah
     )
     .await
     .remove(0);
-    let escalate = |days: i64| json!({"department_id": demo_id("dept-371526100-mz"), "reason": "村级无力解决", "new_deadline": days_from_today(days)});
 
     // Later than the deadline (tomorrow) yet still past: the matter would stay overdue.
     let backdated = app
@@ -1498,14 +1501,14 @@ async fn an_extension_or_escalation_gives_a_deadline_from_today_to_five_years_ah
         .post_json(
             Some(&cadre),
             &format!("/api/v1/issues/{id}/escalations"),
-            &escalate(1831),
+            &escalate("dept-371526100-mz", 1831),
         )
         .await;
     let escalated = app
         .post_json(
             Some(&cadre),
             &format!("/api/v1/issues/{id}/escalations"),
-            &escalate(1830),
+            &escalate("dept-371526100-mz", 1830),
         )
         .await;
 
@@ -1543,7 +1546,6 @@ async fn a_department_still_reads_an_issue_it_passed_on_but_no_longer_sees_the_a
     )
     .await
     .remove(0);
-    let escalate = |department: &str, days: i64| json!({"department_id": demo_id(department), "reason": "村级无力解决", "new_deadline": days_from_today(days)});
     let phone_seen_by = |token: String| {
         let (app, path) = (&app, format!("/api/v1/issues/{id}"));
         async move {
